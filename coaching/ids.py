@@ -1,0 +1,40 @@
+"""Names that must agree everywhere: the task queue, workflow ids, notification ids, search attributes."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+
+TASK_QUEUE = "coaching-plan-notifications"
+WORKFLOW_ID_PREFIX = "coaching-plan-"
+
+
+def plan_workflow_id(plan_id: int) -> str:
+    return f"{WORKFLOW_ID_PREFIX}{plan_id}"
+
+
+def notification_id(
+    plan_id: int, ntype: StrEnum | str, session_id: int | None, local_day: date, subkey: str = ""
+) -> str:
+    """The business key of a notification, as one string: plan, session, type, local date (and a sub-key).
+
+    It is the ledger's unique key and the push's collapse id, so the same notification can be recorded, sent and
+    shown only once, whatever retries, restarts or repeated signals happen.
+    """
+    kind = ntype.value if isinstance(ntype, StrEnum) else ntype
+    parts = [f"p{plan_id}", kind.removeprefix("plan_"), f"s{session_id}" if session_id is not None else "s-"]
+    parts.append(local_day.isoformat())
+    if subkey:
+        parts.append(subkey)
+    return ":".join(parts)
+
+
+#: Custom search attributes: only plan status and schedule facts, never personal data.
+SEARCH_ATTRIBUTE_STATUS = "CoachingPlanStatus"
+SEARCH_ATTRIBUTE_NEXT_AT = "CoachingNextNotificationAt"
+SEARCH_ATTRIBUTE_NEXT_TYPE = "CoachingNextNotificationType"
+SEARCH_ATTRIBUTES: dict[str, str] = {
+    SEARCH_ATTRIBUTE_STATUS: "Keyword",
+    SEARCH_ATTRIBUTE_NEXT_AT: "Datetime",
+    SEARCH_ATTRIBUTE_NEXT_TYPE: "Keyword",
+}

@@ -1,0 +1,297 @@
+"""Shared data models: workflow, activity, signal and query inputs and results.
+
+This module is pure (pydantic only) so the workflow sandbox, the activities, the starter and the API all import the
+same definitions. Every field added later must have a default so that histories of running plans still decode.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from coaching.timeutil import validate_timezone
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must be timezone-aware (ISO 8601 with an offset, e.g. 2026-03-08T12:00:00Z)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+TimezoneName = Annotated[str, AfterValidator(validate_timezone)]
+MinuteOfDay = Annotated[int, Field(ge=0, le=1439)]
+
+
+class NotificationType(StrEnum):
+    """The seven plan notification types; values match RuckTracker's `plan_*` type strings."""
+
+    KICKOFF_PRIMER = "plan_kickoff_primer"
+    EVENING_BRIEF = "plan_evening_brief"
+    MORNING_HYPE = "plan_morning_hype"
+    COMPLETION_CELEBRATION = "plan_completion_celebration"
+    MISSED_FOLLOWUP = "plan_missed_followup"
+    WEEKLY_DIGEST = "plan_weekly_digest"
+    MILESTONE_ALERT = "plan_milestone_alert"
+
+
+class PlanStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class LedgerStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    SENT = "sent"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+
+
+class MissedState(StrEnum):
+    FIRST_MISS = "first_miss"
+    REPEATED_MISS = "repeated_miss"
+    PLAN_AT_RISK = "plan_at_risk"
+
+
+class CompletionSource(StrEnum):
+    APP = "app"
+    IMPORT = "import"
+    AUTO_COMPLETE = "auto_complete"
+    MANUAL = "manual"
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=False, extra="ignore")
+
+
+class NotificationPrefs(Model):
+    """An athlete's plan notification preferences. Defaults are the README's rules table."""
+
+    timezone: TimezoneName = "UTC"
+    quiet_hours_start_minute: MinuteOfDay | None = None
+    quiet_hours_end_minute: MinuteOfDay | None = None
+    evening_brief_minute: MinuteOfDay = 20 * 60
+    morning_hype_lead_minutes: int = Field(default=60, ge=5, le=240)
+    weekly_digest_weekday: int = Field(default=6, ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    weekly_digest_minute: MinuteOfDay = 18 * 60
+    daily_cap: int = Field(default=4, ge=1, le=20)
+    default_start_minute: MinuteOfDay = 7 * 60
+    coaching_tone: str = "supportive_friend"
+    prefer_metric: bool = True
+
+    @property
+    def quiet_hours(self) -> tuple[int, int] | None:
+        start, end = self.quiet_hours_start_minute, self.quiet_hours_end_minute
+        if start is None or end is None or start == end:
+            return None
+        return start, end
+
+
+class CadenceSnapshot(Model):
+    """The learned prime window (from `user_plan_behavior`); used only when confident enough."""
+
+    window_start_minute: MinuteOfDay | None = None
+    window_end_minute: MinuteOfDay | None = None
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class PlanSession(Model):
+    """One `plan_sessions` row as the schedule sees it."""
+
+    id: int
+    planned_week: int = 1
+    planned_session_type: str = "Ruck"
+    scheduled_date: date | None = None
+    scheduled_start_minute: MinuteOfDay | None = None
+    completion_status: str = "planned"
+    distance_km: float | None = None
+    duration_minutes: int | None = None
+    weight_kg: float | None = None
+
+
+class PlanSnapshot(Model):
+    """Everything the workflow needs from the database about a plan, loaded by an activity."""
+
+    plan_id: int
+    user_id: str
+    status: PlanStatus = PlanStatus.ACTIVE
+    plan_name: str = "Coaching plan"
+    start_date: date
+    created_at: AwareDatetime
+    prefs: NotificationPrefs = Field(default_factory=NotificationPrefs)
+    cadence: CadenceSnapshot = Field(default_factory=CadenceSnapshot)
+    sessions: list[PlanSession] = Field(default_factory=list)
+    has_device: bool = True
+
+
+class Completion(Model):
+    """A completed ruck matched (or not) to a plan session; kept in the workflow state."""
+
+    ruck_id: int
+    completed_at: AwareDatetime
+    received_at: AwareDatetime
+    local_date: date
+    plan_session_id: int | None = None
+    source: CompletionSource = CompletionSource.APP
+    distance_km: float | None = None
+    duration_seconds: int | None = None
+    recorded: bool = False
+
+
+class Milestone(Model):
+    key: str
+    label: str
+
+
+class PlannedNotification(Model):
+    """A notification the schedule wants to send, with its business key and the reason for its time."""
+
+    notification_id: str
+    type: NotificationType
+    plan_session_id: int | None = None
+    local_date: date
+    due_at: AwareDatetime
+    send_at: AwareDatetime
+    expires_at: AwareDatetime
+    reason: str
+    subkey: str = ""
+    counts_toward_cap: bool = True
+    facts: dict[str, str] = Field(default_factory=dict)
+
+
+class Decision(StrEnum):
+    SEND = "send"
+    SKIP = "skip"
+
+
+class Action(Model):
+    notification: PlannedNotification
+    decision: Decision
+    skip_reason: str | None = None
+
+
+# ---- workflow input, signals, updates and queries -------------------------------------------------------
+
+
+class WorkflowConfig(Model):
+    """Deployment knobs that reach the workflow through its input (never read from settings inside it)."""
+
+    search_attributes: bool = True
+    continue_as_new_after_events: int = 10_000
+    activity_timeout_seconds: int = 60
+
+
+class PlanState(Model):
+    """All the entity state of a plan workflow, carried through continue-as-new."""
+
+    snapshot: PlanSnapshot | None = None
+    status: PlanStatus = PlanStatus.ACTIVE
+    started_at: AwareDatetime | None = None
+    completions: list[Completion] = Field(default_factory=list)
+    handled: dict[str, str] = Field(default_factory=dict, description="notification_id -> sent|skipped")
+    sent_per_local_day: dict[str, int] = Field(default_factory=dict)
+    needs_reload: bool = False
+    status_signalled: bool = False
+    recorded_schedule: dict[int, datetime | None] | None = None
+
+
+class PlanWorkflowInput(Model):
+    plan_id: int
+    config: WorkflowConfig = Field(default_factory=WorkflowConfig)
+    state: PlanState | None = None
+
+
+class PlanWorkflowResult(Model):
+    plan_id: int
+    final_status: PlanStatus
+    sent: int
+    skipped: int
+
+
+class SessionCompletedInput(Model):
+    ruck_id: int = Field(gt=0)
+    completed_at: AwareDatetime
+    source: CompletionSource = CompletionSource.APP
+    plan_session_id: int | None = None
+    distance_km: float | None = Field(default=None, ge=0)
+    duration_seconds: int | None = Field(default=None, ge=0)
+
+
+class PlanStatusChangeInput(Model):
+    reason: str = ""
+
+
+class SessionsChangedInput(Model):
+    reason: str = ""
+
+
+class UpcomingNotification(Model):
+    notification_id: str
+    type: NotificationType
+    plan_session_id: int | None
+    send_at: AwareDatetime
+    send_at_local: str
+    reason: str
+
+
+class PlanStatusResult(Model):
+    plan_id: int
+    status: PlanStatus
+    timezone: str
+    upcoming: list[UpcomingNotification]
+    completions: int
+    sent: int
+    skipped: int
+
+
+# ---- activity inputs and results --------------------------------------------------------------------------
+
+
+class LoadPlanInput(Model):
+    plan_id: int
+
+
+class LoadPlanResult(Model):
+    snapshot: PlanSnapshot | None = None
+
+
+class DeliverInput(Model):
+    plan_id: int
+    user_id: str
+    notification: PlannedNotification
+    tone: str
+    timezone: str
+    prefer_metric: bool = True
+    facts: dict[str, str] = Field(default_factory=dict)
+
+
+class DeliverResult(Model):
+    notification_id: str
+    status: LedgerStatus
+    tokens_sent: int = 0
+    tokens_deactivated: int = 0
+    already_recorded: bool = False
+    detail: str = ""
+
+
+class RecordSkipInput(Model):
+    plan_id: int
+    user_id: str
+    notification: PlannedNotification
+    reason: str
+    failed: bool = False
+
+
+class RecordCompletionInput(Model):
+    plan_id: int
+    completion: Completion
+
+
+class RecordScheduleInput(Model):
+    plan_id: int
+    next_by_session: dict[int, datetime | None] = Field(default_factory=dict)

@@ -1,0 +1,511 @@
+"""The schedule: which notification is due when, and what to do with it now.
+
+Pure functions over a plan snapshot and the workflow state. The workflow calls :func:`evaluate` on every wake-up and
+the `coach plan status` query shows its ``upcoming`` list; the simulator runs the same workflow, so there is one copy
+of every rule. All rule constants live here and are listed in the README's rules table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from coaching.ids import notification_id
+from coaching.models import (
+    Action,
+    CadenceSnapshot,
+    Completion,
+    Decision,
+    MissedState,
+    NotificationPrefs,
+    NotificationType,
+    PlannedNotification,
+    PlanSession,
+    PlanSnapshot,
+    PlanState,
+    PlanStatus,
+)
+from coaching.timeutil import (
+    end_of_quiet_hours,
+    format_local,
+    local_date,
+    local_to_utc,
+    minute_label,
+    to_local,
+)
+
+# --- rules (README "Rules" table) --------------------------------------------------------------------------
+#: An early session's brief comes at least this long before its start (a night's sleep plus winding down).
+BRIEF_SLEEP_BUFFER = timedelta(hours=10)
+#: …but never before this local time the evening before.
+BRIEF_EARLIEST_MINUTE = 17 * 60
+#: A missed follow-up goes out the morning after the session's day, once that day has really passed.
+MISSED_FOLLOWUP_MINUTE = 9 * 60
+#: A completion is matched to the session of its local day, else to the nearest open one within this many days.
+MATCH_WINDOW_DAYS = 1
+#: Cadence is trusted for a session's start time from this confidence up.
+CADENCE_CONFIDENCE_THRESHOLD = 0.5
+#: Milestones follow the celebration after this delay, so the two do not land on each other.
+MILESTONE_DELAY = timedelta(minutes=2)
+PERCENT_MILESTONES = (25, 50, 75, 100)
+STREAK_MILESTONES = (3, 5, 10, 15, 20, 30)
+#: A notification is dropped as stale when it could only go out later than this after its time.
+MAX_LATENESS: dict[NotificationType, timedelta] = {
+    NotificationType.KICKOFF_PRIMER: timedelta(hours=24),
+    NotificationType.EVENING_BRIEF: timedelta(hours=3),
+    NotificationType.MORNING_HYPE: timedelta(minutes=45),
+    NotificationType.COMPLETION_CELEBRATION: timedelta(hours=12),
+    NotificationType.MISSED_FOLLOWUP: timedelta(hours=8),
+    NotificationType.WEEKLY_DIGEST: timedelta(hours=12),
+    NotificationType.MILESTONE_ALERT: timedelta(hours=12),
+}
+#: When several are due at once, the more important goes first (and wins a place under the daily cap).
+PRIORITY: dict[NotificationType, int] = {
+    NotificationType.COMPLETION_CELEBRATION: 0,
+    NotificationType.MORNING_HYPE: 1,
+    NotificationType.MISSED_FOLLOWUP: 2,
+    NotificationType.EVENING_BRIEF: 3,
+    NotificationType.MILESTONE_ALERT: 4,
+    NotificationType.KICKOFF_PRIMER: 5,
+    NotificationType.WEEKLY_DIGEST: 6,
+}
+#: Notifications whose last chance passed more than this long ago are neither sent nor logged again.
+FORGET_AFTER = timedelta(days=14)
+
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@dataclass(frozen=True)
+class SessionTiming:
+    start_minute: int
+    start_at: datetime
+    reason: str
+
+
+@dataclass
+class Evaluation:
+    """What to do now (``actions``), what comes next (``upcoming``) and when to wake up."""
+
+    actions: list[Action] = field(default_factory=list)
+    upcoming: list[PlannedNotification] = field(default_factory=list)
+
+    @property
+    def next_wake(self) -> datetime | None:
+        return min((n.send_at for n in self.upcoming), default=None)
+
+
+# --- session timing ----------------------------------------------------------------------------------------
+
+
+def session_start(session: PlanSession, prefs: NotificationPrefs, cadence: CadenceSnapshot) -> SessionTiming | None:
+    """The local start of a session: its own time, else a confident prime window, else the default."""
+    if session.scheduled_date is None:
+        return None
+    if session.scheduled_start_minute is not None:
+        minute, why = session.scheduled_start_minute, "its scheduled start"
+    elif cadence.window_start_minute is not None and cadence.confidence >= CADENCE_CONFIDENCE_THRESHOLD:
+        minute, why = cadence.window_start_minute, f"your usual start (confidence {cadence.confidence:.2f})"
+    else:
+        minute, why = prefs.default_start_minute, "the default start (no start time set)"
+    start_at = local_to_utc(session.scheduled_date, minute, prefs.timezone)
+    return SessionTiming(minute, start_at, f"{minute_label(minute)}, {why}")
+
+
+def evening_brief_minute(start_minute: int, prefs: NotificationPrefs) -> tuple[int, str]:
+    """Local minute (on the day before) of a session's evening brief, and why."""
+    buffer = int(BRIEF_SLEEP_BUFFER.total_seconds() // 60)
+    latest_for_sleep = start_minute + 24 * 60 - buffer
+    if latest_for_sleep >= prefs.evening_brief_minute:
+        return (
+            prefs.evening_brief_minute,
+            f"your evening brief time {minute_label(prefs.evening_brief_minute)}",
+        )
+    minute = max(latest_for_sleep, BRIEF_EARLIEST_MINUTE)
+    return minute, (
+        f"{minute_label(minute)}, earlier than your usual {minute_label(prefs.evening_brief_minute)} "
+        f"so an early session leaves a full night's sleep"
+    )
+
+
+# --- completions ---------------------------------------------------------------------------------------------
+
+
+def completed_session_ids(snapshot: PlanSnapshot, completions: Iterable[Completion]) -> set[int]:
+    done = {s.id for s in snapshot.sessions if s.completion_status == "completed"}
+    done.update(c.plan_session_id for c in completions if c.plan_session_id is not None)
+    return done
+
+
+def match_completion(
+    snapshot: PlanSnapshot,
+    completions: list[Completion],
+    completed_at: datetime,
+    explicit_session_id: int | None = None,
+) -> int | None:
+    """The plan session a completed ruck counts for.
+
+    The session planned for the ruck's local day wins; otherwise the nearest open session within
+    ``MATCH_WINDOW_DAYS`` (an earlier, missed one before a later one). Never oldest-first.
+    """
+    done = completed_session_ids(snapshot, completions)
+    open_sessions = [s for s in snapshot.sessions if s.id not in done and s.scheduled_date is not None]
+    if explicit_session_id is not None and any(s.id == explicit_session_id for s in open_sessions):
+        return explicit_session_id
+    day = local_date(completed_at, snapshot.prefs.timezone)
+    best: tuple[int, int, int, int] | None = None
+    for s in open_sessions:
+        assert s.scheduled_date is not None
+        delta = (s.scheduled_date - day).days
+        if abs(delta) > MATCH_WINDOW_DAYS:
+            continue
+        rank = (abs(delta), 0 if delta <= 0 else 1, s.scheduled_start_minute or 0, s.id)
+        if best is None or rank < best:
+            best = rank
+    return best[3] if best else None
+
+
+def _ordered_sessions(snapshot: PlanSnapshot) -> list[PlanSession]:
+    return sorted(
+        (s for s in snapshot.sessions if s.scheduled_date is not None),
+        key=lambda s: (s.scheduled_date, s.scheduled_start_minute or 0, s.id),
+    )
+
+
+def missed_state_for(snapshot: PlanSnapshot, done: set[int], session_id: int) -> MissedState:
+    """Escalation: how many sessions in a row, ending at this one, went without a completion."""
+    run = 0
+    for s in _ordered_sessions(snapshot):
+        run = 0 if s.id in done else run + 1
+        if s.id == session_id:
+            break
+    if run <= 1:
+        return MissedState.FIRST_MISS
+    if run == 2:
+        return MissedState.REPEATED_MISS
+    return MissedState.PLAN_AT_RISK
+
+
+def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> list[tuple[Completion, str, str]]:
+    """(completion, key, label) for each completion that reached a milestone; the biggest one per completion."""
+    ordered = _ordered_sessions(snapshot)
+    total = len(ordered)
+    if total == 0:
+        return []
+    out: list[tuple[Completion, str, str]] = []
+    done: set[int] = {s.id for s in snapshot.sessions if s.completion_status == "completed"}
+    reached: set[str] = set()
+    for c in sorted(completions, key=lambda c: (c.received_at, c.ruck_id)):
+        if c.plan_session_id is None or c.plan_session_id in done:
+            continue
+        before = len(done)
+        done.add(c.plan_session_id)
+        after = len(done)
+        candidates: list[tuple[int, str, str]] = []
+        for pct in PERCENT_MILESTONES:
+            threshold = -(-pct * total // 100)
+            if before < threshold <= after:
+                label = "plan complete" if pct == 100 else f"{pct}% of the plan done"
+                candidates.append((100 + pct, f"pct{pct}", label))
+        streak = 0
+        for s in ordered:
+            if s.scheduled_date is not None and s.scheduled_date > c.local_date and s.id not in done:
+                break
+            streak = streak + 1 if s.id in done else 0
+        if streak in STREAK_MILESTONES:
+            candidates.append((50 + streak, f"streak{streak}", f"{streak} sessions in a row"))
+        if after == 1:
+            candidates.append((10, "first", "first session done"))
+        fresh = [cand for cand in candidates if cand[1] not in reached]
+        if fresh:
+            _, key, label = max(fresh)
+            reached.add(key)
+            out.append((c, key, label))
+    return out
+
+
+# --- candidates ----------------------------------------------------------------------------------------------
+
+
+def _planned(
+    plan_id: int,
+    ntype: NotificationType,
+    *,
+    day: date,
+    due_at: datetime,
+    reason: str,
+    session_id: int | None = None,
+    subkey: str = "",
+    expires_at: datetime | None = None,
+    facts: dict[str, str] | None = None,
+) -> PlannedNotification:
+    limit = due_at + MAX_LATENESS[ntype]
+    return PlannedNotification(
+        notification_id=notification_id(plan_id, ntype, session_id, day, subkey),
+        type=ntype,
+        plan_session_id=session_id,
+        local_date=day,
+        due_at=due_at,
+        send_at=due_at,
+        expires_at=min(limit, expires_at) if expires_at else limit,
+        reason=reason,
+        subkey=subkey,
+        counts_toward_cap=ntype is not NotificationType.COMPLETION_CELEBRATION,
+        facts=facts or {},
+    )
+
+
+def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[PlannedNotification]:
+    """Every notification the plan calls for over its whole life, before quiet hours, staleness and the cap."""
+    prefs, tz, plan_id = snapshot.prefs, snapshot.prefs.timezone, snapshot.plan_id
+    done = completed_session_ids(snapshot, completions)
+    out: list[PlannedNotification] = []
+
+    created_day = local_date(snapshot.created_at, tz)
+    out.append(
+        _planned(
+            plan_id,
+            NotificationType.KICKOFF_PRIMER,
+            day=created_day,
+            due_at=snapshot.created_at,
+            reason="when the plan was created",
+            facts={"plan_name": snapshot.plan_name, "start_date": snapshot.start_date.isoformat()},
+        )
+    )
+
+    ordered = _ordered_sessions(snapshot)
+    for session in ordered:
+        timing = session_start(session, prefs, snapshot.cadence)
+        if timing is None or session.completion_status in ("skipped", "modified") and session.id not in done:
+            continue
+        assert session.scheduled_date is not None
+        facts = {
+            "session_focus": session.planned_session_type,
+            "session_date": session.scheduled_date.isoformat(),
+            "weekday": _WEEKDAYS[session.scheduled_date.weekday()],
+            "start_time": minute_label(timing.start_minute),
+            "planned_week": str(session.planned_week),
+        }
+        if session.distance_km is not None:
+            facts["distance_km"] = f"{session.distance_km:g}"
+        if session.duration_minutes is not None:
+            facts["duration_minutes"] = str(session.duration_minutes)
+        if session.weight_kg is not None:
+            facts["weight_kg"] = f"{session.weight_kg:g}"
+        if session.id in done:
+            continue
+        brief_minute, brief_why = evening_brief_minute(timing.start_minute, prefs)
+        brief_day = session.scheduled_date - timedelta(days=1)
+        out.append(
+            _planned(
+                plan_id,
+                NotificationType.EVENING_BRIEF,
+                day=session.scheduled_date,
+                session_id=session.id,
+                due_at=local_to_utc(brief_day, brief_minute, tz),
+                expires_at=timing.start_at - timedelta(minutes=prefs.morning_hype_lead_minutes),
+                reason=f"evening before {facts['weekday']}'s {session.planned_session_type} "
+                f"({timing.reason}) at {brief_why}",
+                facts=facts,
+            )
+        )
+        out.append(
+            _planned(
+                plan_id,
+                NotificationType.MORNING_HYPE,
+                day=session.scheduled_date,
+                session_id=session.id,
+                due_at=timing.start_at - timedelta(minutes=prefs.morning_hype_lead_minutes),
+                expires_at=timing.start_at,
+                reason=f"{prefs.morning_hype_lead_minutes} min before the start at {timing.reason}",
+                facts=facts,
+            )
+        )
+        if timing.start_at <= snapshot.created_at:
+            # The session was over before the athlete joined: it cannot have been missed (RuckTracker bug #5).
+            continue
+        state = missed_state_for(snapshot, done, session.id)
+        out.append(
+            _planned(
+                plan_id,
+                NotificationType.MISSED_FOLLOWUP,
+                day=session.scheduled_date,
+                session_id=session.id,
+                due_at=local_to_utc(session.scheduled_date + timedelta(days=1), MISSED_FOLLOWUP_MINUTE, tz),
+                reason=f"{minute_label(MISSED_FOLLOWUP_MINUTE)} the morning after "
+                f"{facts['weekday']}'s session, if no completed ruck matches it",
+                facts={**facts, "missed_state": state.value},
+            )
+        )
+
+    for c in completions:
+        session_key = c.plan_session_id
+        subkey = "" if session_key is not None else f"ruck{c.ruck_id}"
+        facts = {"source": c.source.value}
+        if c.distance_km is not None:
+            facts["distance_km"] = f"{c.distance_km:g}"
+        if c.duration_seconds is not None:
+            facts["duration_minutes"] = str(round(c.duration_seconds / 60))
+        matched = next((s for s in snapshot.sessions if s.id == session_key), None)
+        if matched is not None:
+            facts["session_focus"] = matched.planned_session_type
+        out.append(
+            _planned(
+                plan_id,
+                NotificationType.COMPLETION_CELEBRATION,
+                day=c.local_date,
+                session_id=session_key,
+                subkey=subkey,
+                due_at=c.received_at,
+                expires_at=c.completed_at + MAX_LATENESS[NotificationType.COMPLETION_CELEBRATION],
+                reason="as soon as the completed ruck was reported",
+                facts=facts,
+            )
+        )
+
+    for c, key, label in _milestones_for(snapshot, completions):
+        out.append(
+            _planned(
+                plan_id,
+                NotificationType.MILESTONE_ALERT,
+                day=c.local_date,
+                subkey=key,
+                due_at=c.received_at + MILESTONE_DELAY,
+                reason=f"right after the celebration: {label}",
+                facts={"milestone": key, "milestone_label": label},
+            )
+        )
+
+    if ordered:
+        first = ordered[0].scheduled_date
+        last = ordered[-1].scheduled_date
+        assert first is not None and last is not None
+        day = first + timedelta(days=(prefs.weekly_digest_weekday - first.weekday()) % 7)
+        while day <= last + timedelta(days=6):
+            week = [s for s in ordered if s.scheduled_date and day - timedelta(days=6) <= s.scheduled_date <= day]
+            if week:
+                completed = sum(1 for s in week if s.id in done)
+                out.append(
+                    _planned(
+                        plan_id,
+                        NotificationType.WEEKLY_DIGEST,
+                        day=day,
+                        due_at=local_to_utc(day, prefs.weekly_digest_minute, tz),
+                        reason=f"your digest time, {_WEEKDAYS[prefs.weekly_digest_weekday]} "
+                        f"{minute_label(prefs.weekly_digest_minute)}",
+                        facts={
+                            "planned": str(len(week)),
+                            "completed": str(completed),
+                            "adherence_pct": str(round(100 * completed / len(week))),
+                        },
+                    )
+                )
+            day += timedelta(days=7)
+    return out
+
+
+# --- evaluation ----------------------------------------------------------------------------------------------
+
+
+def _still_relevant(n: PlannedNotification, done: set[int]) -> bool:
+    """A brief, hype or missed follow-up for a session that has since been completed is no longer wanted."""
+    if n.type in (
+        NotificationType.EVENING_BRIEF,
+        NotificationType.MORNING_HYPE,
+        NotificationType.MISSED_FOLLOWUP,
+    ):
+        return n.plan_session_id not in done
+    return True
+
+
+def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluation:
+    """Decide, at ``now``, what to send, what to skip (and why), and what is coming next.
+
+    A notification is held to the end of quiet hours; it is skipped when it could then only go out after its
+    last useful moment (``expires_at``), when the plan is paused, or when the local day's cap is used up.
+    """
+    prefs, tz = snapshot.prefs, snapshot.prefs.timezone
+    quiet = prefs.quiet_hours
+    done = completed_session_ids(snapshot, state.completions)
+    result = Evaluation()
+    due_now: list[tuple[PlannedNotification, str | None]] = []
+    for n in candidates(snapshot, state.completions):
+        if n.notification_id in state.handled or not _still_relevant(n, done):
+            continue
+        if n.expires_at < now - FORGET_AFTER:
+            continue
+        if quiet is not None:
+            held = end_of_quiet_hours(n.due_at, tz, quiet)
+            if held != n.due_at:
+                n.send_at = held
+                n.reason += f"; held for quiet hours until {format_local(held, tz)}"
+        if state.status is PlanStatus.PAUSED and n.type is not NotificationType.COMPLETION_CELEBRATION:
+            if n.due_at <= now:
+                due_now.append((n, "plan_paused: the athlete paused the plan"))
+            else:
+                n.reason += "; plan paused: skipped at its time unless the plan is resumed first"
+                result.upcoming.append(n)
+            continue
+        if n.send_at > n.expires_at:
+            if n.due_at <= now:
+                due_now.append(
+                    (
+                        n,
+                        f"quiet_hours: could only go out at {format_local(n.send_at, tz)}, "
+                        f"after it stopped making sense ({format_local(n.expires_at, tz)})",
+                    )
+                )
+            else:
+                n.reason += "; will be dropped: quiet hours last past its useful time"
+                result.upcoming.append(n)
+            continue
+        if n.send_at <= now:
+            if now > n.expires_at:
+                due_now.append(
+                    (
+                        n,
+                        f"stale: due {format_local(n.send_at, tz)}, could only go out at "
+                        f"{format_local(now, tz)}, past its last useful moment (plan started late or worker down)",
+                    )
+                )
+            else:
+                due_now.append((n, None))
+        else:
+            result.upcoming.append(n)
+
+    due_now.sort(key=lambda item: (item[0].send_at, PRIORITY[item[0].type], item[0].notification_id))
+    today = local_date(now, tz).isoformat()
+    sent_today = state.sent_per_local_day.get(today, 0)
+    for n, skip in due_now:
+        if skip is None and n.counts_toward_cap and sent_today >= prefs.daily_cap:
+            skip = f"daily_cap: {prefs.daily_cap} plan notifications already sent on {today}"
+        if skip is None:
+            if n.counts_toward_cap:
+                sent_today += 1
+            result.actions.append(Action(notification=n, decision=Decision.SEND))
+        else:
+            result.actions.append(Action(notification=n, decision=Decision.SKIP, skip_reason=skip))
+    result.upcoming.sort(key=lambda n: (n.send_at, PRIORITY[n.type]))
+    return result
+
+
+def local_day_key(instant: datetime, tz: str) -> str:
+    return local_date(instant, tz).isoformat()
+
+
+def describe(n: PlannedNotification, tz: str) -> str:
+    return f"{format_local(n.send_at, tz)} {n.type.value}: {n.reason}"
+
+
+__all__ = [
+    "Evaluation",
+    "candidates",
+    "describe",
+    "evaluate",
+    "evening_brief_minute",
+    "local_day_key",
+    "match_completion",
+    "missed_state_for",
+    "session_start",
+    "to_local",
+]

@@ -1,0 +1,273 @@
+"""The schedule rules as pure functions, at fixed instants, in several zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from coaching.models import (
+    CadenceSnapshot,
+    Completion,
+    Decision,
+    MissedState,
+    NotificationPrefs,
+    NotificationType,
+    PlannedNotification,
+    PlanSession,
+    PlanSnapshot,
+    PlanState,
+    PlanStatus,
+)
+from coaching.schedule import candidates, evaluate, match_completion, missed_state_for
+from coaching.timeutil import local_minute, local_to_utc, to_local
+
+T = NotificationType
+
+
+def plan(tz: str, sessions: list[PlanSession], created_at: datetime, **prefs: object) -> PlanSnapshot:
+    return PlanSnapshot(
+        plan_id=7,
+        user_id="00000000-0000-0000-0000-000000000001",
+        start_date=sessions[0].scheduled_date if sessions else date(2027, 1, 1),
+        created_at=created_at,
+        prefs=NotificationPrefs(timezone=tz, **prefs),  # type: ignore[arg-type]
+        sessions=sessions,
+    )
+
+
+def of_type(items: list[PlannedNotification], ntype: NotificationType) -> list[PlannedNotification]:
+    return [n for n in items if n.type is ntype]
+
+
+def completion(snap: PlanSnapshot, ruck_id: int, at: datetime, session_id: int | None) -> Completion:
+    tz = snap.prefs.timezone
+    return Completion(
+        ruck_id=ruck_id,
+        completed_at=at,
+        received_at=at,
+        local_date=to_local(at, tz).date(),
+        plan_session_id=session_id,
+    )
+
+
+ZONES = ["America/New_York", "Europe/London", "Asia/Kathmandu", "Australia/Lord_Howe", "Asia/Kolkata"]
+
+
+@pytest.mark.parametrize("tz", ZONES)
+def test_brief_and_hype_stay_at_local_wall_time_across_a_year(tz: str) -> None:
+    sessions = [
+        PlanSession(id=i, scheduled_date=date(2027, 1, 2) + timedelta(days=7 * i), scheduled_start_minute=7 * 60)
+        for i in range(52)
+    ]
+    snap = plan(tz, sessions, datetime(2027, 1, 1, tzinfo=UTC))
+    items = candidates(snap, [])
+    briefs, hypes = of_type(items, T.EVENING_BRIEF), of_type(items, T.MORNING_HYPE)
+    assert len(briefs) == len(hypes) == 52
+    assert {local_minute(n.due_at, tz) for n in briefs} == {20 * 60}
+    assert {local_minute(n.due_at, tz) for n in hypes} == {6 * 60}
+    for n in briefs:
+        assert to_local(n.due_at, tz).date() == n.local_date - timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("start", "brief"),
+    [(5 * 60, 19 * 60), (4 * 60, 18 * 60), (2 * 60, 17 * 60), (6 * 60, 20 * 60), (18 * 60, 20 * 60)],
+)
+def test_early_sessions_get_an_earlier_brief(start: int, brief: int) -> None:
+    snap = plan(
+        "Europe/London",
+        [PlanSession(id=1, scheduled_date=date(2027, 5, 4), scheduled_start_minute=start)],
+        datetime(2027, 5, 1, tzinfo=UTC),
+    )
+    (n,) = of_type(candidates(snap, []), T.EVENING_BRIEF)
+    assert local_minute(n.due_at, "Europe/London") == brief
+
+
+def test_session_without_time_uses_confident_cadence_then_default() -> None:
+    session = PlanSession(id=1, scheduled_date=date(2027, 5, 4))
+    snap = plan("UTC", [session], datetime(2027, 5, 1, tzinfo=UTC))
+    (hype,) = of_type(candidates(snap, []), T.MORNING_HYPE)
+    assert local_minute(hype.due_at, "UTC") == 6 * 60  # default 07:00 start − 60 min
+    snap.cadence = CadenceSnapshot(window_start_minute=5 * 60, window_end_minute=6 * 60, confidence=0.8)
+    (hype,) = of_type(candidates(snap, []), T.MORNING_HYPE)
+    assert local_minute(hype.due_at, "UTC") == 4 * 60
+    snap.cadence.confidence = 0.2
+    (hype,) = of_type(candidates(snap, []), T.MORNING_HYPE)
+    assert local_minute(hype.due_at, "UTC") == 6 * 60
+
+
+def test_missed_followup_only_after_the_day_has_passed_and_only_without_a_completion() -> None:
+    tz = "America/New_York"
+    s = PlanSession(id=1, scheduled_date=date(2027, 5, 4), scheduled_start_minute=7 * 60)
+    snap = plan(tz, [s], datetime(2027, 5, 1, tzinfo=UTC))
+    (missed,) = of_type(candidates(snap, []), T.MISSED_FOLLOWUP)
+    assert missed.due_at == local_to_utc(date(2027, 5, 5), 9 * 60, tz)
+    # Late evening on the day itself: not due yet, whatever the start time was.
+    evening = local_to_utc(date(2027, 5, 4), 23 * 60, tz)
+    assert not [a for a in evaluate(snap, PlanState(), evening).actions if a.notification.type is T.MISSED_FOLLOWUP]
+    # A ruck at 22:00 that evening (reported later, e.g. an import) means no missed follow-up at all.
+    state = PlanState(completions=[completion(snap, 1, local_to_utc(date(2027, 5, 4), 22 * 60, tz), 1)])
+    after = local_to_utc(date(2027, 5, 5), 9 * 60 + 1, tz)
+    types = {a.notification.type for a in evaluate(snap, state, after).actions}
+    assert T.MISSED_FOLLOWUP not in types
+
+
+def test_completion_matches_its_own_day_not_the_oldest_open_session() -> None:
+    """RuckTracker matched oldest-first, leaving today's session open and sending a false 'missed'."""
+    tz = "America/Los_Angeles"
+    sessions = [
+        PlanSession(id=1, scheduled_date=date(2027, 5, 3)),
+        PlanSession(id=2, scheduled_date=date(2027, 5, 5)),
+    ]
+    snap = plan(tz, sessions, datetime(2027, 5, 1, tzinfo=UTC))
+    # 19:00 local on May 5 is already May 6 in UTC: the local day decides.
+    at = local_to_utc(date(2027, 5, 5), 19 * 60, tz)
+    assert match_completion(snap, [], at) == 2
+    # A day after a missed session, with no session that day: the nearest open one (the missed one) counts.
+    assert match_completion(snap, [], local_to_utc(date(2027, 5, 4), 8 * 60, tz)) == 1
+    # Far from any session: no match.
+    assert match_completion(snap, [], local_to_utc(date(2027, 5, 20), 8 * 60, tz)) is None
+    # Once matched, a session is not matched again.
+    done = [completion(snap, 9, at, 2)]
+    assert match_completion(snap, done, at + timedelta(hours=1)) is None
+
+
+def test_missed_state_escalates() -> None:
+    sessions = [PlanSession(id=i, scheduled_date=date(2027, 5, 1 + i)) for i in range(1, 6)]
+    snap = plan("UTC", sessions, datetime(2027, 5, 1, tzinfo=UTC))
+    done = {1}
+    assert missed_state_for(snap, done, 2) is MissedState.FIRST_MISS
+    assert missed_state_for(snap, done, 3) is MissedState.REPEATED_MISS
+    assert missed_state_for(snap, done, 4) is MissedState.PLAN_AT_RISK
+    assert missed_state_for(snap, {1, 2, 3}, 4) is MissedState.FIRST_MISS
+
+
+def test_quiet_hours_hold_then_drop_what_no_longer_makes_sense() -> None:
+    tz = "Europe/London"
+    # 06:00 session: the hype (05:00) falls in quiet hours 22:00–07:00 and would only go out after the start.
+    # The 07:30 session's hype (06:30) is held to 07:00 and still goes out before the start.
+    sessions = [
+        PlanSession(id=1, scheduled_date=date(2027, 6, 2), scheduled_start_minute=6 * 60),
+        PlanSession(id=2, scheduled_date=date(2027, 6, 3), scheduled_start_minute=7 * 60 + 30),
+    ]
+    snap = plan(
+        tz,
+        sessions,
+        datetime(2027, 6, 1, 8, tzinfo=UTC),
+        quiet_hours_start_minute=22 * 60,
+        quiet_hours_end_minute=7 * 60,
+    )
+    state = PlanState(handled={})
+    at = local_to_utc(date(2027, 6, 2), 5 * 60 + 1, tz)
+    actions = [a for a in evaluate(snap, state, at).actions if a.notification.type is T.MORNING_HYPE]
+    assert [(a.notification.plan_session_id, a.decision) for a in actions] == [(1, Decision.SKIP)]
+    assert actions[0].skip_reason and actions[0].skip_reason.startswith("quiet_hours")
+    upcoming = [n for n in evaluate(snap, state, at).upcoming if n.type is T.MORNING_HYPE]
+    assert upcoming[0].plan_session_id == 2
+    assert local_minute(upcoming[0].send_at, tz) == 7 * 60
+    assert "held for quiet hours" in upcoming[0].reason
+
+
+def test_quiet_hours_of_zero_length_mean_none() -> None:
+    prefs = NotificationPrefs(quiet_hours_start_minute=600, quiet_hours_end_minute=600)
+    assert prefs.quiet_hours is None
+
+
+def test_plan_created_late_sends_no_backlog() -> None:
+    """A plan created at 23:00 whose first session was at 06:00 that day: nothing stale goes out, kickoff does."""
+    tz = "Asia/Kathmandu"
+    created = local_to_utc(date(2027, 1, 5), 23 * 60, tz)
+    snap = plan(
+        tz,
+        [
+            PlanSession(id=1, scheduled_date=date(2027, 1, 5), scheduled_start_minute=6 * 60),
+            PlanSession(id=2, scheduled_date=date(2027, 1, 7), scheduled_start_minute=6 * 60),
+        ],
+        created,
+    )
+    actions = evaluate(snap, PlanState(), created).actions
+    sent = [a.notification.type for a in actions if a.decision is Decision.SEND]
+    skipped = {a.notification.type: a.skip_reason for a in actions if a.decision is Decision.SKIP}
+    assert sent == [T.KICKOFF_PRIMER]
+    assert set(skipped) == {T.EVENING_BRIEF, T.MORNING_HYPE}
+    assert all(r and r.startswith("stale") for r in skipped.values())
+
+
+def test_daily_cap_skips_the_least_important_and_spares_celebrations() -> None:
+    tz = "UTC"
+    day = date(2027, 5, 4)
+    sessions = [
+        PlanSession(id=1, scheduled_date=day, scheduled_start_minute=9 * 60),
+        PlanSession(id=2, scheduled_date=day, scheduled_start_minute=9 * 60),
+    ]
+    snap = plan(tz, sessions, datetime(2027, 5, 1, tzinfo=UTC), daily_cap=1)
+    at = local_to_utc(day, 8 * 60, tz)
+    state = PlanState(
+        handled={
+            n.notification_id: "sent" for n in candidates(snap, []) if n.due_at < at and n.type is not T.MORNING_HYPE
+        },
+        completions=[completion(snap, 1, at - timedelta(minutes=1), None)],
+    )
+    actions = evaluate(snap, state, at).actions
+    decisions = sorted((a.notification.type.value, a.decision.value, (a.skip_reason or "")[:9]) for a in actions)
+    assert decisions == [
+        ("plan_completion_celebration", "send", ""),
+        ("plan_morning_hype", "send", ""),
+        ("plan_morning_hype", "skip", "daily_cap"),
+    ]
+
+
+def test_pause_skips_reminders_but_not_celebrations() -> None:
+    day = date(2027, 5, 4)
+    snap = plan(
+        "UTC",
+        [PlanSession(id=1, scheduled_date=day, scheduled_start_minute=9 * 60)],
+        datetime(2027, 5, 4, tzinfo=UTC),
+    )
+    at = local_to_utc(day, 8 * 60, "UTC")
+    state = PlanState(
+        status=PlanStatus.PAUSED,
+        completions=[completion(snap, 5, at, None)],
+        handled={n.notification_id: "sent" for n in candidates(snap, []) if n.type is T.KICKOFF_PRIMER},
+    )
+    by_type = {a.notification.type: a for a in evaluate(snap, state, at).actions}
+    assert by_type[T.COMPLETION_CELEBRATION].decision is Decision.SEND
+    assert by_type[T.MORNING_HYPE].decision is Decision.SKIP
+    assert (by_type[T.MORNING_HYPE].skip_reason or "").startswith("plan_paused")
+
+
+def test_weekly_digest_on_the_digest_day_with_the_weeks_adherence() -> None:
+    tz = "Australia/Lord_Howe"
+    sessions = [PlanSession(id=i, scheduled_date=date(2027, 3, 29) + timedelta(days=2 * i)) for i in range(6)]
+    snap = plan(tz, sessions, datetime(2027, 3, 28, tzinfo=UTC))
+    comps = [completion(snap, 1, local_to_utc(date(2027, 3, 29), 8 * 60, tz), 0)]
+    digests = of_type(candidates(snap, comps), T.WEEKLY_DIGEST)
+    assert [d.local_date for d in digests] == [date(2027, 4, 4), date(2027, 4, 11)]
+    # 2027-04-04 is Lord Howe's DST end day: 18:00 local is +10:30 → 07:30 UTC.
+    assert digests[0].due_at == datetime(2027, 4, 4, 7, 30, tzinfo=UTC)
+    assert digests[0].facts == {"planned": "4", "completed": "1", "adherence_pct": "25"}
+
+
+def test_milestones_first_session_percentages_and_streaks() -> None:
+    sessions = [PlanSession(id=i, scheduled_date=date(2027, 5, 1) + timedelta(days=i)) for i in range(1, 9)]
+    snap = plan("UTC", sessions, datetime(2027, 5, 1, tzinfo=UTC))
+    comps = [completion(snap, 100 + i, datetime(2027, 5, 1 + i, 10, tzinfo=UTC), i) for i in range(1, 9)]
+    keys = [n.subkey for n in of_type(candidates(snap, comps), T.MILESTONE_ALERT)]
+    assert keys == ["first", "pct25", "streak3", "pct50", "streak5", "pct75", "pct100"]
+
+
+def test_business_keys_are_unique_across_the_plan() -> None:
+    sessions = [PlanSession(id=i, scheduled_date=date(2027, 5, 1) + timedelta(days=i)) for i in range(1, 30)]
+    snap = plan("Europe/London", sessions, datetime(2027, 5, 1, tzinfo=UTC))
+    ids = [n.notification_id for n in candidates(snap, [])]
+    assert len(ids) == len(set(ids))
+
+
+def test_no_missed_followup_for_a_session_over_before_the_plan_existed() -> None:
+    tz = "Asia/Kathmandu"
+    created = local_to_utc(date(2027, 1, 5), 23 * 60, tz)
+    snap = plan(tz, [PlanSession(id=1, scheduled_date=date(2027, 1, 5), scheduled_start_minute=6 * 60)], created)
+    assert not of_type(candidates(snap, []), T.MISSED_FOLLOWUP)
+    snap.created_at = local_to_utc(date(2027, 1, 4), 23 * 60, tz)
+    assert of_type(candidates(snap, []), T.MISSED_FOLLOWUP)
