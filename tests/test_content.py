@@ -1,0 +1,529 @@
+"""Notification copy: every tone × type × variant renders within limits, deterministically, in any units."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coaching.content import (
+    BODY_MAX,
+    TITLE_MAX,
+    TONE_ALIASES,
+    Content,
+    Tone,
+    render,
+    render_variant,
+    resolve_tone,
+    tone_is_known,
+    variant_count,
+    variant_index,
+)
+from coaching.content import _truncate as truncate
+from coaching.models import MissedState, NotificationType
+
+N = NotificationType
+MISSED_STATES = [state.value for state in MissedState]
+
+#: (type, missed state) for each of the nine template slots per tone.
+SLOTS: list[tuple[NotificationType, str | None]] = [
+    (n, None) for n in NotificationType if n is not N.MISSED_FOLLOWUP
+] + [(N.MISSED_FOLLOWUP, state) for state in MISSED_STATES]
+
+SESSION_FULL = {
+    "session_focus": "Tempo Ruck",
+    "weekday": "Tuesday",
+    "start_time": "06:30",
+    "session_date": "2026-03-10",
+    "planned_week": "3",
+    "distance_km": "8",
+    "duration_minutes": "90",
+    "weight_kg": "20",
+}
+FULL: dict[NotificationType, dict[str, str]] = {
+    N.KICKOFF_PRIMER: {"plan_name": "Ruck Foundations", "start_date": "2026-03-09"},
+    N.EVENING_BRIEF: SESSION_FULL,
+    N.MORNING_HYPE: SESSION_FULL,
+    N.MISSED_FOLLOWUP: SESSION_FULL,
+    N.COMPLETION_CELEBRATION: {
+        "session_focus": "Tempo Ruck",
+        "distance_km": "8",
+        "duration_minutes": "96",
+        "source": "app",
+    },
+    N.WEEKLY_DIGEST: {"planned": "4", "completed": "3", "adherence_pct": "75"},
+    N.MILESTONE_ALERT: {"milestone": "pct50", "milestone_label": "50% of the plan done"},
+}
+#: What the schedule always sends (no optional distance, duration, load or celebration facts).
+SESSION_REQUIRED = {
+    "session_focus": "Ruck",
+    "weekday": "Friday",
+    "start_time": "07:00",
+    "session_date": "2026-03-13",
+    "planned_week": "1",
+}
+REQUIRED: dict[NotificationType, dict[str, str]] = {
+    N.KICKOFF_PRIMER: {"plan_name": "Coaching plan", "start_date": "2026-03-09"},
+    N.EVENING_BRIEF: SESSION_REQUIRED,
+    N.MORNING_HYPE: SESSION_REQUIRED,
+    N.MISSED_FOLLOWUP: SESSION_REQUIRED,
+    N.COMPLETION_CELEBRATION: {"source": "import"},
+    N.WEEKLY_DIGEST: {"planned": "3", "completed": "0", "adherence_pct": "0"},
+    N.MILESTONE_ALERT: {"milestone": "first", "milestone_label": "first session done"},
+}
+LONG_FOCUS = "Extended Loaded Endurance Ruck With Hill Repeats And Stairs"  # 59 chars
+EXTREME_SESSION = {
+    "session_focus": LONG_FOCUS + "!",
+    "weekday": "Wednesday",
+    "start_time": "23:59",
+    "session_date": "2026-12-30",
+    "planned_week": "999999999",
+    "distance_km": "999999.99",
+    "duration_minutes": "99999",
+    "weight_kg": "999999.9",
+}
+EXTREME: dict[NotificationType, dict[str, str]] = {
+    N.KICKOFF_PRIMER: {"plan_name": "The " + "Very " * 20 + "Long Plan", "start_date": "2026-09-30"},
+    N.EVENING_BRIEF: EXTREME_SESSION,
+    N.MORNING_HYPE: EXTREME_SESSION,
+    N.MISSED_FOLLOWUP: EXTREME_SESSION,
+    N.COMPLETION_CELEBRATION: {
+        "session_focus": "Supercalifragilisticexpialidocious" * 3,
+        "distance_km": "123456.789",
+        "duration_minutes": "987654",
+        "source": "auto_complete",
+    },
+    N.WEEKLY_DIGEST: {"planned": "123456789", "completed": "123456788", "adherence_pct": "100"},
+    N.MILESTONE_ALERT: {"milestone": "streak30", "milestone_label": "thirty sessions in a row " * 4},
+}
+FACT_KEYS = sorted({key for facts in (*FULL.values(), *EXTREME.values()) for key in facts} | {"missed_state"})
+CLIENT_DISPLAY_NAMES: dict[str, Tone] = {
+    "Drill Sergeant": Tone.DRILL_SERGEANT,
+    "Supportive Friend": Tone.SUPPORTIVE_FRIEND,
+    "Session Analyst": Tone.DATA_NERD,
+    "Minimalist": Tone.MINIMALIST,
+    "Southern Redneck": Tone.SUPPORTIVE_FRIEND,
+    "Yoga Instructor": Tone.SUPPORTIVE_FRIEND,
+    "British Butler": Tone.MINIMALIST,
+    "Sports Commentator": Tone.DRILL_SERGEANT,
+    "Cowboy/Cowgirl": Tone.DRILL_SERGEANT,
+    "Nature Lover": Tone.SUPPORTIVE_FRIEND,
+}
+
+
+def with_state(facts: dict[str, str], state: str | None) -> dict[str, str]:
+    return {**facts, "missed_state": state} if state else dict(facts)
+
+
+def all_variants() -> Iterator[tuple[Tone, NotificationType, str | None, int]]:
+    for tone in Tone:
+        for ntype, state in SLOTS:
+            for index in range(variant_count(ntype, tone, state)):
+                yield tone, ntype, state, index
+
+
+def variant_id(case: tuple[Tone, NotificationType, str | None, int]) -> str:
+    tone, ntype, state, index = case
+    return f"{tone.value}-{ntype.value.removeprefix('plan_')}{'-' + state if state else ''}-v{index + 1}"
+
+
+VARIANTS = list(all_variants())
+
+
+def assert_within_limits(content: Content) -> None:
+    assert 0 < len(content.title) <= TITLE_MAX, content.title
+    assert 0 < len(content.body) <= BODY_MAX, content.body
+    for text in (content.title, content.body):
+        assert "{" not in text and "}" not in text, text
+        assert text == text.strip(), text
+
+
+def assert_clean(content: Content) -> None:
+    """Limits plus the marks of a broken template: leftover syntax, nulls, holes where a value was missing."""
+    assert_within_limits(content)
+    for text in (content.title, content.body):
+        assert "[" not in text and "]" not in text, text
+        assert "None" not in text and "null" not in text, text
+        assert "  " not in text, text
+        for hole in (
+            " .",
+            " ,",
+            " :",
+            " ;",
+            " !",
+            " ?",
+            "()",
+            "( ",
+            " )",
+            "at .",
+            "..",
+            ",,",
+            ": .",
+            "!.",
+            "?.",
+        ):
+            assert hole not in text, (hole, text)
+
+
+# --- every tone × type × variant ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", VARIANTS, ids=variant_id)
+def test_every_variant_renders_full_required_and_empty_facts_in_both_units(
+    case: tuple[Tone, NotificationType, str | None, int],
+) -> None:
+    tone, ntype, state, index = case
+    for facts in (FULL[ntype], REQUIRED[ntype], {}):
+        for metric in (True, False):
+            content = render_variant(ntype, tone, with_state(facts, state), variant=index, prefer_metric=metric)
+            assert_clean(content)
+            # Ordinary facts never need the fallbacks: the forced variant is the one rendered, untruncated.
+            assert content.template_key.endswith(f":{tone.value}:v{index + 1}"), content.template_key
+            assert content.template_key.startswith(ntype.value)
+            assert "…" not in content.title + content.body
+            assert content.source == "template"
+
+
+@pytest.mark.parametrize("case", VARIANTS, ids=variant_id)
+def test_every_variant_holds_the_limits_with_extreme_facts(
+    case: tuple[Tone, NotificationType, str | None, int],
+) -> None:
+    tone, ntype, state, index = case
+    for metric in (True, False):
+        content = render_variant(ntype, tone, with_state(EXTREME[ntype], state), variant=index, prefer_metric=metric)
+        assert_within_limits(content)
+        assert "  " not in content.title + content.body
+
+
+def test_full_facts_are_used_when_they_fit() -> None:
+    brief = render_variant(N.EVENING_BRIEF, Tone.DATA_NERD, FULL[N.EVENING_BRIEF], variant=1)
+    assert brief.body == ("Week 3: Tempo Ruck tomorrow at 06:30. Plan: 8 km, 90 min, 20 kg. Target pace: 11:15/km.")
+    missed = render_variant(N.MISSED_FOLLOWUP, Tone.SUPPORTIVE_FRIEND, FULL[N.MISSED_FOLLOWUP], variant=1)
+    assert "Tuesday's Tempo Ruck" in missed.body
+
+
+def test_slot_sizes() -> None:
+    for tone in Tone:
+        for ntype, state in SLOTS:
+            assert 2 <= variant_count(ntype, tone, state) <= 3, (tone, ntype, state)
+
+
+def test_variants_of_a_slot_differ() -> None:
+    for tone in Tone:
+        for ntype, state in SLOTS:
+            facts = with_state(FULL[ntype], state)
+            renders = [render_variant(ntype, tone, facts, variant=i) for i in range(variant_count(ntype, tone, state))]
+            assert len({c.body for c in renders}) == len(renders), renders
+            assert len({c.title for c in renders}) == len(renders), renders
+
+
+def test_variant_out_of_range_is_an_error() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        render_variant(N.MORNING_HYPE, Tone.MINIMALIST, {}, variant=7)
+
+
+# --- determinism and variety --------------------------------------------------------------------------------
+
+
+def test_same_notification_renders_identically() -> None:
+    for tone in Tone:
+        for ntype, state in SLOTS:
+            facts = with_state(FULL[ntype], state)
+            first = render(ntype, tone, facts, notification_id="p7:evening_brief:s12:2026-03-10")
+            again = render(ntype, tone, dict(facts), notification_id="p7:evening_brief:s12:2026-03-10")
+            assert first == again
+
+
+def test_variant_index_is_a_stable_sha256_not_the_salted_hash() -> None:
+    nid = "p1:morning_hype:s3:2026-03-10"
+    expected = int.from_bytes(hashlib.sha256(nid.encode()).digest()[:8], "big") % 3
+    assert variant_index(nid, 3) == expected
+    with pytest.raises(ValueError):
+        variant_index(nid, 0)
+
+
+def test_rendering_is_identical_across_processes_with_different_hash_seeds() -> None:
+    script = (
+        "from coaching.content import render\n"
+        "from coaching.models import NotificationType as N\n"
+        "for i in range(12):\n"
+        "    c = render(N.MORNING_HYPE, 'Drill Sergeant', {'session_focus': 'Tempo Ruck'},\n"
+        "               notification_id=f'p1:morning_hype:s{i}:2026-03-{i + 1:02d}')\n"
+        "    print(c.title, '|', c.body)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=root,
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
+
+
+def test_different_ids_reach_every_variant() -> None:
+    ids = [f"p1:evening_brief:s{n}:2026-03-{n % 28 + 1:02d}" for n in range(80)]
+    for tone in Tone:
+        for ntype, state in SLOTS:
+            facts = with_state(FULL[ntype], state)
+            bodies = {render(ntype, tone, facts, notification_id=nid).body for nid in ids}
+            assert len(bodies) == variant_count(ntype, tone, state), (tone, ntype, state)
+
+
+def test_missed_escalation_states_read_differently() -> None:
+    for tone in Tone:
+        for nid in ("p1:missed_followup:s4:2026-03-10", "p1:missed_followup:s5:2026-03-12"):
+            renders = [
+                render(N.MISSED_FOLLOWUP, tone, with_state(FULL[N.MISSED_FOLLOWUP], s), notification_id=nid)
+                for s in MISSED_STATES
+            ]
+            assert len({c.body for c in renders}) == 3, renders
+            assert len({c.template_key for c in renders}) == 3
+            for content, state in zip(renders, MISSED_STATES, strict=True):
+                assert f":{state}:" in content.template_key
+
+
+def test_unknown_missed_state_reads_as_a_first_miss() -> None:
+    facts = with_state(FULL[N.MISSED_FOLLOWUP], "bogus")
+    content = render_variant(N.MISSED_FOLLOWUP, Tone.DATA_NERD, facts, variant=0)
+    assert ":first_miss:" in content.template_key
+
+
+# --- tones --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "tone"), sorted(CLIENT_DISPLAY_NAMES.items()))
+def test_every_client_display_name_resolves(name: str, tone: Tone) -> None:
+    assert resolve_tone(name) is tone
+    assert tone_is_known(name)
+    assert TONE_ALIASES[name] is tone
+
+
+@pytest.mark.parametrize(
+    ("name", "tone"),
+    [
+        ("drill_sergeant", Tone.DRILL_SERGEANT),
+        ("supportive_friend", Tone.SUPPORTIVE_FRIEND),
+        ("data_nerd", Tone.DATA_NERD),
+        ("minimalist", Tone.MINIMALIST),
+        ("DRILL SERGEANT", Tone.DRILL_SERGEANT),
+        ("  drill-sergeant  ", Tone.DRILL_SERGEANT),
+        ("Data Nerd", Tone.DATA_NERD),
+        ("session_analyst", Tone.DATA_NERD),
+        ("cowboy / cowgirl", Tone.DRILL_SERGEANT),
+        ("cowboy_cowgirl", Tone.DRILL_SERGEANT),
+        ("british_butler", Tone.MINIMALIST),
+        ("southern_redneck", Tone.SUPPORTIVE_FRIEND),
+        (Tone.DATA_NERD, Tone.DATA_NERD),
+    ],
+)
+def test_tone_ids_and_spellings_resolve(name: str, tone: Tone) -> None:
+    assert resolve_tone(name) is tone
+    assert tone_is_known(name)
+
+
+@pytest.mark.parametrize("name", [None, "", "   ", "Pirate Captain", "Tom Selleck", "drill", "/"])
+def test_unknown_tone_falls_back_to_supportive_friend(name: str | None) -> None:
+    assert resolve_tone(name) is Tone.SUPPORTIVE_FRIEND
+    assert not tone_is_known(name)
+
+
+def test_display_name_renders_its_tones_templates() -> None:
+    facts = FULL[N.EVENING_BRIEF]
+    nid = "p2:evening_brief:s1:2026-03-10"
+    assert render(N.EVENING_BRIEF, "Session Analyst", facts, notification_id=nid) == render(
+        N.EVENING_BRIEF, Tone.DATA_NERD, facts, notification_id=nid
+    )
+    unknown = render(N.EVENING_BRIEF, "Pirate Captain", facts, notification_id=nid)
+    assert ":supportive_friend:" in unknown.template_key
+
+
+# --- units and facts ----------------------------------------------------------------------------------------
+
+
+def brief_spec(facts: dict[str, str], metric: bool) -> str:
+    """The data nerd's spec variant, which prints distance, duration, load and pace."""
+    return render_variant(N.EVENING_BRIEF, Tone.DATA_NERD, facts, variant=1, prefer_metric=metric).body
+
+
+def test_metric_units() -> None:
+    body = brief_spec(FULL[N.EVENING_BRIEF], metric=True)
+    assert "8 km" in body and "20 kg" in body and "/km" in body
+    assert not re.search(r"\b(mi|lb)\b", body), body
+
+
+@pytest.mark.parametrize(
+    ("km", "kg", "miles", "pounds"),
+    [("8", "20", "5.0 mi", "44 lb"), ("10", "9.1", "6.2 mi", "20 lb"), ("0.5", "13.6", "0.3 mi", "30 lb")],
+)
+def test_imperial_conversion(km: str, kg: str, miles: str, pounds: str) -> None:
+    body = brief_spec({**SESSION_FULL, "distance_km": km, "weight_kg": kg}, metric=False)
+    assert miles in body and pounds in body, body
+    assert " km" not in body and " kg" not in body and "/km" not in body
+
+
+def test_metric_numbers_drop_a_trailing_zero_decimal() -> None:
+    body = brief_spec({**SESSION_FULL, "distance_km": "8.0", "weight_kg": "6.25"}, metric=True)
+    assert "8 km" in body and "6.2 kg" in body
+
+
+def test_pace_follows_the_unit_system() -> None:
+    celebration = {"session_focus": "Ruck", "distance_km": "8", "duration_minutes": "96"}
+    metric = render_variant(N.COMPLETION_CELEBRATION, Tone.DATA_NERD, celebration, variant=1)
+    imperial = render_variant(N.COMPLETION_CELEBRATION, Tone.DATA_NERD, celebration, variant=1, prefer_metric=False)
+    assert "12:00/km" in metric.body
+    assert "19:19/mi" in imperial.body  # 96 min over 4.97 mi
+
+
+def test_values_that_round_to_zero_are_left_out() -> None:
+    for metric in (True, False):
+        body = brief_spec({**SESSION_FULL, "distance_km": "0.01", "weight_kg": "0.04"}, metric=metric)
+        assert "Plan: 90 min." in body, body
+
+
+def test_long_durations_read_in_hours() -> None:
+    body = brief_spec({**SESSION_FULL, "duration_minutes": "150"}, metric=True)
+    assert "2 h 30 min" in body
+
+
+@pytest.mark.parametrize("garbage", ["None", "null", "", "abc", "-5", "0", "nan", "inf", "1e400", "{x}"])
+def test_garbage_numbers_and_nulls_are_dropped(garbage: str) -> None:
+    facts = {
+        **SESSION_FULL,
+        "distance_km": garbage,
+        "weight_kg": garbage,
+        "duration_minutes": garbage,
+        "weekday": garbage,
+        "start_time": garbage,
+        "planned_week": garbage,
+    }
+    for tone in Tone:
+        for index in range(variant_count(N.EVENING_BRIEF, tone)):
+            content = render_variant(N.EVENING_BRIEF, tone, facts, variant=index)
+            assert_clean(content)
+            assert " km" not in content.body and " kg" not in content.body
+
+
+def test_null_text_facts_are_treated_as_missing() -> None:
+    facts = {"session_focus": "None", "weekday": "null"}
+    content = render_variant(N.MISSED_FOLLOWUP, Tone.DRILL_SERGEANT, facts, variant=0)
+    assert content.body.startswith("Your ruck didn't happen.")
+
+
+def test_braces_and_control_characters_in_facts_are_stripped() -> None:
+    facts = {**SESSION_FULL, "session_focus": "Tempo\n{focus}\u202e Ruck\t"}
+    content = render_variant(N.MORNING_HYPE, Tone.SUPPORTIVE_FRIEND, facts, variant=1)
+    assert content.body.startswith("Your Tempo focus Ruck is up soon.")
+
+
+def test_digest_computes_adherence_when_missing() -> None:
+    content = render_variant(N.WEEKLY_DIGEST, Tone.DATA_NERD, {"planned": "4", "completed": "2"}, variant=0)
+    assert content.body.startswith("Adherence: 50% (2/4 sessions).")
+
+
+@pytest.mark.parametrize(("pct", "verdict"), [("100", "climbing"), ("67", "holding"), ("20", "rebuilding")])
+def test_digest_verdict_follows_adherence(pct: str, verdict: str) -> None:
+    facts = {"planned": "3", "completed": "2", "adherence_pct": pct}
+    assert verdict in render_variant(N.WEEKLY_DIGEST, Tone.DATA_NERD, facts, variant=0).body
+
+
+def test_digest_without_numbers_still_reads() -> None:
+    for tone in Tone:
+        content = render_variant(N.WEEKLY_DIGEST, tone, {"planned": "0", "completed": "0"}, variant=0)
+        assert_clean(content)
+        assert "0/0" not in content.body and "0 of 0" not in content.body
+
+
+def test_milestone_label_is_derived_from_the_key() -> None:
+    for key, label in [
+        ("pct75", "75% of the plan done"),
+        ("streak5", "5 sessions in a row"),
+        ("first", "first"),
+    ]:
+        content = render_variant(N.MILESTONE_ALERT, Tone.SUPPORTIVE_FRIEND, {"milestone": key}, variant=0)
+        assert label in content.body.casefold(), content.body
+    pct100 = render_variant(N.MILESTONE_ALERT, Tone.MINIMALIST, {"milestone": "pct100"}, variant=0)
+    assert pct100.title == "Plan Complete"
+
+
+def test_kickoff_names_the_start_day() -> None:
+    content = render_variant(N.KICKOFF_PRIMER, Tone.MINIMALIST, FULL[N.KICKOFF_PRIMER], variant=1)
+    assert content.body == "First session: Monday, Mar 9."
+
+
+def test_over_long_values_drop_their_clause_before_anything_is_cut() -> None:
+    facts = {**SESSION_FULL, "session_focus": "Long Loaded Ruck With Hills"}
+    content = render_variant(N.EVENING_BRIEF, Tone.SUPPORTIVE_FRIEND, facts, variant=0)
+    # Only one of the two optional clauses still fits: the longer (more informative) one stays.
+    assert content.body == (
+        "Tomorrow's Long Loaded Ruck With Hills is all set (8 km, 90 min, 20 kg). "
+        "Lay out your gear tonight and rest easy."
+    )
+
+
+def test_a_60_char_session_focus_is_never_truncated() -> None:
+    facts = {**EXTREME_SESSION, "session_focus": LONG_FOCUS + "!"}
+    for tone, ntype, state, index in VARIANTS:
+        if ntype in (N.KICKOFF_PRIMER, N.WEEKLY_DIGEST, N.MILESTONE_ALERT):
+            continue
+        for metric in (True, False):
+            content = render_variant(ntype, tone, with_state(facts, state), variant=index, prefer_metric=metric)
+            assert_clean(content)  # includes no "Stairs!." where the template closes the sentence
+            assert "…" not in content.body, content.body
+            if ntype in (N.EVENING_BRIEF, N.MORNING_HYPE):  # every variant of these names the session
+                assert LONG_FOCUS in content.body, content.body
+
+
+def test_truncation_cuts_at_a_word_boundary() -> None:
+    text = "Tomorrow at 06:30 the extraordinarily long session continues until everyone is exhausted"
+    cut = truncate(text, 40)
+    assert len(cut) <= 40 and cut.endswith("…")
+    assert text.startswith(cut[:-1])
+    assert text[len(cut) - 1] == " "  # the cut fell on a space
+    assert truncate("x" * 200, 50) == "x" * 49 + "…"
+    assert truncate("short", 50) == "short"
+
+
+def test_a_huge_single_word_is_cut_to_the_limit() -> None:
+    facts = {"session_focus": "Z" * 500, "missed_state": "first_miss"}
+    for tone in Tone:
+        for index in range(variant_count(N.MISSED_FOLLOWUP, tone, "first_miss")):
+            assert_within_limits(render_variant(N.MISSED_FOLLOWUP, tone, facts, variant=index))
+
+
+# --- property -----------------------------------------------------------------------------------------------
+
+TONE_NAMES = [*Tone, *CLIENT_DISPLAY_NAMES, "", "Pirate Captain"]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    ntype=st.sampled_from(list(NotificationType)),
+    tone=st.one_of(st.sampled_from(TONE_NAMES), st.text(max_size=20)),
+    facts=st.dictionaries(
+        st.sampled_from(FACT_KEYS),
+        st.one_of(st.text(max_size=80), st.sampled_from(MISSED_STATES), st.from_regex(r"\d{1,6}", fullmatch=True)),
+    ),
+    metric=st.booleans(),
+    nid=st.text(max_size=60),
+)
+def test_limits_hold_for_arbitrary_facts(
+    ntype: NotificationType, tone: str, facts: dict[str, str], metric: bool, nid: str
+) -> None:
+    content = render(ntype, tone, facts, notification_id=nid, prefer_metric=metric)
+    assert_within_limits(content)
+    assert "  " not in content.title + content.body
+    assert render(ntype, tone, facts, notification_id=nid, prefer_metric=metric) == content
