@@ -1,0 +1,524 @@
+"""Push payload contract and delivery clients.
+
+The FCM tests drive the real firebase-admin send path (real `credentials.Certificate`, real google-auth JWT
+grant, real HTTP) against `tests.fakes.fcm.FakeFcm` on 127.0.0.1: nothing in firebase-admin is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from activities.push import (
+    FcmPusher,
+    OutboxPusher,
+    PushRetryableError,
+    PushTarget,
+    make_pusher,
+)
+from coaching.ids import notification_id
+from coaching.models import NotificationType
+from coaching.payload import (
+    ANDROID_CHANNEL_ID,
+    DATA_KEYS,
+    PushMessage,
+    build_push_message,
+    collapse_key,
+    deep_link,
+)
+from tests.fakes.fcm import FakeFcm, make_service_account
+
+# pytest re-enables DeprecationWarnings per test, overriding the narrow filter activities/push.py installs.
+pytestmark = pytest.mark.filterwarnings(r"ignore:Message\.token is deprecated:DeprecationWarning")
+
+PROJECT = "rucktracker-test"
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "push_payload.schema.json"
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
+VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+
+PusherFactory = Callable[..., Awaitable[FcmPusher]]
+
+
+def _message(**overrides: Any) -> PushMessage:
+    args: dict[str, Any] = {
+        "notification_id": notification_id(42, NotificationType.EVENING_BRIEF, 7, date(2026, 3, 8)),
+        "type": NotificationType.EVENING_BRIEF.value,
+        "plan_id": 42,
+        "plan_session_id": 7,
+        "title": "Tomorrow: 6 km ruck",
+        "body": "Pack 12 kg tonight and you're out the door by 07:00.",
+        "context": {
+            "plan_name": "Base builder",
+            "distance_km": 6.0,
+            "scheduled_date": date(2026, 3, 9),
+            "makeup_tip": None,
+            "flags": {"first_week": True},
+        },
+    }
+    args.update(overrides)
+    return build_push_message(**args)
+
+
+def _token() -> str:
+    return f"tok-{uuid.uuid4().hex}"
+
+
+def _client_view(message: PushMessage) -> dict[str, Any]:
+    """What the Flutter client receives: `RemoteMessage.notification` and `RemoteMessage.data`."""
+    return {"notification": {"title": message.title, "body": message.body}, "data": message.data}
+
+
+# ---- fixtures ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fcm() -> Iterator[FakeFcm]:
+    with FakeFcm() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def service_account(fcm: FakeFcm) -> dict[str, str]:
+    return fcm.make_service_account(PROJECT)
+
+
+@pytest.fixture
+async def make_fcm_pusher(fcm: FakeFcm, service_account: dict[str, str]) -> AsyncIterator[PusherFactory]:
+    created: list[FcmPusher] = []
+
+    async def factory(**overrides: Any) -> FcmPusher:
+        kwargs: dict[str, Any] = {
+            "service_account": service_account,
+            "endpoint": fcm.base_url,
+            "timeout_seconds": 5.0,
+        }
+        kwargs.update(overrides)
+        pusher = FcmPusher(**kwargs)
+        created.append(pusher)
+        return pusher
+
+    yield factory
+    for pusher in created:
+        await pusher.close()
+
+
+# ---- payload builder ---------------------------------------------------------------------------------------
+
+
+def test_built_message_matches_the_schema_with_flat_string_data() -> None:
+    message = _message()
+    VALIDATOR.validate(_client_view(message))
+    assert tuple(message.data) == DATA_KEYS
+    assert all(isinstance(value, str) for value in message.data.values())
+    assert message.data["schema_version"] == "1"
+    assert message.data["type"] == "plan_evening_brief"
+    assert message.data["plan_id"] == "42"
+    assert message.data["plan_session_id"] == "7"
+    assert message.data["deep_link"] == "rucktracker://coaching/plan/42/session/7"
+    assert message.collapse_key == message.notification_id == message.data["notification_id"]
+
+
+def test_context_is_compact_sorted_json_never_a_python_repr() -> None:
+    context = _message().data["context"]
+    assert json.loads(context) == {
+        "distance_km": 6.0,
+        "flags": {"first_week": True},
+        "makeup_tip": None,
+        "plan_name": "Base builder",
+        "scheduled_date": "2026-03-09",
+    }
+    assert context.startswith('{"distance_km":6.0,"flags":{"first_week":true},"makeup_tip":null')
+    assert "None" not in context and "'" not in context
+
+
+def test_non_finite_numbers_become_null_so_strict_json_parsers_accept_the_context() -> None:
+    context = _message(context={"pace": float("nan"), "load": [float("inf"), 1.5]}).data["context"]
+    assert "NaN" not in context and "Infinity" not in context
+    assert json.loads(context) == {"load": [None, 1.5], "pace": None}
+
+
+def test_plan_level_notification_has_empty_session_and_plan_deep_link() -> None:
+    message = _message(
+        notification_id=notification_id(42, NotificationType.WEEKLY_DIGEST, None, date(2026, 3, 8)),
+        type=NotificationType.WEEKLY_DIGEST.value,
+        plan_session_id=None,
+        context={},
+    )
+    VALIDATOR.validate(_client_view(message))
+    assert message.data["plan_session_id"] == ""
+    assert message.data["deep_link"] == "rucktracker://coaching/plan/42"
+    assert message.data["context"] == "{}"
+    assert deep_link(5, 9) == "rucktracker://coaching/plan/5/session/9"
+
+
+def test_every_notification_type_builds_a_valid_message() -> None:
+    for ntype in NotificationType:
+        VALIDATOR.validate(_client_view(_message(type=ntype.value)))
+
+
+def test_unknown_type_and_empty_text_are_rejected() -> None:
+    with pytest.raises(ValueError):
+        _message(type="ruck_started")
+    with pytest.raises(ValueError):
+        _message(title="  ")
+
+
+def test_long_text_is_clipped_to_the_display_limits() -> None:
+    message = _message(title="T" * 80, body="word " * 60)
+    assert len(message.title) == 50 and message.title.endswith("…")
+    assert len(message.body) <= 120 and message.body.endswith("…")
+    VALIDATOR.validate(_client_view(message))
+
+
+def test_oversized_context_is_dropped_to_keep_the_payload_under_fcms_4kb_limit() -> None:
+    message = _message(context={"blob": "x" * 5000})
+    assert message.data["context"] == "{}"
+    assert len(json.dumps(_client_view(message)).encode()) < 4096
+
+
+def test_collapse_id_fits_apns_64_bytes_and_is_stable() -> None:
+    short = "p1:evening_brief:s2:2026-03-08"
+    assert collapse_key(short) == short
+    exactly_64 = "a" * 64
+    assert collapse_key(exactly_64) == exactly_64
+    long_id = notification_id(123456789, NotificationType.MILESTONE_ALERT, 987654321, date(2026, 3, 8), "x" * 40)
+    # 30 characters but 90 bytes: the limit is in bytes, not characters.
+    multibyte = "€" * 30
+    for nid in (long_id, multibyte, "b" * 65):
+        key = collapse_key(nid)
+        assert len(key.encode("utf-8")) == 64
+        assert key == collapse_key(nid)  # deterministic across calls (and processes: sha256, not hash())
+    assert collapse_key(long_id) != collapse_key(long_id + "y")
+    message = _message(notification_id=long_id)
+    assert message.collapse_key == collapse_key(long_id)
+    assert message.data["notification_id"] == long_id  # the data keeps the full id for the client
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("plan_id", 42),  # not a string: the str()-free contract
+        ("plan_id", "42.0"),
+        ("schema_version", "2"),
+        ("type", "ruck_started"),
+        ("deep_link", "/coaching/plan/42"),
+        ("context", "plain text"),
+        ("plan_session_id", "None"),  # today's str(None) bug
+    ],
+)
+def test_schema_rejects_contract_violations(key: str, value: object) -> None:
+    view = _client_view(_message())
+    view["data"][key] = value
+    with pytest.raises(jsonschema.ValidationError):
+        VALIDATOR.validate(view)
+
+
+def test_schema_rejects_extra_or_missing_keys() -> None:
+    view = _client_view(_message())
+    view["data"]["session_context"] = "{}"
+    with pytest.raises(jsonschema.ValidationError):
+        VALIDATOR.validate(view)
+    view = _client_view(_message())
+    del view["data"]["notification_id"]
+    with pytest.raises(jsonschema.ValidationError):
+        VALIDATOR.validate(view)
+
+
+def test_schema_type_enum_matches_the_models() -> None:
+    enum = SCHEMA["properties"]["data"]["properties"]["type"]["enum"]
+    assert sorted(enum) == sorted(t.value for t in NotificationType)
+
+
+# ---- outbox ------------------------------------------------------------------------------------------------
+
+
+async def test_outbox_reports_success_and_logs_ids_not_text_or_tokens(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    message = _message()
+    targets = [PushTarget("t1", "secret-token-1"), PushTarget("t2", "secret-token-2")]
+    pusher = OutboxPusher()
+    with caplog.at_level(logging.INFO, logger="activities.push"):
+        outcomes = await pusher.send(message, targets)
+    assert pusher.name == "outbox"
+    assert [(o.token_id, o.ok, o.message_id) for o in outcomes] == [
+        ("t1", True, f"outbox:{message.notification_id}"),
+        ("t2", True, f"outbox:{message.notification_id}"),
+    ]
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert len(info) == 1
+    assert message.notification_id in info[0] and "plan_evening_brief" in info[0] and "targets=2" in info[0]
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "secret-token" not in logged
+    assert message.title not in info[0] and message.body not in info[0]
+    await pusher.close()
+
+
+async def test_make_pusher_picks_outbox_without_credentials_and_fcm_with_them(
+    fcm: FakeFcm, service_account: dict[str, str], tmp_path: Path
+) -> None:
+    common: dict[str, Any] = {"project_id": None, "endpoint": fcm.base_url, "timeout_seconds": 5.0}
+    outbox = make_pusher(credentials_json=None, credentials_path=None, **common)
+    assert isinstance(outbox, OutboxPusher) and outbox.name == "outbox"
+
+    inline = make_pusher(credentials_json=json.dumps(service_account), credentials_path=None, **common)
+    path = tmp_path / "sa.json"
+    path.write_text(json.dumps(service_account))
+    from_file = make_pusher(credentials_json=None, credentials_path=str(path), **common)
+    try:
+        for pusher in (inline, from_file):
+            assert isinstance(pusher, FcmPusher) and pusher.name == "fcm"
+            assert pusher.project_id == PROJECT  # taken from the service account
+            token = _token()
+            [outcome] = await pusher.send(_message(), [PushTarget("t", token)])
+            assert outcome.ok and len(fcm.received_for(token)) == 1
+    finally:
+        await inline.close()
+        await from_file.close()
+
+    with pytest.raises(ValueError, match="not both"):
+        make_pusher(credentials_json="{}", credentials_path=str(path), **common)
+    with pytest.raises(ValueError, match="not valid JSON") as info:
+        make_pusher(credentials_json='{"private_key": "SECRET', credentials_path=None, **common)
+    assert "SECRET" not in str(info.value) and info.value.__cause__ is None
+
+
+# ---- FCM through the real SDK ------------------------------------------------------------------------------
+
+
+async def test_fcm_delivers_the_contract_to_each_token(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
+    pusher = await make_fcm_pusher()
+    message = _message()
+    tokens = [_token(), _token()]
+    outcomes = await pusher.send(message, [PushTarget("a", tokens[0]), PushTarget("b", tokens[1])])
+
+    assert [o.token_id for o in outcomes] == ["a", "b"]
+    assert all(o.ok and not o.unregistered and o.error is None for o in outcomes)
+    assert all((o.message_id or "").startswith(f"projects/{PROJECT}/messages/") for o in outcomes)
+    assert fcm.token_requests >= 1  # the OAuth JWT grant really happened against the fake
+
+    for token in tokens:
+        [received] = fcm.received_for(token)
+        sent = received.message
+        assert received.project == PROJECT and not received.validate_only
+        assert sent["notification"] == {"title": message.title, "body": message.body}
+        assert sent["data"] == message.data
+        assert all(isinstance(v, str) for v in sent["data"].values())
+        VALIDATOR.validate({"notification": sent["notification"], "data": sent["data"]})
+        assert json.loads(sent["data"]["context"])["plan_name"] == "Base builder"
+
+        android = sent["android"]
+        assert android["collapse_key"] == message.collapse_key
+        assert android["priority"] == "high"
+        assert android["notification"] == {
+            "channel_id": ANDROID_CHANNEL_ID,
+            "tag": message.collapse_key,
+            "click_action": "FLUTTER_NOTIFICATION_CLICK",
+        }
+        assert "ttl" not in android  # no expiry given: FCM's default applies
+
+        apns = sent["apns"]
+        assert apns["headers"] == {"apns-collapse-id": message.collapse_key}
+        assert apns["payload"]["aps"] == {
+            "thread-id": "plan-42",
+            "sound": "default",
+            "category": "FLUTTER_NOTIFICATION_CLICK",
+        }
+
+
+async def test_fcm_expiry_becomes_android_ttl_and_apns_expiration(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
+    pusher = await make_fcm_pusher()
+    expires_at = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    expired_at = datetime.now(UTC) - timedelta(minutes=5)
+    live, stale = _token(), _token()
+    await pusher.send(_message(expires_at=expires_at), [PushTarget("live", live)])
+    await pusher.send(_message(expires_at=expired_at), [PushTarget("stale", stale)])
+
+    [received] = fcm.received_for(live)
+    ttl_seconds = float(received.message["android"]["ttl"].removesuffix("s"))
+    assert 3500 < ttl_seconds <= 3600
+    assert received.message["apns"]["headers"]["apns-expiration"] == str(int(expires_at.timestamp()))
+
+    [received] = fcm.received_for(stale)
+    assert received.message["android"]["ttl"] == "0s"
+    assert received.message["apns"]["headers"]["apns-expiration"] == "0"
+
+
+async def test_dead_tokens_come_back_unregistered_without_raising(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
+    pusher = await make_fcm_pusher()
+    good, gone, malformed = _token(), _token(), _token()
+    fcm.set_behaviour(gone, "unregistered")
+    fcm.set_behaviour(malformed, "invalid")
+    outcomes = await pusher.send(
+        _message(), [PushTarget("good", good), PushTarget("gone", gone), PushTarget("bad", malformed)]
+    )
+    by_id = {o.token_id: o for o in outcomes}
+    assert by_id["good"].ok
+    for token_id in ("gone", "bad"):
+        outcome = by_id[token_id]
+        assert not outcome.ok and outcome.unregistered and not outcome.retryable
+        assert outcome.error
+    assert "NOT_FOUND" in (by_id["gone"].error or "")
+    assert "INVALID_ARGUMENT" in (by_id["bad"].error or "")
+    assert fcm.attempts(gone) == 1 and fcm.attempts(malformed) == 1
+
+
+async def test_quota_raises_retryable_with_retry_after_and_partial_outcomes(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    pusher = await make_fcm_pusher()
+    good, limited, gone = _token(), _token(), _token()
+    fcm.set_behaviour(limited, "quota")
+    fcm.set_behaviour(gone, "unregistered")
+    fcm.set_retry_after("17")
+    with pytest.raises(PushRetryableError) as info:
+        await pusher.send(
+            _message(), [PushTarget("good", good), PushTarget("limited", limited), PushTarget("gone", gone)]
+        )
+    err = info.value
+    assert err.retry_after == 17.0
+    by_id = {o.token_id: o for o in err.outcomes}
+    assert by_id["good"].ok  # delivered: the caller records it and does not resend
+    assert by_id["gone"].unregistered  # the caller deactivates it even though the call raised
+    assert by_id["limited"].retryable and not by_id["limited"].ok
+    assert "RESOURCE_EXHAUSTED (QuotaExceededError)" in (by_id["limited"].error or "")
+    assert err.pending_token_ids == ["limited"]
+    assert len(fcm.received_for(good)) == 1 and fcm.attempts(limited) == 1
+
+
+async def test_retry_after_as_an_http_date_is_converted_to_seconds(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    pusher = await make_fcm_pusher()
+    limited = _token()
+    fcm.set_behaviour(limited, "quota")
+    fcm.set_retry_after(format_datetime(datetime.now(UTC) + timedelta(seconds=120), usegmt=True))
+    try:
+        with pytest.raises(PushRetryableError) as info:
+            await pusher.send(_message(), [PushTarget("limited", limited)])
+    finally:
+        fcm.set_retry_after("17")
+    assert info.value.retry_after is not None and 110 <= info.value.retry_after <= 120
+
+
+async def test_unavailable_is_retryable_and_sent_exactly_once_because_sdk_retries_are_off(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    pusher = await make_fcm_pusher()
+    down, internal = _token(), _token()
+    fcm.set_behaviour(down, "unavailable")
+    fcm.set_behaviour(internal, "internal")
+    with pytest.raises(PushRetryableError) as info:
+        await pusher.send(_message(), [PushTarget("down", down), PushTarget("internal", internal)])
+    assert info.value.retry_after is None
+    assert sorted(info.value.pending_token_ids) == ["down", "internal"]
+    # firebase-admin's default urllib3 Retry would have sent 5 requests for each (status=4 on 500/503).
+    assert fcm.attempts(down) == 1
+    assert fcm.attempts(internal) == 1
+
+
+async def test_a_retry_sends_only_to_the_tokens_that_failed(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
+    """The caller's retry loop, as the delivery activity runs it across Temporal attempts."""
+    pusher = await make_fcm_pusher()
+    steady, flaky = _token(), _token()
+    fcm.fail_then_succeed(flaky, 2, "unavailable")
+    targets = [PushTarget("steady", steady), PushTarget("flaky", flaky)]
+    delivered: set[str] = set()
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            outcomes = await pusher.send(_message(), [t for t in targets if t.token_id not in delivered])
+        except PushRetryableError as err:
+            delivered |= {o.token_id for o in err.outcomes if o.ok}
+            continue
+        delivered |= {o.token_id for o in outcomes if o.ok}
+        break
+    assert attempts == 3
+    assert delivered == {"steady", "flaky"}
+    assert len(fcm.received_for(steady)) == 1  # never re-sent
+    assert len(fcm.received_for(flaky)) == 1 and fcm.attempts(flaky) == 3
+
+
+async def test_timeout_is_retryable_and_not_retried_by_the_sdk(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
+    pusher = await make_fcm_pusher(timeout_seconds=0.3)
+    slow = _token()
+    fcm.set_behaviour(slow, "slow")
+    fcm.set_slow_seconds(1.0)
+    with pytest.raises(PushRetryableError) as info:
+        await pusher.send(_message(), [PushTarget("slow", slow)])
+    assert "DEADLINE_EXCEEDED" in (info.value.outcomes[0].error or "")
+    assert fcm.attempts(slow) == 1  # the SDK's default Retry(read=1) would have made it 2
+
+
+async def test_connection_refused_is_retryable(service_account: dict[str, str], make_fcm_pusher: PusherFactory) -> None:
+    with socket.socket() as sock:  # a port that was free a moment ago: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    pusher = await make_fcm_pusher(endpoint=f"http://127.0.0.1:{closed_port}")
+    with pytest.raises(PushRetryableError) as info:
+        await pusher.send(_message(), [PushTarget("t", _token())])
+    assert "UNAVAILABLE" in (info.value.outcomes[0].error or "")
+
+
+async def test_duplicate_tokens_are_sent_once_and_empty_targets_send_nothing(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    pusher = await make_fcm_pusher()
+    token = _token()
+    outcomes = await pusher.send(_message(), [PushTarget("row1", token), PushTarget("row2", token)])
+    assert [(o.token_id, o.ok) for o in outcomes] == [("row1", True), ("row2", True)]
+    assert fcm.attempts(token) == 1
+    before = len(fcm.received)
+    assert await pusher.send(_message(), []) == []
+    assert len(fcm.received) == before
+
+
+async def test_credentials_the_token_endpoint_rejects_fail_permanently(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    """A key the token endpoint does not know (revoked, wrong project) is not a transient error."""
+    stranger = make_service_account(fcm.token_uri, PROJECT)  # not registered with the fake
+    pusher = await make_fcm_pusher(service_account=stranger)
+    token = _token()
+    [outcome] = await pusher.send(_message(), [PushTarget("t", token)])
+    assert not outcome.ok and not outcome.unregistered and not outcome.retryable
+    assert (outcome.error or "").startswith("oauth: RefreshError")
+    assert fcm.attempts(token) == 0
+
+
+async def test_endpoint_override_is_per_pusher_not_global(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
+    from firebase_admin import messaging
+
+    await make_fcm_pusher()
+    assert messaging._MessagingService.FCM_URL.startswith("https://fcm.googleapis.com/")
+
+
+def test_the_documented_example_matches_the_schema_and_the_builder() -> None:
+    """docs/push-payload.md is what the Flutter team reads: its example must stay true."""
+    doc = (SCHEMA_PATH.parent.parent / "docs" / "push-payload.md").read_text()
+    example = json.loads(doc.split("```json\n", 1)[1].split("\n```", 1)[0])["message"]
+    VALIDATOR.validate({"notification": example["notification"], "data": example["data"]})
+    built = build_push_message(
+        notification_id=example["data"]["notification_id"],
+        type=example["data"]["type"],
+        plan_id=int(example["data"]["plan_id"]),
+        plan_session_id=int(example["data"]["plan_session_id"]),
+        title=example["notification"]["title"],
+        body=example["notification"]["body"],
+        context=json.loads(example["data"]["context"]),
+    )
+    assert built.data == example["data"]
+    assert example["android"]["notification"]["channel_id"] == ANDROID_CHANNEL_ID
+    assert example["android"]["collapse_key"] == built.collapse_key
+    assert example["apns"]["headers"]["apns-collapse-id"] == built.collapse_key
