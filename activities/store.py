@@ -1,0 +1,725 @@
+"""Database access for the activities: the plan snapshot, the notification ledger, tokens and session updates.
+
+Every method opens its own session and is one transaction, so an activity retry repeats a whole unit of work
+or none of it. The ledger methods are idempotent and race-safe: rows are created with ``INSERT … ON CONFLICT
+(notification_id) DO NOTHING`` and changed by conditional ``UPDATE``s, so concurrent or repeated calls for one
+notification never create a second row and never undo a ``sent``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any, cast
+
+from pydantic import ValidationError
+from sqlalchemy import CursorResult, Select, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.db import (
+    CoachingPlanTemplate,
+    PlanNotificationAudit,
+    PlanSessionRow,
+    UserCoachingPlan,
+    UserDeviceToken,
+    UserPlanBehavior,
+    UserProfile,
+)
+from coaching.models import (
+    CadenceSnapshot,
+    LedgerStatus,
+    NotificationPrefs,
+    PlannedNotification,
+    PlanSession,
+    PlanSnapshot,
+    PlanStatus,
+)
+from coaching.timeutil import validate_timezone
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLAN_NAME = "Coaching plan"
+DEFAULT_TONE = "supportive_friend"
+DEMO_TEMPLATE_SLUG = "get-faster"
+DEMO_TEMPLATE_NAME = "Get Faster at Rucking"
+DEMO_TEMPLATE_WEEKS = 8
+DEMO_DEVICE_ID = "demo-device"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    """One row of the notification ledger (``plan_notification_audit``) as the activities see it."""
+
+    notification_id: str
+    status: LedgerStatus
+    reason: str | None
+    copy_source: str | None
+    payload: dict[str, Any]
+    sent_at: datetime | None
+    attempts: int
+    plan_session_id: int | None
+    notification_type: str
+    local_date: date
+    scheduled_for: datetime
+
+
+@dataclass(frozen=True)
+class DeviceToken:
+    """An active push token of an athlete."""
+
+    id: str
+    fcm_token: str
+    device_type: str | None
+
+
+_DialectInsert = postgresql.Insert | sqlite.Insert
+
+
+class Store:
+    """Typed, transactional access to the service's tables; built once per worker from a sessionmaker."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    # ---- plan snapshot -------------------------------------------------------------------------------------
+
+    async def load_plan_snapshot(self, plan_id: int) -> PlanSnapshot | None:
+        """Everything the workflow needs about plan ``plan_id``, or None if the plan does not exist."""
+        async with self._sessionmaker.begin() as session:
+            found = (
+                await session.execute(
+                    select(UserCoachingPlan, CoachingPlanTemplate.name)
+                    .outerjoin(CoachingPlanTemplate, CoachingPlanTemplate.id == UserCoachingPlan.coaching_plan_id)
+                    .where(UserCoachingPlan.id == plan_id)
+                )
+            ).first()
+            if found is None:
+                return None
+            plan, template_name = found
+            profile = await session.get(UserProfile, plan.user_id)
+            behavior = (
+                await session.scalars(
+                    select(UserPlanBehavior)
+                    .where(
+                        UserPlanBehavior.user_coaching_plan_id == plan_id,
+                        UserPlanBehavior.user_id == plan.user_id,
+                    )
+                    .limit(1)
+                )
+            ).first()
+            sessions = (
+                await session.scalars(
+                    select(PlanSessionRow)
+                    .where(PlanSessionRow.user_coaching_plan_id == plan_id)
+                    # NULLS LAST spelled out: SQLite and PostgreSQL sort NULL at opposite ends by default.
+                    .order_by(PlanSessionRow.scheduled_date.asc().nulls_last(), PlanSessionRow.id)
+                )
+            ).all()
+            has_device = bool(
+                await session.scalar(
+                    select(exists().where(UserDeviceToken.user_id == plan.user_id, UserDeviceToken.is_active.is_(True)))
+                )
+            )
+
+        return PlanSnapshot(
+            plan_id=plan.id,
+            user_id=plan.user_id,
+            status=PlanStatus(plan.current_status),
+            plan_name=template_name or DEFAULT_PLAN_NAME,
+            start_date=plan.start_date,
+            created_at=plan.created_at.astimezone(UTC),
+            prefs=_prefs(plan, profile),
+            cadence=_cadence(behavior),
+            sessions=[_plan_session(row) for row in sessions],
+            has_device=has_device,
+        )
+
+    # ---- the ledger ----------------------------------------------------------------------------------------
+
+    async def ledger_begin(self, plan_id: int, user_id: str, n: PlannedNotification) -> LedgerRow:
+        """Create the ledger row of ``n`` as 'scheduled' unless it exists, count this attempt, return the row.
+
+        The caller must look at the returned status: a row already 'sent' or 'skipped' must not be sent again.
+        """
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                _insert(session, PlanNotificationAudit)
+                .values(**_ledger_values(plan_id, user_id, n, LedgerStatus.SCHEDULED, reason=None))
+                .on_conflict_do_nothing(index_elements=["notification_id"])
+            )
+            row = (
+                await session.execute(
+                    update(PlanNotificationAudit)
+                    .where(PlanNotificationAudit.notification_id == n.notification_id)
+                    .values(attempts=PlanNotificationAudit.attempts + 1)
+                    .returning(PlanNotificationAudit)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalar_one()
+            return _ledger_row(row)
+
+    async def ledger_finish(
+        self,
+        notification_id: str,
+        status: LedgerStatus,
+        *,
+        payload: dict[str, Any],
+        sent_at: datetime | None,
+        reason: str | None = None,
+        copy_source: str | None = None,
+    ) -> None:
+        """Record the outcome of a delivery attempt; a row already 'sent' is left exactly as it is.
+
+        ``reason`` and ``copy_source`` describe this attempt and replace earlier values (None clears them). A
+        'sent' outcome without ``sent_at`` is stamped with the current time so that sent rows always have one.
+        """
+        status = LedgerStatus(status)
+        if status is LedgerStatus.SENT and sent_at is None:
+            sent_at = datetime.now(UTC)
+        async with self._sessionmaker.begin() as session:
+            result = await session.execute(
+                update(PlanNotificationAudit)
+                .where(
+                    PlanNotificationAudit.notification_id == notification_id,
+                    PlanNotificationAudit.status != LedgerStatus.SENT.value,
+                )
+                .values(
+                    status=status.value,
+                    payload=payload,
+                    sent_at=sent_at,
+                    reason=reason,
+                    copy_source=copy_source,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(result) == 0:
+                log.debug("ledger_finish(%s, %s): row missing or already sent; unchanged", notification_id, status)
+
+    async def ledger_skip(self, plan_id: int, user_id: str, n: PlannedNotification, reason: str) -> LedgerRow:
+        """Record ``n`` as skipped for ``reason`` (creating its row if needed) unless it was already sent.
+
+        A 'scheduled' or 'failed' row becomes 'skipped'; 'sent' and 'skipped' rows are left as they are.
+        Returns the row as it stands afterwards, so the caller sees when the notification was sent after all.
+        """
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                _insert(session, PlanNotificationAudit)
+                .values(**_ledger_values(plan_id, user_id, n, LedgerStatus.SKIPPED, reason=reason))
+                .on_conflict_do_nothing(index_elements=["notification_id"])
+            )
+            await session.execute(
+                update(PlanNotificationAudit)
+                .where(
+                    PlanNotificationAudit.notification_id == n.notification_id,
+                    PlanNotificationAudit.status.in_([LedgerStatus.SCHEDULED.value, LedgerStatus.FAILED.value]),
+                )
+                .values(status=LedgerStatus.SKIPPED.value, reason=reason)
+                .execution_options(synchronize_session=False)
+            )
+            row = (
+                await session.scalars(
+                    _fresh(
+                        select(PlanNotificationAudit).where(PlanNotificationAudit.notification_id == n.notification_id)
+                    )
+                )
+            ).one()
+            return _ledger_row(row)
+
+    async def ledger_rows(self, plan_id: int) -> list[LedgerRow]:
+        """Every ledger row of a plan, in due order."""
+        async with self._sessionmaker.begin() as session:
+            rows = await session.scalars(
+                select(PlanNotificationAudit)
+                .where(PlanNotificationAudit.user_coaching_plan_id == plan_id)
+                .order_by(PlanNotificationAudit.scheduled_for, PlanNotificationAudit.id)
+            )
+            return [_ledger_row(row) for row in rows]
+
+    # ---- device tokens -------------------------------------------------------------------------------------
+
+    async def active_tokens(self, user_id: str) -> list[DeviceToken]:
+        """The athlete's active push tokens, oldest first, each FCM token only once."""
+        async with self._sessionmaker.begin() as session:
+            rows = await session.scalars(
+                select(UserDeviceToken)
+                .where(UserDeviceToken.user_id == _user_id(user_id), UserDeviceToken.is_active.is_(True))
+                .order_by(UserDeviceToken.created_at, UserDeviceToken.id)
+            )
+            tokens: list[DeviceToken] = []
+            seen: set[str] = set()
+            for row in rows:
+                if row.fcm_token in seen:
+                    continue
+                seen.add(row.fcm_token)
+                tokens.append(DeviceToken(id=row.id, fcm_token=row.fcm_token, device_type=row.device_type))
+            return tokens
+
+    async def deactivate_tokens(self, token_ids: list[str]) -> int:
+        """Mark tokens inactive (FCM reported them unregistered); returns how many were active before."""
+        ids = sorted({parsed for parsed in (_maybe_uuid(t) for t in token_ids) if parsed is not None})
+        if not ids:
+            return 0
+        async with self._sessionmaker.begin() as session:
+            result = await session.execute(
+                update(UserDeviceToken)
+                .where(UserDeviceToken.id.in_(ids), UserDeviceToken.is_active.is_(True))
+                .values(is_active=False)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(result)
+
+    # ---- plan sessions and plans ---------------------------------------------------------------------------
+
+    async def record_completion(self, plan_id: int, plan_session_id: int, ruck_id: int, completed_date: date) -> None:
+        """Mark session ``plan_session_id`` done by ruck ``ruck_id`` if it belongs to ``plan_id``."""
+        async with self._sessionmaker.begin() as session:
+            result = await session.execute(
+                update(PlanSessionRow)
+                .where(PlanSessionRow.id == plan_session_id, PlanSessionRow.user_coaching_plan_id == plan_id)
+                .values(completion_status="completed", session_id=ruck_id, completed_date=completed_date)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(result) == 0:
+                log.warning(
+                    "plan %s has no session %s; completion by ruck %s not recorded",
+                    plan_id,
+                    plan_session_id,
+                    ruck_id,
+                )
+
+    async def update_session_notification(
+        self,
+        plan_session_id: int,
+        *,
+        last_notification_type: str | None = None,
+        missed_state: str | None = None,
+    ) -> None:
+        """Set the session's last notification type and/or missed state (None leaves a field unchanged)."""
+        values: dict[str, Any] = {}
+        if last_notification_type is not None:
+            values["last_notification_type"] = last_notification_type
+        if missed_state is not None:
+            values["missed_state"] = missed_state
+        if not values:
+            return
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(PlanSessionRow)
+                .where(PlanSessionRow.id == plan_session_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def set_next_notifications(self, plan_id: int, next_by_session: Mapping[int, datetime | None]) -> None:
+        """Store each session's next notification time (RuckTracker shows it), set-based."""
+        by_value: dict[datetime | None, list[int]] = defaultdict(list)
+        for session_id, at in next_by_session.items():
+            # Aware datetimes hash by instant, so equal times in different zones share one UPDATE.
+            by_value[at].append(int(session_id))
+        if not by_value:
+            return
+        async with self._sessionmaker.begin() as session:
+            for at, session_ids in by_value.items():
+                await session.execute(
+                    update(PlanSessionRow)
+                    .where(
+                        PlanSessionRow.user_coaching_plan_id == plan_id,
+                        PlanSessionRow.id.in_(sorted(session_ids)),
+                    )
+                    .values(next_notification_at=at)
+                    .execution_options(synchronize_session=False)
+                )
+
+    async def set_plan_status(self, plan_id: int, status: PlanStatus | str) -> None:
+        """Set ``user_coaching_plans.current_status`` (validated against :class:`PlanStatus`)."""
+        value = PlanStatus(status).value
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                update(UserCoachingPlan)
+                .where(UserCoachingPlan.id == plan_id)
+                .values(current_status=value)
+                .execution_options(synchronize_session=False)
+            )
+
+    # ---- demo data -----------------------------------------------------------------------------------------
+
+    async def create_demo_plan(
+        self,
+        *,
+        user_id: str | None = None,
+        timezone: str,
+        start_date: date,
+        sessions: list[dict[str, Any]],
+        tone: str = DEFAULT_TONE,
+        quiet_hours: tuple[int, int] | None = None,
+        fcm_token: str | None = "demo-device-token",
+        created_at: datetime | None = None,
+        **profile_overrides: Any,
+    ) -> int:
+        """Create a plan with its sessions, the athlete's profile and a device token; returns the plan id.
+
+        For the demo, the simulator and tests. The profile is upserted (so several plans can share a user),
+        the 'get-faster' template is created if missing, and ``fcm_token`` (unless None) becomes the user's
+        active token on device ``demo-device``. ``profile_overrides`` set profile columns, by column name
+        (``plan_daily_cap``) or by :class:`NotificationPrefs` field name (``daily_cap``).
+
+        Each session dict has ``scheduled_date`` (date or ISO string) and optionally ``planned_session_type``,
+        ``planned_week`` (default: counted from ``start_date``), ``scheduled_start_time`` ('HH:MM', a minute
+        of the day, or a ``time``), ``target_distance_km``, ``target_duration_minutes``, ``target_weight_kg``
+        (or ``distance_km``/``duration_minutes``/``weight_kg``), ``completion_status``, ``notes`` and
+        ``coaching_points``.
+        """
+        validate_timezone(timezone)
+        uid = _user_id(user_id) if user_id is not None else str(uuid.uuid4())
+        profile_values: dict[str, Any] = {
+            "coaching_tone": tone,
+            "plan_notification_timezone": timezone,
+            "plan_quiet_hours_start": quiet_hours[0] if quiet_hours else None,
+            "plan_quiet_hours_end": quiet_hours[1] if quiet_hours else None,
+            **_profile_columns(profile_overrides),
+        }
+        session_rows = [_demo_session(spec, start_date, timezone) for spec in sessions]
+
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                _insert(session, UserProfile)
+                .values(user_id=uid, **profile_values)
+                .on_conflict_do_update(index_elements=["user_id"], set_={**profile_values, "updated_at": func.now()})
+            )
+            await session.execute(
+                _insert(session, CoachingPlanTemplate)
+                .values(
+                    plan_id=DEMO_TEMPLATE_SLUG,
+                    name=DEMO_TEMPLATE_NAME,
+                    duration_weeks=DEMO_TEMPLATE_WEEKS,
+                    base_structure={},
+                    is_active=True,
+                )
+                .on_conflict_do_nothing(index_elements=["plan_id"])
+            )
+            template_id = await session.scalar(
+                select(CoachingPlanTemplate.id).where(CoachingPlanTemplate.plan_id == DEMO_TEMPLATE_SLUG)
+            )
+            plan = UserCoachingPlan(
+                user_id=uid,
+                coaching_plan_id=template_id,
+                coaching_personality=tone,
+                start_date=start_date,
+                current_week=1,
+                current_status=PlanStatus.ACTIVE.value,
+                plan_modifications={"plan_type": DEMO_TEMPLATE_SLUG, "user_timezone": timezone},
+                plan_notification_timezone=timezone,
+                created_at=created_at or datetime.now(UTC),
+            )
+            session.add(plan)
+            await session.flush()
+            for row in session_rows:
+                row.user_coaching_plan_id = plan.id
+            session.add_all(session_rows)
+            if fcm_token is not None:
+                token_values = {"fcm_token": fcm_token, "device_type": "ios", "is_active": True}
+                await session.execute(
+                    _insert(session, UserDeviceToken)
+                    .values(id=str(uuid.uuid4()), user_id=uid, device_id=DEMO_DEVICE_ID, **token_values)
+                    .on_conflict_do_update(
+                        index_elements=["user_id", "device_id"],
+                        set_={**token_values, "updated_at": func.now()},
+                    )
+                )
+            await session.flush()
+            return plan.id
+
+
+# ---- helpers -----------------------------------------------------------------------------------------------
+
+
+def _insert(session: AsyncSession, entity: type[Any]) -> _DialectInsert:
+    """A dialect-specific INSERT, because ``ON CONFLICT`` is spelled per dialect in SQLAlchemy."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert(entity)
+    if name == "sqlite":
+        return sqlite.insert(entity)
+    raise NotImplementedError(f"database dialect {name!r} is not supported (use PostgreSQL or SQLite)")
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
+def _fresh(stmt: Select[Any]) -> Select[Any]:
+    # Rows changed by UPDATE statements in this session must be re-read, not served from the identity map.
+    return stmt.execution_options(populate_existing=True)
+
+
+def _user_id(value: str) -> str:
+    """The canonical (lower-case, hyphenated) form; SQLite compares user ids as text, so the form matters."""
+    return str(uuid.UUID(str(value)))
+
+
+def _maybe_uuid(value: str) -> str | None:
+    try:
+        return _user_id(value)
+    except ValueError:
+        log.warning("ignoring device token id %r: not a UUID", value)
+        return None
+
+
+def _ledger_values(
+    plan_id: int, user_id: str, n: PlannedNotification, status: LedgerStatus, *, reason: str | None
+) -> dict[str, Any]:
+    plan_session: Any = None
+    if n.plan_session_id is not None:
+        # A session deleted (or moved to another plan) since the schedule was computed would fail the foreign
+        # key and make the activity retry forever; the notification id still names the session.
+        plan_session = (
+            select(PlanSessionRow.id)
+            .where(PlanSessionRow.id == n.plan_session_id, PlanSessionRow.user_coaching_plan_id == plan_id)
+            .scalar_subquery()
+        )
+    return {
+        "notification_id": n.notification_id,
+        "user_id": _user_id(user_id),
+        "user_coaching_plan_id": plan_id,
+        "plan_session_id": plan_session,
+        "notification_type": n.type.value,
+        "local_date": n.local_date,
+        "status": status.value,
+        "reason": reason,
+        "scheduled_for": n.send_at,
+        "payload": {},
+        "attempts": 0,
+    }
+
+
+def _ledger_row(row: PlanNotificationAudit) -> LedgerRow:
+    return LedgerRow(
+        notification_id=row.notification_id,
+        status=LedgerStatus(row.status),
+        reason=row.reason,
+        copy_source=row.copy_source,
+        payload=dict(row.payload or {}),
+        sent_at=row.sent_at,
+        attempts=row.attempts,
+        plan_session_id=row.plan_session_id,
+        notification_type=row.notification_type,
+        local_date=row.local_date,
+        scheduled_for=row.scheduled_for,
+    )
+
+
+def _valid_zone(name: str | None) -> str | None:
+    if not name:
+        return None
+    try:
+        return validate_timezone(name)
+    except ValueError:
+        log.warning("ignoring invalid time zone %r in the database", name)
+        return None
+
+
+def _prefs(plan: UserCoachingPlan, profile: UserProfile | None) -> NotificationPrefs:
+    # The profile's columns are NOT NULL with defaults ('UTC', 'supportive_friend'), so a default value there
+    # is indistinguishable from "never set": it only wins when the plan has nothing more specific.
+    zones = [
+        _valid_zone(profile.plan_notification_timezone if profile else None),
+        _valid_zone(plan.plan_notification_timezone),
+    ]
+    timezone = next((z for z in zones if z and z != "UTC"), "UTC")
+    tones = [profile.coaching_tone if profile else None, plan.coaching_personality]
+    tone = next((t for t in tones if t and t != DEFAULT_TONE), DEFAULT_TONE)
+
+    values: dict[str, Any] = {"timezone": timezone, "coaching_tone": tone}
+    if profile is not None:
+        values.update(
+            quiet_hours_start_minute=profile.plan_quiet_hours_start,
+            quiet_hours_end_minute=profile.plan_quiet_hours_end,
+            evening_brief_minute=profile.plan_evening_brief_minute,
+            morning_hype_lead_minutes=profile.plan_morning_hype_lead_minutes,
+            weekly_digest_weekday=profile.plan_weekly_digest_weekday,
+            weekly_digest_minute=profile.plan_weekly_digest_minute,
+            daily_cap=profile.plan_daily_cap,
+            default_start_minute=profile.plan_default_start_minute,
+            prefer_metric=profile.prefer_metric,
+        )
+    return _validated_prefs(values, plan.id)
+
+
+def _validated_prefs(values: dict[str, Any], plan_id: int) -> NotificationPrefs:
+    """Validate, dropping (to their defaults) the fields whose stored values are out of range.
+
+    The profile is edited by RuckTracker, not by this service; one bad column must not stop a plan's workflow.
+    """
+    values = {k: v for k, v in values.items() if v is not None}
+    while True:
+        try:
+            return NotificationPrefs.model_validate(values)
+        except ValidationError as err:
+            bad = {str(e["loc"][0]) for e in err.errors() if e["loc"]} & values.keys()
+            if not bad:
+                raise
+            log.warning(
+                "plan %s: ignoring invalid notification preferences %s",
+                plan_id,
+                {k: values[k] for k in sorted(bad)},
+            )
+            for key in bad:
+                del values[key]
+
+
+def _cadence(behavior: UserPlanBehavior | None) -> CadenceSnapshot:
+    if behavior is None:
+        return CadenceSnapshot()
+
+    def minute(value: int | None) -> int | None:
+        return value if value is not None and 0 <= value <= 1439 else None
+
+    confidence = float(behavior.confidence_score or 0.0)
+    return CadenceSnapshot(
+        window_start_minute=minute(behavior.prime_window_start_minute),
+        window_end_minute=minute(behavior.prime_window_end_minute),
+        confidence=min(max(confidence, 0.0), 1.0) if math.isfinite(confidence) else 0.0,
+    )
+
+
+def _number(value: Any) -> float | None:
+    """A non-negative finite number from JSON (numbers may arrive as strings), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
+
+
+def _plan_session(row: PlanSessionRow) -> PlanSession:
+    points = row.coaching_points if isinstance(row.coaching_points, dict) else {}
+    duration = _number(points.get("target_duration_minutes"))
+    start = row.scheduled_start_time
+    return PlanSession(
+        id=row.id,
+        planned_week=row.planned_week,
+        planned_session_type=row.planned_session_type,
+        scheduled_date=row.scheduled_date,
+        scheduled_start_minute=start.hour * 60 + start.minute if start is not None else None,
+        completion_status=row.completion_status,
+        distance_km=_number(points.get("target_distance_km")),
+        duration_minutes=round(duration) if duration is not None else None,
+        weight_kg=_number(points.get("target_weight_kg")),
+    )
+
+
+# Profile columns that create_demo_plan accepts, and the NotificationPrefs names that map to them.
+_PROFILE_COLUMNS = frozenset(
+    {
+        "display_name",
+        "coaching_tone",
+        "prefer_metric",
+        "plan_notification_timezone",
+        "plan_quiet_hours_start",
+        "plan_quiet_hours_end",
+        "plan_evening_brief_minute",
+        "plan_morning_hype_lead_minutes",
+        "plan_weekly_digest_weekday",
+        "plan_weekly_digest_minute",
+        "plan_daily_cap",
+        "plan_default_start_minute",
+        "plan_notification_prefs",
+    }
+)
+_PROFILE_ALIASES = {
+    "timezone": "plan_notification_timezone",
+    "quiet_hours_start_minute": "plan_quiet_hours_start",
+    "quiet_hours_end_minute": "plan_quiet_hours_end",
+    "evening_brief_minute": "plan_evening_brief_minute",
+    "morning_hype_lead_minutes": "plan_morning_hype_lead_minutes",
+    "weekly_digest_weekday": "plan_weekly_digest_weekday",
+    "weekly_digest_minute": "plan_weekly_digest_minute",
+    "daily_cap": "plan_daily_cap",
+    "default_start_minute": "plan_default_start_minute",
+    "notification_prefs": "plan_notification_prefs",
+}
+
+
+def _profile_columns(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    columns: dict[str, Any] = {}
+    for key, value in overrides.items():
+        column = _PROFILE_ALIASES.get(key, key)
+        if column not in _PROFILE_COLUMNS:
+            raise TypeError(f"create_demo_plan() got an unexpected profile override {key!r}")
+        columns[column] = value
+    return columns
+
+
+_SESSION_KEYS = frozenset(
+    {
+        "scheduled_date",
+        "planned_session_type",
+        "planned_week",
+        "scheduled_start_time",
+        "completion_status",
+        "notes",
+        "coaching_points",
+        "target_distance_km",
+        "target_duration_minutes",
+        "target_weight_kg",
+        "distance_km",
+        "duration_minutes",
+        "weight_kg",
+    }
+)
+
+
+def _demo_session(spec: Mapping[str, Any], start_date: date, timezone: str) -> PlanSessionRow:
+    unknown = set(spec) - _SESSION_KEYS
+    if unknown:
+        raise ValueError(f"unknown plan session keys {sorted(unknown)}; expected some of {sorted(_SESSION_KEYS)}")
+    day = spec.get("scheduled_date")
+    scheduled = date.fromisoformat(day) if isinstance(day, str) else day
+    if scheduled is not None and not isinstance(scheduled, date):
+        raise ValueError(f"scheduled_date must be a date or an ISO string, not {day!r}")
+    week = spec.get("planned_week")
+    if week is None:
+        week = max(1, (scheduled - start_date).days // 7 + 1) if scheduled is not None else 1
+
+    points: dict[str, Any] = dict(spec.get("coaching_points") or {})
+    for target, alias in (
+        ("target_distance_km", "distance_km"),
+        ("target_duration_minutes", "duration_minutes"),
+        ("target_weight_kg", "weight_kg"),
+    ):
+        value = spec.get(target, spec.get(alias))
+        if value is not None:
+            points[target] = value
+
+    return PlanSessionRow(
+        planned_week=int(week),
+        planned_session_type=str(spec.get("planned_session_type") or "Ruck"),
+        completion_status=str(spec.get("completion_status") or "planned"),
+        notes=spec.get("notes"),
+        scheduled_date=scheduled,
+        scheduled_start_time=_start_time(spec.get("scheduled_start_time")),
+        scheduled_timezone=timezone,
+        coaching_points=points,
+        notification_metadata={},
+    )
+
+
+def _start_time(value: Any) -> time | None:
+    """'HH:MM' (or 'HH:MM:SS'), a minute of the day, or a ``time``."""
+    if value is None or isinstance(value, time):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value <= 1439:
+            raise ValueError(f"scheduled_start_time minute {value} is outside 0..1439")
+        return time(value // 60, value % 60)
+    if isinstance(value, str):
+        return time.fromisoformat(value)
+    raise ValueError(f"scheduled_start_time must be 'HH:MM', a minute of the day or a time, not {value!r}")

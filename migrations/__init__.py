@@ -1,0 +1,1 @@
+"""Alembic migrations of the coaching notification database (see ``activities.migrate``)."""
