@@ -16,3 +16,22 @@ async def connect(target_host: str | None = None, namespace: str | None = None) 
         config["namespace"] = namespace
     config.setdefault("target_host", "localhost:7233")
     return await Client.connect(**config, data_converter=pydantic_data_converter)
+
+
+def route_core_logs_to_python() -> None:
+    """Send the SDK core's (Rust) log lines through Python logging instead of raw stdout, which is CLI output."""
+    import logging
+
+    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+    Runtime.set_default(
+        Runtime(
+            telemetry=TelemetryConfig(
+                logging=LoggingConfig(
+                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
+                )
+            )
+        ),
+        error_if_already_set=False,
+    )

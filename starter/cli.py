@@ -1,0 +1,370 @@
+"""`coach`: run the service, drive plans, inspect their schedule, simulate scenarios.
+
+Exit codes: 0 success, 1 operational failure (e.g. Temporal unreachable), 2 bad input (the message names the field).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from coaching.ids import SEARCH_ATTRIBUTES, plan_workflow_id
+from coaching.models import CompletionSource, PlanStatusResult, SessionCompletedInput, WorkflowConfig
+from starter.settings import Settings, get_settings
+
+logger = logging.getLogger("coach")
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported on stderr with exit code 2."""
+
+
+def _configure_logging(settings: Settings, quiet: bool = False) -> None:
+    level = "WARNING" if quiet else settings.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # The SDK's own chatter stays at WARNING; activity and workflow loggers carry our messages.
+    logging.getLogger("temporalio").setLevel(logging.WARNING)
+    logging.getLogger("temporalio.activity").setLevel(level)
+    logging.getLogger("temporalio.workflow").setLevel(level)
+
+
+def _workflow_config(settings: Settings, search_attributes: bool = True) -> WorkflowConfig:
+    return WorkflowConfig(
+        search_attributes=search_attributes,
+        continue_as_new_after_events=settings.continue_as_new_after_events,
+        activity_timeout_seconds=settings.activity_timeout_seconds,
+    )
+
+
+def find_binary(name: str) -> str:
+    """A Temporal binary installed by its pip package next to this interpreter, or on PATH. Never downloaded."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install the project (pip install -e '.[dev]') to get it")
+    return found
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.3)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- coach run ----------------------------------------------------------------------------------------------
+
+
+async def _register_search_attributes(client: Any, namespace: str) -> None:
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.service import RPCError
+
+    kinds = {
+        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    request = AddSearchAttributesRequest(
+        namespace=namespace, search_attributes={k: kinds[v] for k, v in SEARCH_ATTRIBUTES.items()}
+    )
+    try:
+        await client.operator_service.add_search_attributes(request)
+    except RPCError as err:
+        if "already" not in str(err).lower():
+            raise
+
+
+def _demo_sessions(today: datetime) -> list[dict[str, Any]]:
+    """Two weeks of a 'Get Faster' plan starting tomorrow: an early tempo ruck, an evening one, a weekend long one."""
+    start = today.date() + timedelta(days=1)
+    sessions: list[dict[str, Any]] = []
+    pattern = [(0, "Tempo Ruck", "05:30", 5.0), (2, "Hill Ruck", "18:00", 6.0), (5, "Long Ruck", None, 12.0)]
+    for week in range(2):
+        for offset, kind, start_time, km in pattern:
+            sessions.append(
+                {
+                    "scheduled_date": start + timedelta(days=7 * week + offset),
+                    "planned_session_type": kind,
+                    "planned_week": week + 1,
+                    "scheduled_start_time": start_time,
+                    "target_distance_km": km,
+                }
+            )
+    return sessions
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from temporalio.common import SearchAttributeKey
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
+
+    from activities.database import make_engine, make_sessionmaker
+    from activities.migrate import upgrade_database
+    from activities.store import Store
+    from coaching.timeutil import to_local
+    from starter.client import PlanNotifications
+    from starter.temporal import connect
+    from worker import run_worker
+
+    Path("var").mkdir(exist_ok=True)
+    await upgrade_database(settings.database_url)
+    env: WorkflowEnvironment | None = None
+    if _port_open(settings.dev_server_port):
+        print(f"Temporal already listening on localhost:{settings.dev_server_port}; using it")
+        client = await connect(f"localhost:{settings.dev_server_port}")
+    else:
+        keys = [
+            SearchAttributeKey.for_keyword(k) if v == "Keyword" else SearchAttributeKey.for_datetime(k)
+            for k, v in SEARCH_ATTRIBUTES.items()
+        ]
+        env = await WorkflowEnvironment.start_local(
+            port=settings.dev_server_port,
+            ui=True,
+            ui_port=settings.dev_server_ui_port,
+            data_converter=pydantic_data_converter,
+            dev_server_existing_path=find_binary("temporal"),
+            dev_server_database_filename=settings.dev_server_db,
+            search_attributes=keys,
+        )
+        client = env.client
+    await _register_search_attributes(client, client.namespace)
+
+    engine = make_engine(settings.database_url)
+    store = Store(make_sessionmaker(engine))
+    now = to_local(datetime.now(UTC), args.demo_timezone)
+    plan_id = await store.create_demo_plan(
+        timezone=args.demo_timezone,
+        start_date=now.date() + timedelta(days=1),
+        sessions=_demo_sessions(now),
+        tone="Drill Sergeant",
+        quiet_hours=(22 * 60, 5 * 60),
+    )
+    await engine.dispose()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker_task = asyncio.create_task(run_worker(client, settings, stop))
+    api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
+    await api.start_plan(plan_id)
+    status = await _wait_for_status(api, plan_id)
+
+    ui = f"http://localhost:{settings.dev_server_ui_port}"
+    print(f"Temporal Web UI:  {ui}")
+    print(f"Demo plan id:     {plan_id}  (workflow {plan_workflow_id(plan_id)}, time zone {args.demo_timezone})")
+    print(f"Open it:          {ui}/namespaces/{client.namespace}/workflows/{plan_workflow_id(plan_id)}")
+    print(f"Its schedule:     coach plan status {plan_id}")
+    print(_format_status(status))
+    print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
+    print("Press Ctrl-C to stop.", flush=True)
+    if args.exit_after is not None:
+        loop.call_later(args.exit_after, stop.set)
+    await stop.wait()
+    await worker_task
+    if env is not None:
+        await env.shutdown()
+    return 0
+
+
+async def _wait_for_status(api: Any, plan_id: int) -> PlanStatusResult:
+    """The first query can race the first workflow task; poll briefly rather than fail."""
+    for _ in range(100):
+        status: PlanStatusResult = await api.status(plan_id)
+        if status.upcoming or status.status.value != "active":
+            return status
+        await asyncio.sleep(0.1)
+    return status
+
+
+# --- coach plan … -------------------------------------------------------------------------------------------
+
+
+def _format_status(status: PlanStatusResult) -> str:
+    lines = [
+        f"Plan {status.plan_id}: {status.status.value} ({status.timezone}); "
+        f"{status.sent} sent, {status.skipped} skipped, {status.completions} completion(s)"
+    ]
+    if not status.upcoming:
+        lines.append("  nothing upcoming")
+    for n in status.upcoming:
+        lines.append(f"  {n.send_at_local:<26} {n.type.value:<28} {n.reason}")
+    return "\n".join(lines)
+
+
+def _parse_time(value: str, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"{field}: {value!r} is not an ISO 8601 time (e.g. 2026-11-24T06:30:00-05:00)") from exc
+    if parsed.tzinfo is None:
+        raise UsageError(f"{field}: {value!r} has no UTC offset; add one (e.g. Z or -05:00)")
+    return parsed
+
+
+async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.client import PlanNotFoundError, PlanNotifications
+    from starter.temporal import connect
+
+    client = await connect()
+    api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
+    try:
+        if args.plan_cmd == "start":
+            handle = await api.start_plan(args.plan_id)
+            print(f"plan {args.plan_id}: workflow {handle.id} running")
+        elif args.plan_cmd == "completed":
+            try:
+                completion = SessionCompletedInput(
+                    ruck_id=args.ruck_id,
+                    completed_at=_parse_time(args.completed_at, "--completed-at")
+                    if args.completed_at
+                    else datetime.now(UTC),
+                    source=CompletionSource(args.source),
+                    plan_session_id=args.plan_session_id,
+                    distance_km=args.distance_km,
+                    duration_seconds=args.duration_seconds,
+                )
+            except ValidationError as exc:
+                raise UsageError(_validation_message(exc)) from exc
+            await api.session_completed(args.plan_id, completion)
+            print(f"plan {args.plan_id}: ruck {args.ruck_id} reported completed")
+        elif args.plan_cmd == "status":
+            status = await api.status(args.plan_id)
+            print(status.model_dump_json(indent=2) if args.json else _format_status(status))
+        else:
+            action = {
+                "pause": api.pause,
+                "resume": api.resume,
+                "cancel": api.cancel,
+                "complete": api.complete,
+                "sessions-changed": api.sessions_changed,
+            }[args.plan_cmd]
+            await action(args.plan_id, args.reason)
+            print(f"plan {args.plan_id}: {args.plan_cmd} sent")
+    except PlanNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in exc.errors())
+
+
+async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from activities.migrate import upgrade_database
+
+    await upgrade_database(settings.database_url)
+    print("database at head")
+    return 0
+
+
+async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.temporal import connect
+    from worker import run_worker
+
+    client = await connect()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run_worker(client, settings, stop)
+    return 0
+
+
+async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.simulate import ScenarioError, load_scenario, render_timeline, run_scenario
+
+    try:
+        scenario = load_scenario(Path(args.scenario))
+    except ScenarioError as exc:
+        raise UsageError(str(exc)) from exc
+    timeline = await run_scenario(scenario)
+    print(json.dumps(timeline.model_dump(mode="json"), indent=2) if args.json else render_timeline(timeline))
+    return 0
+
+
+# --- entry point ----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="coach", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="dev server + worker + a demo plan, with the Web UI")
+    run.add_argument("--demo-timezone", default=os.environ.get("COACH_DEMO_TIMEZONE", "America/New_York"))
+    run.add_argument("--exit-after", type=float, default=None, help="stop after N seconds (smoke tests)")
+
+    sub.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS (production)")
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("db_cmd", choices=["upgrade"])
+
+    plan = sub.add_parser("plan", help="drive one plan's workflow")
+    plan_sub = plan.add_subparsers(dest="plan_cmd", required=True)
+    for name in ("start", "status", "pause", "resume", "cancel", "complete", "sessions-changed", "completed"):
+        p = plan_sub.add_parser(name)
+        p.add_argument("plan_id", type=int)
+        if name == "status":
+            p.add_argument("--json", action="store_true")
+        elif name == "completed":
+            p.add_argument("--ruck-id", type=int, required=True)
+            p.add_argument("--completed-at", help="ISO 8601 with offset; default now")
+            p.add_argument("--source", choices=[s.value for s in CompletionSource], default="app")
+            p.add_argument("--plan-session-id", type=int)
+            p.add_argument("--distance-km", type=float)
+            p.add_argument("--duration-seconds", type=int)
+        elif name != "start":
+            p.add_argument("--reason", default="")
+
+    sim = sub.add_parser("simulate", help="run a scenario on the time-skipping server and print the timeline")
+    sim.add_argument("scenario")
+    sim.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        print(f"error: configuration: {_validation_message(exc)}", file=sys.stderr)
+        return 2
+    _configure_logging(settings, quiet=args.command in ("simulate", "plan"))
+    from starter.temporal import route_core_logs_to_python
+
+    route_core_logs_to_python()
+    command = {"run": cmd_run, "worker": cmd_worker, "db": cmd_db, "plan": cmd_plan, "simulate": cmd_simulate}
+    try:
+        code = asyncio.run(command[args.command](args, settings))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    except (ConnectionError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The gRPC runtime of firebase-admin's Google libraries can abort during interpreter teardown; the work is
+    # done and flushed, so leave without running it.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
