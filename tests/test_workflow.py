@@ -101,6 +101,7 @@ async def test_kickoff_brief_hype_missed_and_digest_at_local_times(stack: Stack)
         ("Europe/London", True),
         ("Europe/London", False),
         ("Australia/Lord_Howe", True),
+        ("Australia/Lord_Howe", False),
     ],
 )
 async def test_briefs_keep_their_wall_time_across_dst(stack: Stack, tz: str, spring: bool) -> None:
