@@ -28,6 +28,7 @@ from coaching.models import (
     LoadPlanInput,
     LoadPlanResult,
     NotificationType,
+    PlannedNotification,
     RecordCompletionInput,
     RecordScheduleInput,
     RecordSkipInput,
@@ -86,18 +87,8 @@ class PlanActivities:
 
         tokens = await self.store.active_tokens(input.user_id)
         if not tokens:
-            await self.store.ledger_finish(
-                n.notification_id,
-                LedgerStatus.SKIPPED,
-                payload=payload,
-                sent_at=None,
-                reason="no_device: the athlete has no active push token",
-                copy_source=content.source,
-            )
-            return DeliverResult(
-                notification_id=n.notification_id,
-                status=LedgerStatus.SKIPPED,
-                detail="no active device token",
+            return await self._undelivered(
+                n, LedgerStatus.SKIPPED, "no_device: the athlete has no active push token", payload, content.source
             )
 
         already_sent = _sent_tokens_from_heartbeat()
@@ -116,19 +107,13 @@ class PlanActivities:
         deactivated = await self._deactivate([o for o in outcomes if o.unregistered])
         delivered = len(already_sent) + sum(1 for o in outcomes if o.ok)
         if delivered == 0:
-            await self.store.ledger_finish(
-                n.notification_id,
+            return await self._undelivered(
+                n,
                 LedgerStatus.FAILED,
-                payload=payload,
-                sent_at=None,
-                reason="every device token was rejected as unregistered or invalid",
-                copy_source=content.source,
-            )
-            return DeliverResult(
-                notification_id=n.notification_id,
-                status=LedgerStatus.FAILED,
-                tokens_deactivated=deactivated,
-                detail="no deliverable token",
+                "every device token was rejected as unregistered or invalid",
+                payload,
+                content.source,
+                deactivated,
             )
 
         # The attempt's server time, not the host clock: identical in production, and right under time skipping.
@@ -179,6 +164,23 @@ class PlanActivities:
     @activity.defn
     async def record_schedule(self, input: RecordScheduleInput) -> None:
         await self.store.set_next_notifications(input.plan_id, input.next_by_session)
+
+    async def _undelivered(
+        self,
+        n: PlannedNotification,
+        status: LedgerStatus,
+        reason: str,
+        payload: dict[str, Any],
+        copy_source: str,
+        deactivated: int = 0,
+    ) -> DeliverResult:
+        """Record a notification that reached no device, and say why."""
+        await self.store.ledger_finish(
+            n.notification_id, status, payload=payload, sent_at=None, reason=reason, copy_source=copy_source
+        )
+        return DeliverResult(
+            notification_id=n.notification_id, status=status, tokens_deactivated=deactivated, detail=reason
+        )
 
     async def _deactivate(self, outcomes: list[TokenOutcome]) -> int:
         if not outcomes:

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         LoadPlanInput,
         LoadPlanResult,
         NotificationType,
+        PlannedNotification,
         PlanSnapshot,
         PlanState,
         PlanStatus,
@@ -159,17 +160,7 @@ class CoachingPlanWorkflow:
     async def _apply(self, snapshot: PlanSnapshot, action: Action, timeout_seconds: int) -> None:
         n = action.notification
         if action.decision is Decision.SKIP:
-            await workflow.execute_activity_method(
-                PlanActivities.record_skip,
-                RecordSkipInput(
-                    plan_id=self._plan_id,
-                    user_id=snapshot.user_id,
-                    notification=n,
-                    reason=action.skip_reason or "skipped",
-                ),
-                start_to_close_timeout=timedelta(seconds=timeout_seconds),
-                retry_policy=_IO_RETRY,
-            )
+            await self._record_skip(snapshot, n, action.skip_reason or "skipped", timeout_seconds)
             self._state.handled[n.notification_id] = LedgerStatus.SKIPPED
             return
         now = workflow.now()
@@ -194,23 +185,25 @@ class CoachingPlanWorkflow:
             status = result.status
         except ActivityError as err:
             workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
-            await workflow.execute_activity_method(
-                PlanActivities.record_skip,
-                RecordSkipInput(
-                    plan_id=self._plan_id,
-                    user_id=snapshot.user_id,
-                    notification=n,
-                    reason=f"failed: {err.cause or err}"[:500],
-                    failed=True,
-                ),
-                start_to_close_timeout=timedelta(seconds=timeout_seconds),
-                retry_policy=_IO_RETRY,
-            )
+            await self._record_skip(snapshot, n, f"failed: {err.cause or err}"[:500], timeout_seconds, failed=True)
             status = LedgerStatus.FAILED
         self._state.handled[n.notification_id] = status
         if status is LedgerStatus.SENT and n.counts_toward_cap:
             day = local_date(now, snapshot.prefs.timezone).isoformat()
             self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + 1
+
+    async def _record_skip(
+        self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, timeout_seconds: int, failed: bool = False
+    ) -> None:
+        """Write a skipped (or, after delivery gave up, failed) ledger row with its reason."""
+        await workflow.execute_activity_method(
+            PlanActivities.record_skip,
+            RecordSkipInput(
+                plan_id=self._plan_id, user_id=snapshot.user_id, notification=n, reason=reason, failed=failed
+            ),
+            start_to_close_timeout=timedelta(seconds=timeout_seconds),
+            retry_policy=_IO_RETRY,
+        )
 
     async def _record_new_completions(self, snapshot: PlanSnapshot, timeout_seconds: int) -> None:
         for completion in self._state.completions:
