@@ -227,6 +227,11 @@ def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> li
 # --- candidates ----------------------------------------------------------------------------------------------
 
 
+def _before_plan(snapshot: PlanSnapshot, session: PlanSession) -> bool:
+    timing = session_start(session, snapshot.prefs, snapshot.cadence)
+    return timing is not None and timing.start_at <= snapshot.created_at
+
+
 def _planned(
     plan_id: int,
     ntype: NotificationType,
@@ -262,6 +267,10 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
     out: list[PlannedNotification] = []
 
     created_day = local_date(snapshot.created_at, tz)
+    ordered = _ordered_sessions(snapshot)
+    # Sessions that were over before the athlete joined are not theirs to have done or missed.
+    joined = [s for s in ordered if not _before_plan(snapshot, s)]
+    first_ahead = joined[0].scheduled_date if joined else snapshot.start_date
     out.append(
         _planned(
             plan_id,
@@ -269,11 +278,10 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
             day=created_day,
             due_at=snapshot.created_at,
             reason="when the plan was created",
-            facts={"plan_name": snapshot.plan_name, "start_date": snapshot.start_date.isoformat()},
+            facts={"plan_name": snapshot.plan_name, "start_date": (first_ahead or snapshot.start_date).isoformat()},
         )
     )
 
-    ordered = _ordered_sessions(snapshot)
     for session in ordered:
         timing = session_start(session, prefs, snapshot.cadence)
         if timing is None or session.completion_status in ("skipped", "modified") and session.id not in done:
@@ -321,7 +329,7 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
                 facts=facts,
             )
         )
-        if timing.start_at <= snapshot.created_at:
+        if _before_plan(snapshot, session):
             # The session was over before the athlete joined: it cannot have been missed (RuckTracker bug #5).
             continue
         state = missed_state_for(snapshot, done, session.id)
@@ -382,7 +390,7 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
         assert first is not None and last is not None
         day = first + timedelta(days=(prefs.weekly_digest_weekday - first.weekday()) % 7)
         while day <= last + timedelta(days=6):
-            week = [s for s in ordered if s.scheduled_date and day - timedelta(days=6) <= s.scheduled_date <= day]
+            week = [s for s in joined if s.scheduled_date and day - timedelta(days=6) <= s.scheduled_date <= day]
             if week:
                 completed = sum(1 for s in week if s.id in done)
                 out.append(
@@ -446,6 +454,15 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluat
                 n.reason += "; plan paused: skipped at its time unless the plan is resumed first"
                 result.upcoming.append(n)
             continue
+        if n.due_at <= now and now > n.expires_at:
+            due_now.append(
+                (
+                    n,
+                    f"stale: due {format_local(n.due_at, tz)}, could only go out at {format_local(now, tz)}, "
+                    f"past its last useful moment (plan started late or worker down)",
+                )
+            )
+            continue
         if n.send_at > n.expires_at:
             if n.due_at <= now:
                 due_now.append(
@@ -456,20 +473,13 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluat
                     )
                 )
             else:
+                # Decide (and log) the drop at its due time, not at the end of quiet hours when it is long stale.
                 n.reason += "; will be dropped: quiet hours last past its useful time"
+                n.send_at = n.due_at
                 result.upcoming.append(n)
             continue
         if n.send_at <= now:
-            if now > n.expires_at:
-                due_now.append(
-                    (
-                        n,
-                        f"stale: due {format_local(n.send_at, tz)}, could only go out at "
-                        f"{format_local(now, tz)}, past its last useful moment (plan started late or worker down)",
-                    )
-                )
-            else:
-                due_now.append((n, None))
+            due_now.append((n, None))
         else:
             result.upcoming.append(n)
 

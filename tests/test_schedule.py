@@ -271,3 +271,22 @@ def test_no_missed_followup_for_a_session_over_before_the_plan_existed() -> None
     assert not of_type(candidates(snap, []), T.MISSED_FOLLOWUP)
     snap.created_at = local_to_utc(date(2027, 1, 4), 23 * 60, tz)
     assert of_type(candidates(snap, []), T.MISSED_FOLLOWUP)
+
+
+def test_late_signup_kickoff_names_the_first_session_ahead_and_the_digest_ignores_the_past_one() -> None:
+    tz = "Asia/Kathmandu"
+    created = local_to_utc(date(2027, 1, 4), 23 * 60, tz)  # a Monday; that morning's session is over
+    sessions = [
+        PlanSession(id=1, scheduled_date=date(2027, 1, 4), scheduled_start_minute=6 * 60),
+        PlanSession(id=2, scheduled_date=date(2027, 1, 6), scheduled_start_minute=7 * 60),
+    ]
+    snap = plan(tz, sessions, created, quiet_hours_start_minute=22 * 60 + 30, quiet_hours_end_minute=6 * 60 + 30)
+    items = candidates(snap, [])
+    (kickoff,) = of_type(items, T.KICKOFF_PRIMER)
+    assert kickoff.facts["start_date"] == "2027-01-06"
+    (digest,) = of_type(items, T.WEEKLY_DIGEST)
+    assert digest.facts["planned"] == "1"
+    # The past session's hype is stale (it was due before the plan existed), not a quiet-hours drop.
+    actions = {a.notification.notification_id: a for a in evaluate(snap, PlanState(), created).actions}
+    hype = next(a for a in actions.values() if a.notification.type is T.MORNING_HYPE)
+    assert (hype.skip_reason or "").startswith("stale")
