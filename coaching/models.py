@@ -136,6 +136,7 @@ class Completion(Model):
     completed_at: AwareDatetime
     received_at: AwareDatetime
     local_date: date
+    started_at: AwareDatetime | None = None
     plan_session_id: int | None = None
     source: CompletionSource = CompletionSource.APP
     distance_km: float | None = None
@@ -216,6 +217,8 @@ class PlanWorkflowResult(Model):
 class SessionCompletedInput(Model):
     ruck_id: int = Field(gt=0)
     completed_at: AwareDatetime
+    #: When the ruck started; a ruck that crosses midnight counts for the day it started on.
+    started_at: AwareDatetime | None = None
     source: CompletionSource = CompletionSource.APP
     plan_session_id: int | None = None
     distance_km: float | None = Field(default=None, ge=0)

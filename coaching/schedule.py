@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from coaching.ids import notification_id
 from coaching.models import (
@@ -143,15 +143,17 @@ def match_completion(
     completed_at: datetime,
     explicit_session_id: int | None = None,
 ) -> int | None:
-    """The plan session a completed ruck counts for.
+    """The plan session a completed ruck counts for (``completed_at``: pass the ruck's start when known).
 
-    The session planned for the ruck's local day wins; otherwise the nearest open session within
-    ``MATCH_WINDOW_DAYS`` (an earlier, missed one before a later one). Never oldest-first.
+    An explicit session id from the caller wins (or, already done, no session); else the session planned for the
+    ruck's local day; otherwise the nearest open session within ``MATCH_WINDOW_DAYS`` (an earlier, missed one before
+    a later one). Never oldest-first.
     """
     done = completed_session_ids(snapshot, completions)
     open_sessions = [s for s in snapshot.sessions if s.id not in done and s.scheduled_date is not None]
-    if explicit_session_id is not None and any(s.id == explicit_session_id for s in open_sessions):
-        return explicit_session_id
+    if explicit_session_id is not None and any(s.id == explicit_session_id for s in snapshot.sessions):
+        # The caller knows which session this ruck was for: that one, or (already done) none, never another.
+        return explicit_session_id if explicit_session_id not in done else None
     day = local_date(completed_at, snapshot.prefs.timezone)
     best: tuple[int, int, int, int] | None = None
     for s in open_sessions:
@@ -176,6 +178,8 @@ def missed_state_for(snapshot: PlanSnapshot, done: set[int], session_id: int) ->
     """Escalation: how many sessions in a row, ending at this one, went without a completion."""
     run = 0
     for s in _ordered_sessions(snapshot):
+        if s.id != session_id and (_before_plan(snapshot, s) or s.completion_status in ("skipped", "modified")):
+            continue  # neither a miss nor a completion: before the athlete joined, or taken off the plan
         run = 0 if s.id in done else run + 1
         if s.id == session_id:
             break
@@ -193,10 +197,14 @@ def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> li
     if total == 0:
         return []
     out: list[tuple[Completion, str, str]] = []
-    done: set[int] = {s.id for s in snapshot.sessions if s.completion_status == "completed"}
+    current = {s.id for s in ordered}
+    ours = {c.plan_session_id for c in completions}
+    # Sessions completed elsewhere (the core API) are the baseline; ones we recorded ourselves are replayed below,
+    # so a reload after record_completion does not make their milestone vanish.
+    done: set[int] = {s.id for s in snapshot.sessions if s.completion_status == "completed" and s.id not in ours}
     reached: set[str] = set()
     for c in sorted(completions, key=lambda c: (c.received_at, c.ruck_id)):
-        if c.plan_session_id is None or c.plan_session_id in done:
+        if c.plan_session_id is None or c.plan_session_id not in current or c.plan_session_id in done:
             continue
         before = len(done)
         done.add(c.plan_session_id)
@@ -266,7 +274,6 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
     done = completed_session_ids(snapshot, completions)
     out: list[PlannedNotification] = []
 
-    created_day = local_date(snapshot.created_at, tz)
     ordered = _ordered_sessions(snapshot)
     # Sessions that were over before the athlete joined are not theirs to have done or missed.
     joined = [s for s in ordered if not _before_plan(snapshot, s)]
@@ -275,7 +282,8 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
         _planned(
             plan_id,
             NotificationType.KICKOFF_PRIMER,
-            day=created_day,
+            # The UTC date: a key that a later time-zone change cannot alter (or the kickoff could go twice).
+            day=snapshot.created_at.astimezone(UTC).date(),
             due_at=snapshot.created_at,
             reason="when the plan was created",
             facts={"plan_name": snapshot.plan_name, "start_date": (first_ahead or snapshot.start_date).isoformat()},
@@ -379,6 +387,7 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
                 day=c.local_date,
                 subkey=key,
                 due_at=c.received_at + MILESTONE_DELAY,
+                expires_at=c.completed_at + MAX_LATENESS[NotificationType.MILESTONE_ALERT],
                 reason=f"right after the celebration: {label}",
                 facts={"milestone": key, "milestone_label": label},
             )
@@ -389,8 +398,11 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
         last = ordered[-1].scheduled_date
         assert first is not None and last is not None
         day = first + timedelta(days=(prefs.weekly_digest_weekday - first.weekday()) % 7)
-        while day <= last + timedelta(days=6):
-            week = [s for s in joined if s.scheduled_date and day - timedelta(days=6) <= s.scheduled_date <= day]
+        starts = {s.id: t.start_at for s in joined if (t := session_start(s, prefs, snapshot.cadence))}
+        while day <= last + timedelta(days=7):
+            digest_at = local_to_utc(day, prefs.weekly_digest_minute, tz)
+            # The week is the 7 days up to the digest itself: a session later that evening is next week's.
+            week = [s for s in joined if digest_at - timedelta(days=7) < starts[s.id] <= digest_at]
             if week:
                 completed = sum(1 for s in week if s.id in done)
                 out.append(
@@ -398,7 +410,7 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
                         plan_id,
                         NotificationType.WEEKLY_DIGEST,
                         day=day,
-                        due_at=local_to_utc(day, prefs.weekly_digest_minute, tz),
+                        due_at=digest_at,
                         reason=f"your digest time, {_WEEKDAYS[prefs.weekly_digest_weekday]} "
                         f"{minute_label(prefs.weekly_digest_minute)}",
                         facts={
@@ -443,8 +455,10 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluat
         if n.expires_at < now - FORGET_AFTER:
             continue
         if quiet is not None:
-            held = end_of_quiet_hours(n.due_at, tz, quiet)
-            if held != n.due_at:
+            # Checked at the moment it could actually go out: a late wake-up inside quiet hours holds it too.
+            base = max(n.due_at, now)
+            held = end_of_quiet_hours(base, tz, quiet)
+            if held != base:
                 n.send_at = held
                 n.reason += f"; held for quiet hours until {format_local(held, tz)}"
         if state.status is PlanStatus.PAUSED and n.type is not NotificationType.COMPLETION_CELEBRATION:
@@ -483,7 +497,7 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluat
         else:
             result.upcoming.append(n)
 
-    due_now.sort(key=lambda item: (item[0].send_at, PRIORITY[item[0].type], item[0].notification_id))
+    due_now.sort(key=lambda item: (PRIORITY[item[0].type], item[0].send_at, item[0].notification_id))
     today = local_date(now, tz).isoformat()
     sent_today = state.sent_per_local_day.get(today, 0)
     for n, skip in due_now:

@@ -70,7 +70,13 @@ def end_of_quiet_hours(instant: datetime, tz: str, quiet: tuple[int, int]) -> da
     day = local.date()
     if start > end and minute >= start:
         day = day + timedelta(days=1)
-    return local_to_utc(day, end, tz)
+    held = local_to_utc(day, end, tz)
+    if held < instant:
+        # Fall-back night: the end (say 01:45) happens twice and ``instant`` is already in the second hour;
+        # the end of quiet hours is the second 01:45, never a time before ``instant``.
+        wall = datetime.combine(day, time(end // 60, end % 60), tzinfo=zone(tz)).replace(fold=1)
+        held = max(wall.astimezone(UTC), instant)
+    return held
 
 
 def format_local(instant: datetime, tz: str) -> str:

@@ -290,3 +290,126 @@ def test_late_signup_kickoff_names_the_first_session_ahead_and_the_digest_ignore
     actions = {a.notification.notification_id: a for a in evaluate(snap, PlanState(), created).actions}
     hype = next(a for a in actions.values() if a.notification.type is T.MORNING_HYPE)
     assert (hype.skip_reason or "").startswith("stale")
+
+
+def test_an_explicit_session_that_is_already_done_is_not_swapped_for_another() -> None:
+    sessions = [
+        PlanSession(id=10, scheduled_date=date(2027, 5, 4), completion_status="completed"),
+        PlanSession(id=11, scheduled_date=date(2027, 5, 5)),
+    ]
+    snap = plan("UTC", sessions, datetime(2027, 5, 1, tzinfo=UTC))
+    at = datetime(2027, 5, 4, 12, tzinfo=UTC)
+    assert match_completion(snap, [], at, explicit_session_id=10) is None
+    assert match_completion(snap, [], at, explicit_session_id=11) == 11
+    assert match_completion(snap, [], at) == 11  # without the hint: nearest open one
+
+
+def test_a_ruck_crossing_midnight_counts_for_the_day_it_started() -> None:
+    tz = "America/New_York"
+    sessions = [
+        PlanSession(id=1, scheduled_date=date(2027, 5, 4), scheduled_start_minute=23 * 60),
+        PlanSession(id=2, scheduled_date=date(2027, 5, 5), scheduled_start_minute=18 * 60),
+    ]
+    snap = plan(tz, sessions, datetime(2027, 5, 1, tzinfo=UTC))
+    started = local_to_utc(date(2027, 5, 4), 23 * 60 + 5, tz)
+    assert match_completion(snap, [], started) == 1  # the workflow matches on the start when it is known
+
+
+def test_quiet_hours_apply_at_the_moment_it_could_go_out() -> None:
+    """A worker back at 20:45 inside quiet hours (20:30-07:00) does not send the 20:00 brief then."""
+    tz = "Europe/London"
+    snap = plan(
+        tz,
+        [PlanSession(id=1, scheduled_date=date(2027, 6, 3), scheduled_start_minute=9 * 60)],
+        datetime(2027, 6, 1, tzinfo=UTC),
+        quiet_hours_start_minute=20 * 60 + 30,
+        quiet_hours_end_minute=7 * 60,
+    )
+    handled = {n.notification_id: "sent" for n in candidates(snap, []) if n.type is T.KICKOFF_PRIMER}
+    at = local_to_utc(date(2027, 6, 2), 20 * 60 + 45, tz)
+    (brief,) = [
+        a for a in evaluate(snap, PlanState(handled=handled), at).actions if a.notification.type is T.EVENING_BRIEF
+    ]
+    assert brief.decision is Decision.SKIP and (brief.skip_reason or "").startswith("quiet_hours")
+
+
+def test_kickoff_key_does_not_change_with_the_time_zone() -> None:
+    created = datetime(2027, 3, 1, 2, 0, tzinfo=UTC)  # still Feb 28 in New York
+    sessions = [PlanSession(id=1, scheduled_date=date(2027, 3, 3))]
+    keys = {
+        of_type(candidates(plan(tz, sessions, created), []), T.KICKOFF_PRIMER)[0].notification_id
+        for tz in ("UTC", "America/New_York", "Asia/Kathmandu")
+    }
+    assert len(keys) == 1
+
+
+def test_daily_cap_goes_to_the_most_important_not_the_oldest() -> None:
+    tz = "UTC"
+    day = date(2027, 5, 2)  # a Sunday: digest at 05:00 and a 07:00 session's hype at 06:00
+    snap = plan(
+        tz,
+        [
+            PlanSession(id=1, scheduled_date=date(2027, 4, 29), scheduled_start_minute=7 * 60),
+            PlanSession(id=2, scheduled_date=day, scheduled_start_minute=7 * 60),
+        ],
+        datetime(2027, 4, 20, tzinfo=UTC),
+        daily_cap=1,
+        weekly_digest_minute=5 * 60,
+    )
+    at = local_to_utc(day, 6 * 60 + 10, tz)  # the worker comes back after both fell due
+    handled = {n.notification_id: "sent" for n in candidates(snap, []) if n.due_at < local_to_utc(day, 0, tz)}
+    decisions = {a.notification.type: a.decision for a in evaluate(snap, PlanState(handled=handled), at).actions}
+    assert decisions[T.MORNING_HYPE] is Decision.SEND
+    assert decisions[T.WEEKLY_DIGEST] is Decision.SKIP
+
+
+def test_digest_counts_only_sessions_up_to_the_digest_itself() -> None:
+    day = date(2027, 5, 2)  # Sunday; digest at 18:00; a 19:00 session that evening belongs to next week
+    sessions = [
+        PlanSession(id=1, scheduled_date=date(2027, 4, 28), scheduled_start_minute=7 * 60),
+        PlanSession(id=2, scheduled_date=day, scheduled_start_minute=19 * 60),
+    ]
+    snap = plan("UTC", sessions, datetime(2027, 4, 20, tzinfo=UTC))
+    digests = {d.local_date: d.facts for d in of_type(candidates(snap, []), T.WEEKLY_DIGEST)}
+    assert digests[day]["planned"] == "1"
+    assert digests[day + timedelta(days=7)]["planned"] == "1"
+
+
+def test_milestones_of_old_imported_rucks_are_stale_not_a_burst() -> None:
+    sessions = [PlanSession(id=i, scheduled_date=date(2027, 5, 1) + timedelta(days=i)) for i in range(1, 5)]
+    snap = plan("UTC", sessions, datetime(2027, 5, 1, tzinfo=UTC))
+    now = datetime(2027, 5, 20, tzinfo=UTC)
+    comps = [
+        Completion(
+            ruck_id=i,
+            completed_at=datetime(2027, 5, 1 + i, 8, tzinfo=UTC),
+            received_at=now,
+            local_date=date(2027, 5, 1 + i),
+            plan_session_id=i,
+        )
+        for i in range(1, 5)
+    ]
+    later = now + timedelta(minutes=3)
+    actions = evaluate(snap, PlanState(completions=comps), later).actions
+    assert not [a for a in actions if a.decision is Decision.SEND and a.notification.type is T.MILESTONE_ALERT]
+
+
+def test_missed_state_ignores_sessions_before_signup_and_skipped_ones() -> None:
+    created = datetime(2027, 5, 4, 12, tzinfo=UTC)
+    sessions = [
+        PlanSession(id=1, scheduled_date=date(2027, 5, 2)),
+        PlanSession(id=2, scheduled_date=date(2027, 5, 3)),
+        PlanSession(id=3, scheduled_date=date(2027, 5, 5), completion_status="skipped"),
+        PlanSession(id=4, scheduled_date=date(2027, 5, 6)),
+    ]
+    snap = plan("UTC", sessions, created)
+    assert missed_state_for(snap, set(), 4) is MissedState.FIRST_MISS
+
+
+def test_end_of_quiet_hours_on_a_fall_back_night_is_never_earlier() -> None:
+    from coaching.timeutil import end_of_quiet_hours
+
+    tz = "America/New_York"
+    second_0130 = datetime(2027, 11, 7, 6, 30, tzinfo=UTC)  # 01:30 EST, the second one
+    held = end_of_quiet_hours(second_0130, tz, (0, 105))
+    assert held >= second_0130 and held == datetime(2027, 11, 7, 6, 45, tzinfo=UTC)
