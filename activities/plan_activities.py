@@ -62,6 +62,12 @@ class PlanActivities:
                 detail=row.reason or "",
             )
 
+        blocker = await self.store.delivery_blocker(input.plan_id, n.plan_session_id, n.type)
+        if blocker is not None:
+            await self.store.ledger_skip(input.plan_id, input.user_id, n, blocker)
+            activity.logger.info("not sending %s: %s", n.notification_id, blocker.split(":", 1)[0])
+            return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SKIPPED, detail=blocker)
+
         content = render(
             n.type,
             resolve_tone(input.tone),
@@ -95,6 +101,8 @@ class PlanActivities:
         targets = [PushTarget(token_id=t.id, token=t.fcm_token) for t in tokens if t.id not in already_sent]
         try:
             outcomes = await self.pusher.send(message, targets) if targets else []
+            # Remember who has it before any database write below can fail and make Temporal retry us.
+            activity.heartbeat(sorted(already_sent | {o.token_id for o in outcomes if o.ok}))
         except PushRetryableError as err:
             sent_now = already_sent | {o.token_id for o in err.outcomes if o.ok}
             activity.heartbeat(sorted(sent_now))

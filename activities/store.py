@@ -14,11 +14,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from pydantic import ValidationError
-from sqlalchemy import CursorResult, Select, exists, func, select, update
+from sqlalchemy import CursorResult, Select, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -35,6 +35,7 @@ from coaching.models import (
     CadenceSnapshot,
     LedgerStatus,
     NotificationPrefs,
+    NotificationType,
     PlannedNotification,
     PlanSession,
     PlanSnapshot,
@@ -127,18 +128,48 @@ class Store:
                 )
             )
 
+        created_at = plan.created_at.astimezone(UTC)
         return PlanSnapshot(
             plan_id=plan.id,
             user_id=plan.user_id,
-            status=PlanStatus(plan.current_status),
+            status=_plan_status(plan.current_status, plan_id),
             plan_name=template_name or DEFAULT_PLAN_NAME,
             start_date=plan.start_date,
-            created_at=plan.created_at.astimezone(UTC),
+            created_at=created_at,
             prefs=_prefs(plan, profile),
             cadence=_cadence(behavior),
-            sessions=[_plan_session(row) for row in sessions],
+            sessions=[_plan_session(row) for row in sessions if _plausible(row, created_at, plan_id)],
             has_device=has_device,
         )
+
+    async def delivery_blocker(self, plan_id: int, plan_session_id: int | None, ntype: NotificationType) -> str | None:
+        """Why the database says this notification must not go out now, or None.
+
+        The workflow learns of changes through signals; this check at send time catches a plan the core API
+        cancelled, completed or paused, or a session it removed or completed, without telling us.
+        """
+        async with self._sessionmaker() as session:
+            status = await session.scalar(select(UserCoachingPlan.current_status).where(UserCoachingPlan.id == plan_id))
+            if status is None:
+                return "plan_removed: the plan no longer exists"
+            if status in ("cancelled", "completed") and ntype is not NotificationType.COMPLETION_CELEBRATION:
+                return f"plan_{status}: the plan is {status} in the database"
+            if status == "paused" and ntype is not NotificationType.COMPLETION_CELEBRATION:
+                return "plan_paused: the plan is paused in the database"
+            if plan_session_id is None or ntype not in _SESSION_REMINDERS:
+                return None
+            row = (
+                await session.execute(
+                    select(PlanSessionRow.completion_status).where(
+                        PlanSessionRow.id == plan_session_id, PlanSessionRow.user_coaching_plan_id == plan_id
+                    )
+                )
+            ).first()
+            if row is None:
+                return "plan_session_removed: the session is no longer part of the plan"
+            if row[0] in ("completed", "skipped"):
+                return f"plan_session_{row[0]}: the session is already {row[0]}"
+            return None
 
     # ---- the ledger ----------------------------------------------------------------------------------------
 
@@ -281,13 +312,18 @@ class Store:
         async with self._sessionmaker.begin() as session:
             result = await session.execute(
                 update(PlanSessionRow)
-                .where(PlanSessionRow.id == plan_session_id, PlanSessionRow.user_coaching_plan_id == plan_id)
+                .where(
+                    PlanSessionRow.id == plan_session_id,
+                    PlanSessionRow.user_coaching_plan_id == plan_id,
+                    # A session completed elsewhere (another ruck, the core API) keeps its own record.
+                    or_(PlanSessionRow.completion_status != "completed", PlanSessionRow.session_id == ruck_id),
+                )
                 .values(completion_status="completed", session_id=ruck_id, completed_date=completed_date)
                 .execution_options(synchronize_session=False)
             )
             if _rowcount(result) == 0:
                 log.warning(
-                    "plan %s has no session %s; completion by ruck %s not recorded",
+                    "plan %s has no open session %s; completion by ruck %s not recorded",
                     plan_id,
                     plan_session_id,
                     ruck_id,
@@ -512,6 +548,35 @@ def _ledger_row(row: PlanNotificationAudit) -> LedgerRow:
         local_date=row.local_date,
         scheduled_for=row.scheduled_for,
     )
+
+
+#: Session dates further than this from the plan's creation are data errors, not plans (a year typed as 2926).
+_PLAUSIBLE_BEFORE = timedelta(days=366)
+_PLAUSIBLE_AFTER = timedelta(days=3 * 366)
+_SESSION_REMINDERS = (
+    NotificationType.EVENING_BRIEF,
+    NotificationType.MORNING_HYPE,
+    NotificationType.MISSED_FOLLOWUP,
+)
+
+
+def _plausible(row: PlanSessionRow, created_at: datetime, plan_id: int) -> bool:
+    day = row.scheduled_date
+    if day is None:
+        return True
+    created = created_at.date()
+    if created - _PLAUSIBLE_BEFORE <= day <= created + _PLAUSIBLE_AFTER:
+        return True
+    log.warning("plan %s: ignoring session %s dated %s, too far from the plan's creation", plan_id, row.id, day)
+    return False
+
+
+def _plan_status(value: str | None, plan_id: int) -> PlanStatus:
+    try:
+        return PlanStatus(value or "active")
+    except ValueError:
+        log.warning("plan %s: unknown current_status %r, treated as active", plan_id, value)
+        return PlanStatus.ACTIVE
 
 
 def _valid_zone(name: str | None) -> str | None:

@@ -99,3 +99,22 @@ async def test_unregistered_token_is_deactivated_not_retried(stack: Stack, fcm: 
     cel = await wait_for(celebration)
     assert cel.status == "skipped" and (cel.reason or "").startswith("no_device")  # type: ignore[attr-defined]
     assert fcm.attempts("dead-token") == 1
+
+
+async def test_cancel_withdraws_a_delivery_that_is_being_retried(stack: Stack, fcm: FakeFcm) -> None:
+    """RuckTracker kept notifying cancelled plans; here a kickoff stuck in retries is withdrawn at once."""
+    fcm.set_behaviour("flaky-token", "unavailable")
+    plan_id = await plan_with_token(stack, "flaky-token")
+    handle = await stack.plans.start_plan(plan_id)
+    await wait_for(lambda: _attempted(fcm, "flaky-token"), timeout=30)
+    await stack.plans.cancel(plan_id)
+    result = await handle.result()
+    assert result.final_status.value == "cancelled"
+    row = await kickoff(stack, plan_id)
+    assert row is not None and row.status == "skipped"  # type: ignore[attr-defined]
+    assert (row.reason or "").startswith("withdrawn")  # type: ignore[attr-defined]
+    assert fcm.received_for("flaky-token") == []
+
+
+async def _attempted(fcm: FakeFcm, token: str) -> bool:
+    return fcm.attempts(token) >= 1

@@ -517,3 +517,62 @@ async def test_naive_datetimes_are_rejected(store: Store) -> None:
     _, (s1, *_) = await plan_user(store, plan_id)
     with pytest.raises(StatementError, match="timezone-aware"):
         await store.set_next_notifications(plan_id, {s1: datetime(2026, 3, 9, 9, 30)})
+
+
+async def test_delivery_blocker_reads_the_plan_and_session_at_send_time(store: Store) -> None:
+    plan_id = await store.create_demo_plan(
+        timezone="UTC",
+        start_date=date(2027, 5, 1),
+        sessions=[{"scheduled_date": date(2027, 5, 2)}, {"scheduled_date": date(2027, 5, 3)}],
+    )
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None
+    first, second = (s.id for s in snapshot.sessions)
+    assert await store.delivery_blocker(plan_id, first, NotificationType.MORNING_HYPE) is None
+    await store.record_completion(plan_id, first, 77, date(2027, 5, 2))
+    assert (await store.delivery_blocker(plan_id, first, NotificationType.MORNING_HYPE) or "").startswith(
+        "plan_session_completed"
+    )
+    assert await store.delivery_blocker(plan_id, second, NotificationType.MORNING_HYPE) is None
+    await store.set_plan_status(plan_id, "paused")
+    assert (await store.delivery_blocker(plan_id, second, NotificationType.EVENING_BRIEF) or "").startswith(
+        "plan_paused"
+    )
+    assert await store.delivery_blocker(plan_id, None, NotificationType.COMPLETION_CELEBRATION) is None
+    await store.set_plan_status(plan_id, "cancelled")
+    assert (await store.delivery_blocker(plan_id, None, NotificationType.WEEKLY_DIGEST) or "").startswith(
+        "plan_cancelled"
+    )
+    assert (await store.delivery_blocker(plan_id + 999, None, NotificationType.WEEKLY_DIGEST) or "").startswith(
+        "plan_removed"
+    )
+
+
+async def test_a_completed_session_keeps_its_own_ruck(store: Store) -> None:
+    plan_id = await store.create_demo_plan(
+        timezone="UTC", start_date=date(2027, 5, 1), sessions=[{"scheduled_date": date(2027, 5, 2)}]
+    )
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None
+    sid = snapshot.sessions[0].id
+    await store.record_completion(plan_id, sid, 1, date(2027, 5, 2))
+    await store.record_completion(plan_id, sid, 2, date(2027, 5, 2))  # another ruck must not take it over
+    await store.record_completion(plan_id, sid, 1, date(2027, 5, 2))  # the same ruck again: idempotent
+    async with store._sessionmaker() as session:  # noqa: SLF001 - reading back the row under test
+        ruck = await session.scalar(select(PlanSessionRow.session_id).where(PlanSessionRow.id == sid))
+    assert ruck == 1
+
+
+async def test_implausible_session_dates_are_ignored_not_fatal(store: Store) -> None:
+    plan_id = await store.create_demo_plan(
+        timezone="UTC",
+        start_date=date(2027, 5, 1),
+        sessions=[
+            {"scheduled_date": date(2027, 5, 2)},
+            {"scheduled_date": date(2926, 5, 2)},
+            {"scheduled_date": date(1999, 1, 1)},
+        ],
+        created_at=datetime(2027, 4, 30, tzinfo=UTC),
+    )
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and [s.scheduled_date for s in snapshot.sessions] == [date(2027, 5, 2)]

@@ -295,3 +295,56 @@ async def test_every_task_replays_with_no_workflow_cache(tmp_path: Path) -> None
         sent = by_type(await stack.ledger(plan_id), "sent")
         assert len(sent["plan_completion_celebration"]) == 1
         assert len(sent["plan_missed_followup"]) == 1
+
+
+async def test_completing_the_plan_with_its_last_ruck_still_celebrates_and_records_it(stack: Stack) -> None:
+    day = to_local(await stack.now(), NY).date() + timedelta(days=1)
+    plan_id = await make_plan(stack, NY, [(day, "08:00")])
+    handle = await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day, 9 * 60, NY))
+    await stack.plans.session_completed(
+        plan_id, SessionCompletedInput(ruck_id=88, completed_at=local_to_utc(day, 9 * 60, NY))
+    )
+    await stack.plans.complete(plan_id)
+    result = await handle.result()
+    assert result.final_status is PlanStatus.COMPLETED
+    sent = by_type(await stack.ledger(plan_id), "sent")
+    assert len(sent["plan_completion_celebration"]) == 1
+    snapshot = await stack.store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.sessions[0].completion_status == "completed"
+
+
+async def test_a_ruck_that_crosses_midnight_counts_for_the_day_it_started(stack: Stack) -> None:
+    day = to_local(await stack.now(), NY).date() + timedelta(days=1)
+    plan_id = await make_plan(stack, NY, [(day, "23:00"), (day + timedelta(days=1), "18:00")])
+    await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day + timedelta(days=1), 0, NY) + timedelta(minutes=45))
+    await stack.plans.session_completed(
+        plan_id,
+        SessionCompletedInput(
+            ruck_id=5,
+            started_at=local_to_utc(day, 23 * 60 + 5, NY),
+            completed_at=local_to_utc(day + timedelta(days=1), 40, NY),
+        ),
+    )
+    await stack.advance_to(local_to_utc(day + timedelta(days=2), 12 * 60, NY))
+    rows = await stack.ledger(plan_id)
+    sent = {(r.notification_type, r.local_date) for r in rows if r.status == "sent"}
+    assert ("plan_missed_followup", day) not in sent
+    assert ("plan_morning_hype", day + timedelta(days=1)) in sent  # the next day's session is still ahead
+
+
+async def test_a_plan_cancelled_in_the_database_without_a_signal_stops_notifying(stack: Stack) -> None:
+    """RuckTracker's replace-on-create flipped current_status and kept sending; the send-time check catches it."""
+    day = to_local(await stack.now(), NY).date() + timedelta(days=2)
+    plan_id = await make_plan(stack, NY, [(day, "08:00"), (day + timedelta(days=2), "08:00")])
+    handle = await stack.plans.start_plan(plan_id)
+    await wait_for(lambda: _sent_types(stack, plan_id))
+    await stack.store.set_plan_status(plan_id, "cancelled")
+    await stack.advance_to(local_to_utc(day, 9 * 60, NY))
+    result = await handle.result()
+    assert result.final_status is PlanStatus.CANCELLED
+    rows = await stack.ledger(plan_id)
+    brief = next(r for r in rows if r.notification_type == "plan_evening_brief")
+    assert brief.status == "skipped" and (brief.reason or "").startswith("plan_cancelled")
+    assert [r.notification_type for r in rows if r.status == "sent"] == ["plan_kickoff_primer"]

@@ -7,11 +7,13 @@ the loop. The state is one model carried through continue-as-new.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan_activities import PlanActivities
@@ -91,12 +93,25 @@ class CoachingPlanWorkflow:
                 await self._reload(config.activity_timeout_seconds)
             snapshot = self._state.snapshot
             assert snapshot is not None
-            if self._state.status in _TERMINAL:
-                break
+            # Completions are recorded even when the plan just ended: the last session's ruck still counts.
             await self._record_new_completions(snapshot, config.activity_timeout_seconds)
-            evaluation = evaluate(snapshot, self._state, workflow.now())
+            try:
+                evaluation = evaluate(snapshot, self._state, workflow.now())
+            except Exception:  # noqa: BLE001 - odd data must not fail the workflow task (and stall the plan) forever
+                workflow.logger.exception("plan %s: cannot evaluate its schedule; waiting for a change", self._plan_id)
+                await self._sleep_until(None)
+                continue
+            if self._state.status in _TERMINAL:
+                if self._state.status is PlanStatus.COMPLETED:
+                    # Finishing the plan with its last ruck: that ruck's celebration is still due.
+                    for action in evaluation.actions:
+                        if action.notification.type is NotificationType.COMPLETION_CELEBRATION:
+                            await self._apply(snapshot, action, config.activity_timeout_seconds)
+                break
             if evaluation.actions:
                 for action in evaluation.actions:
+                    if self._wake:
+                        break  # a signal changed the plan: re-evaluate what is still wanted before going on
                     await self._apply(snapshot, action, config.activity_timeout_seconds)
                 continue
             self._remember_upcoming(snapshot, evaluation)
@@ -160,33 +175,51 @@ class CoachingPlanWorkflow:
     async def _apply(self, snapshot: PlanSnapshot, action: Action, timeout_seconds: int) -> None:
         n = action.notification
         if action.decision is Decision.SKIP:
-            await self._record_skip(snapshot, n, action.skip_reason or "skipped", timeout_seconds)
-            self._state.handled[n.notification_id] = LedgerStatus.SKIPPED
+            self._state.handled[n.notification_id] = await self._record_skip(
+                snapshot, n, action.skip_reason or "skipped", timeout_seconds
+            )
             return
         now = workflow.now()
         # Retrying past the moment the notification stops making sense would only deliver something stale.
         budget = max(n.expires_at - now, timedelta(minutes=1))
+        delivery = workflow.start_activity_method(
+            PlanActivities.deliver_notification,
+            DeliverInput(
+                plan_id=self._plan_id,
+                user_id=snapshot.user_id,
+                notification=n,
+                tone=snapshot.prefs.coaching_tone,
+                timezone=snapshot.prefs.timezone,
+                prefer_metric=snapshot.prefs.prefer_metric,
+            ),
+            start_to_close_timeout=timedelta(seconds=timeout_seconds),
+            schedule_to_close_timeout=budget,
+            heartbeat_timeout=timedelta(seconds=timeout_seconds),
+            retry_policy=_IO_RETRY,
+            cancellation_type=ActivityCancellationType.TRY_CANCEL,
+        )
+        # A delivery that is being retried must not outlive the reason for it: cancel, pause, or the session done.
+        await workflow.wait_condition(lambda: delivery.done() or self._interrupts(n))
+        if not delivery.done():
+            delivery.cancel()
+            try:
+                await delivery
+            except (ActivityError, asyncio.CancelledError):
+                pass
+            reason = f"withdrawn: the plan became {self._state.status.value} or the session was done while retrying"
+            # The ledger keeps a row that the attempt managed to mark sent; its answer is what happened.
+            self._state.handled[n.notification_id] = await self._record_skip(snapshot, n, reason, timeout_seconds)
+            return
         try:
-            result: DeliverResult = await workflow.execute_activity_method(
-                PlanActivities.deliver_notification,
-                DeliverInput(
-                    plan_id=self._plan_id,
-                    user_id=snapshot.user_id,
-                    notification=n,
-                    tone=snapshot.prefs.coaching_tone,
-                    timezone=snapshot.prefs.timezone,
-                    prefer_metric=snapshot.prefs.prefer_metric,
-                ),
-                start_to_close_timeout=timedelta(seconds=timeout_seconds),
-                schedule_to_close_timeout=budget,
-                heartbeat_timeout=timedelta(seconds=timeout_seconds),
-                retry_policy=_IO_RETRY,
-            )
+            result: DeliverResult = await delivery
             status = result.status
+            if status is LedgerStatus.SKIPPED and result.detail.startswith("plan_"):
+                self._state.needs_reload = True  # the database says the plan changed without telling us
         except ActivityError as err:
             workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
-            await self._record_skip(snapshot, n, f"failed: {err.cause or err}"[:500], timeout_seconds, failed=True)
-            status = LedgerStatus.FAILED
+            status = await self._record_skip(
+                snapshot, n, f"failed: {err.cause or err}"[:500], timeout_seconds, failed=True
+            )
         self._state.handled[n.notification_id] = status
         if status is LedgerStatus.SENT and n.counts_toward_cap:
             day = local_date(now, snapshot.prefs.timezone).isoformat()
@@ -194,9 +227,9 @@ class CoachingPlanWorkflow:
 
     async def _record_skip(
         self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, timeout_seconds: int, failed: bool = False
-    ) -> None:
-        """Write a skipped (or, after delivery gave up, failed) ledger row with its reason."""
-        await workflow.execute_activity_method(
+    ) -> LedgerStatus:
+        """Write a skipped (or, after delivery gave up, failed) ledger row with its reason; the ledger's status."""
+        result: DeliverResult = await workflow.execute_activity_method(
             PlanActivities.record_skip,
             RecordSkipInput(
                 plan_id=self._plan_id, user_id=snapshot.user_id, notification=n, reason=reason, failed=failed
@@ -204,6 +237,17 @@ class CoachingPlanWorkflow:
             start_to_close_timeout=timedelta(seconds=timeout_seconds),
             retry_policy=_IO_RETRY,
         )
+        return result.status
+
+    def _interrupts(self, n: PlannedNotification) -> bool:
+        """Whether the plan changed so that ``n`` is no longer wanted (checked while its delivery is retried)."""
+        if self._state.status in _TERMINAL:
+            return n.type is not NotificationType.COMPLETION_CELEBRATION or self._state.status is PlanStatus.CANCELLED
+        if self._state.status is PlanStatus.PAUSED:
+            return n.type is not NotificationType.COMPLETION_CELEBRATION
+        if n.type in _SESSION_TYPES and n.plan_session_id is not None:
+            return any(c.plan_session_id == n.plan_session_id for c in self._state.completions)
+        return False
 
     async def _record_new_completions(self, snapshot: PlanSnapshot, timeout_seconds: int) -> None:
         for completion in self._state.completions:
@@ -275,13 +319,19 @@ class CoachingPlanWorkflow:
         assert snapshot is not None
         if any(c.ruck_id == input.ruck_id for c in self._state.completions):
             return  # the same ruck reported again (retry, second completion path): celebrated once
-        matched = match_completion(snapshot, self._state.completions, input.completed_at, input.plan_session_id)
+        # A ruck counts for the day it started on (one that crosses midnight is not the next day's).
+        started = input.started_at or (
+            input.completed_at - timedelta(seconds=input.duration_seconds) if input.duration_seconds else None
+        )
+        anchor = started or input.completed_at
+        matched = match_completion(snapshot, self._state.completions, anchor, input.plan_session_id)
         self._state.completions.append(
             Completion(
                 ruck_id=input.ruck_id,
                 completed_at=input.completed_at,
                 received_at=max(workflow.now(), input.completed_at),
-                local_date=local_date(input.completed_at, snapshot.prefs.timezone),
+                local_date=local_date(anchor, snapshot.prefs.timezone),
+                started_at=started,
                 plan_session_id=matched,
                 source=input.source,
                 distance_km=input.distance_km,
