@@ -9,11 +9,12 @@ notification id, which is the push's collapse key.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -35,6 +36,25 @@ from coaching.models import (
 )
 from coaching.payload import build_push_message
 
+_A = TypeVar("_A")
+_R = TypeVar("_R")
+
+
+def _bad_data_is_permanent(fn: Callable[[Any, _A], Awaitable[_R]]) -> Callable[[Any, _A], Awaitable[_R]]:
+    """Data that cannot be processed (a malformed id, an impossible value) fails for good instead of retrying forever.
+
+    Database and network errors are not ValueError/TypeError and keep their retries.
+    """
+
+    @functools.wraps(fn)
+    async def wrapper(self: Any, input: _A) -> _R:
+        try:
+            return await fn(self, input)
+        except (ValueError, TypeError) as err:
+            raise ApplicationError(f"bad data: {err}", type="BadData", non_retryable=True) from err
+
+    return wrapper
+
 
 @dataclass
 class PlanActivities:
@@ -44,10 +64,12 @@ class PlanActivities:
     pusher: Pusher
 
     @activity.defn
+    @_bad_data_is_permanent
     async def load_plan(self, input: LoadPlanInput) -> LoadPlanResult:
         return LoadPlanResult(snapshot=await self.store.load_plan_snapshot(input.plan_id))
 
     @activity.defn
+    @_bad_data_is_permanent
     async def deliver_notification(self, input: DeliverInput) -> DeliverResult:
         n = input.notification
         row = await self.store.ledger_begin(input.plan_id, input.user_id, n)
@@ -149,6 +171,7 @@ class PlanActivities:
         )
 
     @activity.defn
+    @_bad_data_is_permanent
     async def record_skip(self, input: RecordSkipInput) -> DeliverResult:
         n = input.notification
         if input.failed:
@@ -164,12 +187,14 @@ class PlanActivities:
         )
 
     @activity.defn
+    @_bad_data_is_permanent
     async def record_completion(self, input: RecordCompletionInput) -> None:
         c = input.completion
         if c.plan_session_id is not None:
             await self.store.record_completion(input.plan_id, c.plan_session_id, c.ruck_id, c.local_date)
 
     @activity.defn
+    @_bad_data_is_permanent
     async def record_schedule(self, input: RecordScheduleInput) -> None:
         await self.store.set_next_notifications(input.plan_id, input.next_by_session)
 

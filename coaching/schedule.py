@@ -253,8 +253,10 @@ def _planned(
     facts: dict[str, str] | None = None,
 ) -> PlannedNotification:
     limit = due_at + MAX_LATENESS[ntype]
+    # A celebration is keyed by its ruck alone: matching it to a session later must not make it a new notification.
+    key_session = None if ntype is NotificationType.COMPLETION_CELEBRATION else session_id
     return PlannedNotification(
-        notification_id=notification_id(plan_id, ntype, session_id, day, subkey),
+        notification_id=notification_id(plan_id, ntype, key_session, day, subkey),
         type=ntype,
         plan_session_id=session_id,
         local_date=day,
@@ -356,7 +358,7 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
 
     for c in completions:
         session_key = c.plan_session_id
-        subkey = "" if session_key is not None else f"ruck{c.ruck_id}"
+        subkey = f"ruck{c.ruck_id}"
         facts = {"source": c.source.value}
         if c.distance_km is not None:
             facts["distance_km"] = f"{c.distance_km:g}"

@@ -348,3 +348,29 @@ async def test_a_plan_cancelled_in_the_database_without_a_signal_stops_notifying
     brief = next(r for r in rows if r.notification_type == "plan_evening_brief")
     assert brief.status == "skipped" and (brief.reason or "").startswith("plan_cancelled")
     assert [r.notification_type for r in rows if r.status == "sent"] == ["plan_kickoff_primer"]
+
+
+async def test_a_session_moved_onto_the_day_of_an_unmatched_ruck_is_not_missed(stack: Stack) -> None:
+    from sqlalchemy import update
+
+    from activities.db import PlanSessionRow
+
+    day = to_local(await stack.now(), NY).date() + timedelta(days=1)
+    plan_id = await make_plan(stack, NY, [(day + timedelta(days=3), "08:00")])
+    await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day, 10 * 60, NY))
+    await stack.plans.session_completed(
+        plan_id, SessionCompletedInput(ruck_id=31, completed_at=local_to_utc(day, 10 * 60, NY))
+    )
+    await wait_for(lambda: _has(stack, plan_id, "plan_completion_celebration"))
+    # The core API's plan review moves the session onto the day the athlete already rucked.
+    async with stack.store._sessionmaker.begin() as session:  # noqa: SLF001 - the core API's write, simulated
+        await session.execute(
+            update(PlanSessionRow).where(PlanSessionRow.user_coaching_plan_id == plan_id).values(scheduled_date=day)
+        )
+    await stack.plans.sessions_changed(plan_id, "plan review moved a session")
+    await stack.advance_to(local_to_utc(day + timedelta(days=2), 12 * 60, NY))
+    rows = await stack.ledger(plan_id)
+    sent = [r.notification_type for r in rows if r.status == "sent"]
+    assert "plan_missed_followup" not in sent
+    assert sent.count("plan_completion_celebration") == 1

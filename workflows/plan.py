@@ -168,9 +168,20 @@ class CoachingPlanWorkflow:
             self._state.status = PlanStatus.CANCELLED  # the plan row was deleted: stop talking about it
             return
         self._state.snapshot = result.snapshot
+        self._rematch_completions(result.snapshot)
         # A pause or resume signal is newer than the row; a terminal status in the database always wins.
         if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
             self._state.status = result.snapshot.status
+
+    def _rematch_completions(self, snapshot: PlanSnapshot) -> None:
+        """After sessions moved: a ruck that matched nothing (or a session now gone) may count for one now."""
+        current = {s.id for s in snapshot.sessions}
+        for c in sorted(self._state.completions, key=lambda c: (c.received_at, c.ruck_id)):
+            if c.plan_session_id is not None and c.plan_session_id in current:
+                continue
+            others = [x for x in self._state.completions if x is not c]
+            c.plan_session_id = match_completion(snapshot, others, c.started_at or c.completed_at)
+            c.recorded = c.plan_session_id is None
 
     async def _apply(self, snapshot: PlanSnapshot, action: Action, timeout_seconds: int) -> None:
         n = action.notification
@@ -217,9 +228,13 @@ class CoachingPlanWorkflow:
                 self._state.needs_reload = True  # the database says the plan changed without telling us
         except ActivityError as err:
             workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
-            status = await self._record_skip(
-                snapshot, n, f"failed: {err.cause or err}"[:500], timeout_seconds, failed=True
-            )
+            try:
+                status = await self._record_skip(
+                    snapshot, n, f"failed: {err.cause or err}"[:500], timeout_seconds, failed=True
+                )
+            except ActivityError:
+                # Even the ledger refused (bad data): the plan goes on; operators see both failures in the history.
+                status = LedgerStatus.FAILED
         self._state.handled[n.notification_id] = status
         if status is LedgerStatus.SENT and n.counts_toward_cap:
             day = local_date(now, snapshot.prefs.timezone).isoformat()
