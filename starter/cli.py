@@ -61,6 +61,26 @@ def find_binary(name: str) -> str:
     return found
 
 
+def _positive_int(value: str) -> int:
+    """argparse type for ids: a whole number greater than zero."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a valid id: ids are whole numbers greater than 0")
+    return number
+
+
+def _coach_command() -> str:
+    """How to run this CLI from a new shell in the current directory (e.g. ``.venv/bin/coach``)."""
+    script = Path(sys.executable).parent / "coach"
+    if not script.exists():
+        return f"{sys.executable} -m starter.cli"
+    relative = os.path.relpath(script)
+    return relative if not relative.startswith("..") else str(script)
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
@@ -127,6 +147,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if _port_open(settings.dev_server_port):
         print(f"Temporal already listening on localhost:{settings.dev_server_port}; using it")
         client = await connect(f"localhost:{settings.dev_server_port}")
+        # A server started elsewhere may lack them; the one started below gets them at start-up.
+        await _register_search_attributes(client, client.namespace)
     else:
         keys = [
             SearchAttributeKey.for_keyword(k) if v == "Keyword" else SearchAttributeKey.for_datetime(k)
@@ -142,7 +164,6 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             search_attributes=keys,
         )
         client = env.client
-    await _register_search_attributes(client, client.namespace)
 
     engine = make_engine(settings.database_url)
     store = Store(make_sessionmaker(engine))
@@ -169,7 +190,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     print(f"Temporal Web UI:  {ui}")
     print(f"Demo plan id:     {plan_id}  (workflow {plan_workflow_id(plan_id)}, time zone {args.demo_timezone})")
     print(f"Open it:          {ui}/namespaces/{client.namespace}/workflows/{plan_workflow_id(plan_id)}")
-    print(f"Its schedule:     coach plan status {plan_id}")
+    print(f"Its schedule:     {_coach_command()} plan status {plan_id}")
     print(_format_status(status))
     print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
@@ -218,29 +239,24 @@ def _parse_time(value: str, field: str) -> datetime:
 
 
 async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.client import PlanNotFoundError, PlanNotifications
+    from temporalio.client import WorkflowExecutionStatus
+
+    from starter.client import PlanNotFoundError, PlanNotifications, PlanWorkflowClosedError
     from starter.temporal import connect
 
+    # Check the input before reaching for the server, so a typo is reported as such (exit 2) even when it is down.
+    completion = _completion(args) if args.plan_cmd == "completed" else None
     client = await connect()
     api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
     try:
         if args.plan_cmd == "start":
             handle = await api.start_plan(args.plan_id)
-            print(f"plan {args.plan_id}: workflow {handle.id} running")
-        elif args.plan_cmd == "completed":
-            try:
-                completion = SessionCompletedInput(
-                    ruck_id=args.ruck_id,
-                    completed_at=_parse_time(args.completed_at, "--completed-at")
-                    if args.completed_at
-                    else datetime.now(UTC),
-                    source=CompletionSource(args.source),
-                    plan_session_id=args.plan_session_id,
-                    distance_km=args.distance_km,
-                    duration_seconds=args.duration_seconds,
-                )
-            except ValidationError as exc:
-                raise UsageError(_validation_message(exc)) from exc
+            # A plan that cannot run (e.g. missing from the database) fails within moments: report that, not
+            # "running". Waits at most a few seconds, less once the workflow has loaded the plan.
+            execution = await api.wait_until_settled(args.plan_id, timeout=5.0)
+            state = "completed" if execution is WorkflowExecutionStatus.COMPLETED else "running"
+            print(f"plan {args.plan_id}: workflow {handle.id} {state}")
+        elif completion is not None:
             await api.session_completed(args.plan_id, completion)
             print(f"plan {args.plan_id}: ruck {args.ruck_id} reported completed")
         elif args.plan_cmd == "status":
@@ -256,10 +272,27 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             }[args.plan_cmd]
             await action(args.plan_id, args.reason)
             print(f"plan {args.plan_id}: {args.plan_cmd} sent")
-    except PlanNotFoundError as exc:
+    except (PlanNotFoundError, PlanWorkflowClosedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _completion(args: argparse.Namespace) -> SessionCompletedInput:
+    try:
+        return SessionCompletedInput(
+            ruck_id=args.ruck_id,
+            completed_at=_parse_time(args.completed_at, "--completed-at") if args.completed_at else datetime.now(UTC),
+            source=CompletionSource(args.source),
+            plan_session_id=args.plan_session_id,
+            distance_km=args.distance_km,
+            duration_seconds=args.duration_seconds,
+        )
+    except ValidationError as exc:
+        # Name the command-line flags, not the model's fields.
+        raise UsageError(
+            "; ".join(f"--{'.'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}" for e in exc.errors())
+        ) from exc
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -318,14 +351,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan_sub = plan.add_subparsers(dest="plan_cmd", required=True)
     for name in ("start", "status", "pause", "resume", "cancel", "complete", "sessions-changed", "completed"):
         p = plan_sub.add_parser(name)
-        p.add_argument("plan_id", type=int)
+        p.add_argument("plan_id", type=_positive_int, help="the plan's id (user_coaching_plans.id)")
         if name == "status":
             p.add_argument("--json", action="store_true")
         elif name == "completed":
-            p.add_argument("--ruck-id", type=int, required=True)
+            p.add_argument("--ruck-id", type=_positive_int, required=True)
             p.add_argument("--completed-at", help="ISO 8601 with offset; default now")
             p.add_argument("--source", choices=[s.value for s in CompletionSource], default="app")
-            p.add_argument("--plan-session-id", type=int)
+            p.add_argument("--plan-session-id", type=_positive_int)
             p.add_argument("--distance-km", type=float)
             p.add_argument("--duration-seconds", type=int)
         elif name != "start":
@@ -347,7 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings, quiet=args.command in ("simulate", "plan"))
     from starter.temporal import route_core_logs_to_python
 
-    route_core_logs_to_python()
+    # The time-skipping test server lacks capabilities the SDK core warns about; simulate shows errors only.
+    route_core_logs_to_python(core_level="ERROR" if args.command == "simulate" else "WARN")
     command = {"run": cmd_run, "worker": cmd_worker, "db": cmd_db, "plan": cmd_plan, "simulate": cmd_simulate}
     try:
         code = asyncio.run(command[args.command](args, settings))

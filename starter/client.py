@@ -6,7 +6,9 @@ here rather than a silent no-op in production.
 
 from __future__ import annotations
 
-from temporalio.client import Client, WorkflowHandle
+import asyncio
+
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistoryEventFilterType
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -30,6 +32,27 @@ class PlanNotFoundError(LookupError):
         super().__init__(f"plan {plan_id}: no running notification workflow (start it first)")
         self.plan_id = plan_id
 
+
+class PlanWorkflowClosedError(LookupError):
+    """The plan's workflow is no longer running and ended without completing (failed, terminated, …)."""
+
+    _WORDS = {
+        WorkflowExecutionStatus.FAILED: "failed",
+        WorkflowExecutionStatus.TERMINATED: "was terminated",
+        WorkflowExecutionStatus.TIMED_OUT: "timed out",
+        WorkflowExecutionStatus.CANCELED: "was canceled",
+    }
+
+    def __init__(self, plan_id: int, status: WorkflowExecutionStatus, failure: str | None = None) -> None:
+        word = self._WORDS.get(status, f"ended ({status.name.lower()})")
+        super().__init__(f"plan {plan_id}: workflow {word}" + (f": {failure}" if failure else ""))
+        self.plan_id = plan_id
+        self.status = status
+        self.failure = failure
+
+
+#: Execution states in which a status query tells the truth: live while running, the final state once completed.
+_QUERYABLE = (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
 
 PlanHandle = WorkflowHandle[CoachingPlanWorkflow, PlanWorkflowResult]
 
@@ -74,13 +97,87 @@ class PlanNotifications:
     async def sessions_changed(self, plan_id: int, reason: str = "") -> None:
         await self._signal(plan_id, CoachingPlanWorkflow.sessions_changed, SessionsChangedInput(reason=reason))
 
+    async def execution_status(self, plan_id: int) -> WorkflowExecutionStatus | None:
+        """The status of the plan's latest workflow run (RUNNING, COMPLETED, FAILED, …)."""
+        try:
+            return (await self.handle(plan_id).describe()).status
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise PlanNotFoundError(plan_id) from err
+            raise
+
+    async def check_not_closed_abnormally(self, plan_id: int) -> WorkflowExecutionStatus | None:
+        """The execution status; raises :class:`PlanWorkflowClosedError` if the workflow failed, was terminated,
+        timed out or was canceled (with the failure message for a failed one)."""
+        status = await self.execution_status(plan_id)
+        if status in _QUERYABLE or status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            return status
+        assert status is not None
+        raise PlanWorkflowClosedError(plan_id, status, await self._close_reason(plan_id))
+
+    async def wait_until_settled(self, plan_id: int, timeout: float = 5.0) -> WorkflowExecutionStatus | None:
+        """Wait (at most ``timeout`` seconds) until the plan's workflow has done its first work: it closed, or an
+        activity (loading the plan) completed and a workflow task processed the result.
+
+        Returns the execution status; raises :class:`PlanWorkflowClosedError` if it failed or was stopped. Without a
+        worker on the task queue this simply times out and returns RUNNING.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            status = await self.check_not_closed_abnormally(plan_id)
+            if status is not WorkflowExecutionStatus.RUNNING:
+                return status
+            if await self._has_done_work(plan_id):
+                # The task that processed the load may also have failed the workflow: describe again, after it.
+                return await self.check_not_closed_abnormally(plan_id)
+            if loop.time() >= deadline:
+                return status
+            await asyncio.sleep(0.1)
+
+    async def _has_done_work(self, plan_id: int) -> bool:
+        activity_done = False
+        async for event in self.handle(plan_id).fetch_history_events(page_size=50):
+            if event.HasField("activity_task_completed_event_attributes"):
+                activity_done = True
+            elif activity_done and event.HasField("workflow_task_completed_event_attributes"):
+                return True
+            elif event.event_id > 200:
+                break
+        return False
+
     async def status(self, plan_id: int) -> PlanStatusResult:
+        """The plan's schedule and counters: live while it runs, its final state once it completed.
+
+        Raises :class:`PlanNotFoundError` if it never started and :class:`PlanWorkflowClosedError` if it ended
+        abnormally (failed, terminated, timed out, canceled), rather than reporting a stale 'active'.
+        """
+        await self.check_not_closed_abnormally(plan_id)
         try:
             return await self.handle(plan_id).query(CoachingPlanWorkflow.status)
         except RPCError as err:
             if err.status is RPCStatusCode.NOT_FOUND:
                 raise PlanNotFoundError(plan_id) from err
             raise
+
+    async def _close_reason(self, plan_id: int) -> str | None:
+        """The failure message (with its causes) or termination reason from the history's close event."""
+        try:
+            async for event in self.handle(plan_id).fetch_history_events(
+                event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+            ):
+                if event.HasField("workflow_execution_failed_event_attributes"):
+                    failure = event.workflow_execution_failed_event_attributes.failure
+                    messages = [failure.message]
+                    while failure.HasField("cause"):
+                        failure = failure.cause
+                        messages.append(failure.message)
+                    return ": ".join(m for m in messages if m) or None
+                if event.HasField("workflow_execution_terminated_event_attributes"):
+                    return event.workflow_execution_terminated_event_attributes.reason or None
+        except RPCError:
+            return None
+        return None
 
     async def _signal(self, plan_id: int, signal: object, arg: object) -> None:
         try:

@@ -18,8 +18,11 @@ async def connect(target_host: str | None = None, namespace: str | None = None) 
     return await Client.connect(**config, data_converter=pydantic_data_converter)
 
 
-def route_core_logs_to_python() -> None:
-    """Send the SDK core's (Rust) log lines through Python logging instead of raw stdout, which is CLI output."""
+def route_core_logs_to_python(core_level: str = "WARN") -> None:
+    """Send the SDK core's (Rust) log lines through Python logging instead of raw stdout, which is CLI output.
+
+    ``core_level`` is the least severe core level forwarded (``TRACE``, ``DEBUG``, ``INFO``, ``WARN``, ``ERROR``).
+    """
     import logging
 
     from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -28,7 +31,7 @@ def route_core_logs_to_python() -> None:
         Runtime(
             telemetry=TelemetryConfig(
                 logging=LoggingConfig(
-                    filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                    filter=TelemetryFilter(core_level=core_level, other_level="ERROR"),
                     forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
                 )
             )

@@ -1,0 +1,138 @@
+"""`coach` on bad input: exit 2 with a message naming the problem, exit 1 for a plan that cannot run; no tracebacks."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from activities.migrate import upgrade_database
+from starter.sandbox import start_environment
+from starter.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# Nothing listens here: commands that get as far as connecting fail fast instead of finding a stray server.
+UNREACHABLE = {"TEMPORAL_ADDRESS": "127.0.0.1:1"}
+
+
+def coach(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "starter.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env={**os.environ, **UNREACHABLE, **(env or {})},
+    )
+
+
+@pytest.mark.parametrize("plan_id", ["-5", "0", "abc"])
+def test_plan_ids_must_be_positive_whole_numbers(plan_id: str) -> None:
+    result = coach("plan", "start", plan_id)
+    assert result.returncode == 2
+    assert "argument plan_id" in result.stderr and repr(plan_id) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_completion_time_names_the_flag() -> None:
+    # Checked before connecting, so it is reported as bad input even with no server.
+    result = coach("plan", "completed", "3", "--ruck-id", "4", "--completed-at", "yesterday")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: --completed-at: 'yesterday' is not an ISO 8601 time")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "is a directory"),
+        (b'{"description": "caf\xe9"}', "not UTF-8 text"),
+        (b"[1, 2]", "the scenario must be a JSON object, not an array"),
+    ],
+    ids=["directory", "not-utf8", "json-array"],
+)
+def test_simulate_refuses_unreadable_scenarios(tmp_path: Path, content: bytes | None, message: str) -> None:
+    target = tmp_path
+    if content is not None:
+        target = tmp_path / "scenario.json"
+        target.write_bytes(content)
+    result = coach("simulate", str(target))
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {target}: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def _create_plan(database_url: str) -> int:
+    from activities.database import make_engine, make_sessionmaker
+    from activities.store import Store
+
+    engine = make_engine(database_url)
+    try:
+        start = date.today() + timedelta(days=2)
+        return await Store(make_sessionmaker(engine)).create_demo_plan(
+            timezone="America/New_York",
+            start_date=start,
+            sessions=[{"scheduled_date": start, "scheduled_start_time": "06:00", "planned_session_type": "Ruck"}],
+        )
+    finally:
+        await engine.dispose()
+
+
+async def test_starting_a_missing_plan_reports_the_failure(tmp_path: Path) -> None:
+    from worker import build_worker
+
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/coach.db"
+    await upgrade_database(database_url)
+    task_queue = f"coaching-cli-test-{uuid.uuid4().hex[:8]}"
+    env = await start_environment(time_skipping=False)
+    try:
+        settings = Settings(database_url=database_url, environment="test", task_queue=task_queue)
+        child_env = {
+            **os.environ,
+            "TEMPORAL_ADDRESS": env.client.service_client.config.target_host,
+            "COACH_DATABASE_URL": database_url,
+            "COACH_TASK_QUEUE": task_queue,
+        }
+
+        async def run_coach(*args: str) -> tuple[int, str, str]:
+            # Asynchronously, so the worker below keeps running the workflow meanwhile.
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "starter.cli",
+                *args,
+                cwd=ROOT,
+                env=child_env,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+            assert process.returncode is not None
+            return process.returncode, out.decode(), err.decode()
+
+        async with build_worker(env.client, settings, task_queue=task_queue) as worker, worker:
+            code, out, err = await run_coach("plan", "start", "999")
+            assert (code, out) == (1, ""), err
+            assert err.strip() == "error: plan 999: workflow failed: plan 999 does not exist"
+            # The status does not pretend the failed plan is active.
+            code, out, err = await run_coach("plan", "status", "999")
+            assert (code, out) == (1, "")
+            assert err.strip() == "error: plan 999: workflow failed: plan 999 does not exist"
+            # A plan that exists is reported running as soon as its workflow has loaded it.
+            plan_id = await _create_plan(database_url)
+            started = asyncio.get_running_loop().time()
+            code, out, err = await run_coach("plan", "start", str(plan_id))
+            assert code == 0, err
+            assert out.strip() == f"plan {plan_id}: workflow coaching-plan-{plan_id} running"
+            assert asyncio.get_running_loop().time() - started < 5
+            code, out, err = await run_coach("plan", "status", str(plan_id))
+            assert code == 0, err
+            assert out.startswith(f"Plan {plan_id}: active (America/New_York)")
+    finally:
+        await env.shutdown()
