@@ -42,9 +42,9 @@ def _configure_logging(settings: Settings, quiet: bool = False) -> None:
     logging.getLogger("temporalio.workflow").setLevel(level)
 
 
-def _workflow_config(settings: Settings, search_attributes: bool = True) -> WorkflowConfig:
+def _workflow_config(settings: Settings) -> WorkflowConfig:
     return WorkflowConfig(
-        search_attributes=search_attributes,
+        search_attributes=settings.search_attributes,
         continue_as_new_after_events=settings.continue_as_new_after_events,
         activity_timeout_seconds=settings.activity_timeout_seconds,
     )
@@ -165,42 +165,52 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         )
         client = env.client
 
-    engine = make_engine(settings.database_url)
-    store = Store(make_sessionmaker(engine))
-    now = to_local(datetime.now(UTC), args.demo_timezone)
-    plan_id = await store.create_demo_plan(
-        timezone=args.demo_timezone,
-        start_date=now.date() + timedelta(days=1),
-        sessions=_demo_sessions(now),
-        tone="Drill Sergeant",
-        quiet_hours=(22 * 60, 5 * 60),
-    )
-    await engine.dispose()
-
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    worker_task = asyncio.create_task(run_worker(client, settings, stop))
-    api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
-    await api.start_plan(plan_id)
-    status = await _wait_for_status(api, plan_id)
+    worker_task: asyncio.Task[None] | None = None
+    try:
+        engine = make_engine(settings.database_url)
+        store = Store(make_sessionmaker(engine))
+        now = to_local(datetime.now(UTC), args.demo_timezone)
+        plan_id = await store.create_demo_plan(
+            timezone=args.demo_timezone,
+            start_date=now.date() + timedelta(days=1),
+            sessions=_demo_sessions(now),
+            tone="Drill Sergeant",
+            quiet_hours=(22 * 60, 5 * 60),
+        )
+        await engine.dispose()
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        worker_task = asyncio.create_task(run_worker(client, settings, stop))
+        api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
+        await api.start_plan(plan_id)
+        status = await _wait_for_status(api, plan_id)
+        _print_run_summary(settings, client.namespace, plan_id, args.demo_timezone, status)
+        if args.exit_after is not None:
+            loop.call_later(args.exit_after, stop.set)
+        await stop.wait()
+    finally:
+        # Whatever happened, stop the worker and the embedded server we started: nothing is left running.
+        stop.set()
+        if worker_task is not None:
+            await worker_task
+        if env is not None:
+            await env.shutdown()
+    return 0
+
+
+def _print_run_summary(settings: Settings, namespace: str, plan_id: int, tz: str, status: PlanStatusResult) -> None:
 
     ui = f"http://localhost:{settings.dev_server_ui_port}"
     print(f"Temporal Web UI:  {ui}")
-    print(f"Demo plan id:     {plan_id}  (workflow {plan_workflow_id(plan_id)}, time zone {args.demo_timezone})")
-    print(f"Open it:          {ui}/namespaces/{client.namespace}/workflows/{plan_workflow_id(plan_id)}")
+    print(f"Demo plan id:     {plan_id}  (workflow {plan_workflow_id(plan_id)}, time zone {tz})")
+    print(f"Open it:          {ui}/namespaces/{namespace}/workflows/{plan_workflow_id(plan_id)}")
     print(f"Its schedule:     {_coach_command()} plan status {plan_id}")
     print(_format_status(status))
     print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
-    if args.exit_after is not None:
-        loop.call_later(args.exit_after, stop.set)
-    await stop.wait()
-    await worker_task
-    if env is not None:
-        await env.shutdown()
-    return 0
 
 
 async def _wait_for_status(api: Any, plan_id: int) -> PlanStatusResult:
@@ -388,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 2
-    except (ConnectionError, RuntimeError) as exc:
+    except (ConnectionError, RuntimeError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     push_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     task_queue: str = Field(default=TASK_QUEUE, min_length=1)
+    #: Upsert the custom search attributes (they must be registered in the namespace first, or every plan's
+    #: workflow task fails); turn off for a namespace that does not have them yet.
+    search_attributes: bool = True
 
     # Workflow knobs, passed to each plan workflow in its input.
     continue_as_new_after_events: int = Field(default=10_000, ge=100)

@@ -1,0 +1,76 @@
+"""The README's run command as a user meets it: `coach run` in a fresh directory prints the Web UI address and the
+demo plan id, the UI answers, `coach plan status` from a second process shows the schedule, Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.devserver
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> None:
+    port, ui_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "COACH_DEV_SERVER_PORT": str(port),
+        "COACH_DEV_SERVER_UI_PORT": str(ui_port),
+        "COACH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/var/coach.db",
+    }
+    env.pop("TEMPORAL_ADDRESS", None)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "starter.cli", "run"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert run.stdout is not None
+        printed: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = run.stdout.readline()
+            if not line:
+                break
+            printed.append(line)
+            if line.startswith("Press Ctrl-C"):
+                break
+        text = "".join(printed)
+        assert f"Temporal Web UI:  http://localhost:{ui_port}" in text, text
+        match = re.search(r"Demo plan id:\s+(\d+)", text)
+        assert match, text
+        plan_id = match.group(1)
+        assert "plan_evening_brief" in text and "plan_morning_hype" in text
+
+        assert httpx.get(f"http://localhost:{ui_port}/", timeout=10).status_code == 200
+        status = subprocess.run(
+            [sys.executable, "-m", "starter.cli", "plan", "status", plan_id],
+            env={**env, "TEMPORAL_ADDRESS": f"localhost:{port}"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert status.returncode == 0, status.stderr
+        assert f"Plan {plan_id}: active" in status.stdout and "plan_evening_brief" in status.stdout
+    finally:
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=60) == 0
+    with socket.socket() as sock:  # the embedded dev server went with it
+        assert sock.connect_ex(("127.0.0.1", port)) != 0
