@@ -8,7 +8,9 @@ the loop. The state is one model carried through continue-as-new.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
@@ -26,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         DeliverResult,
         LedgerStatus,
         LoadPlanInput,
-        LoadPlanResult,
         NotificationType,
         PlannedNotification,
         PlanSnapshot,
@@ -50,6 +51,8 @@ STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
 NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
 
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 _TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
 _SESSION_TYPES = (
     NotificationType.EVENING_BRIEF,
@@ -71,6 +74,7 @@ class CoachingPlanWorkflow:
         self._wake = False
         self._published: tuple[str, datetime | None, str | None] | None = None
         self._last_upcoming: list[UpcomingNotification] = []
+        self._timeout = timedelta(seconds=60)
 
     # --- run loop ----------------------------------------------------------------------------------------
 
@@ -78,6 +82,7 @@ class CoachingPlanWorkflow:
     async def run(self, input: PlanWorkflowInput) -> PlanWorkflowResult:
         self._plan_id = input.plan_id
         config = input.config
+        self._timeout = timedelta(seconds=config.activity_timeout_seconds)
         if input.state is not None:
             self._state = input.state
         if self._state.started_at is None:
@@ -90,11 +95,11 @@ class CoachingPlanWorkflow:
             # leaves it set, so the sleep below returns at once and the change is not lost until the next timer.
             self._wake = False
             if self._state.needs_reload:
-                await self._reload(config.activity_timeout_seconds)
+                await self._reload()
             snapshot = self._state.snapshot
             assert snapshot is not None
             # Completions are recorded even when the plan just ended: the last session's ruck still counts.
-            await self._record_new_completions(snapshot, config.activity_timeout_seconds)
+            await self._record_new_completions(snapshot)
             try:
                 evaluation = evaluate(snapshot, self._state, workflow.now())
             except Exception:  # noqa: BLE001 - odd data must not fail the workflow task (and stall the plan) forever
@@ -106,18 +111,18 @@ class CoachingPlanWorkflow:
                     # Finishing the plan with its last ruck: that ruck's celebration is still due.
                     for action in evaluation.actions:
                         if action.notification.type is NotificationType.COMPLETION_CELEBRATION:
-                            await self._apply(snapshot, action, config.activity_timeout_seconds)
+                            await self._apply(snapshot, action)
                 break
             if evaluation.actions:
                 for action in evaluation.actions:
                     if self._wake:
                         break  # a signal changed the plan: re-evaluate what is still wanted before going on
-                    await self._apply(snapshot, action, config.activity_timeout_seconds)
+                    await self._apply(snapshot, action)
                 continue
             self._remember_upcoming(snapshot, evaluation)
             if config.search_attributes:
                 self._publish(evaluation)
-            await self._record_schedule(evaluation, config.activity_timeout_seconds)
+            await self._record_schedule(evaluation)
             if self._should_continue_as_new(config.continue_as_new_after_events):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 self._state.handled = self._prune_handled(snapshot)
@@ -154,14 +159,15 @@ class CoachingPlanWorkflow:
 
     # --- activities ----------------------------------------------------------------------------------------
 
-    async def _reload(self, timeout_seconds: int) -> None:
-        self._state.needs_reload = False
-        result: LoadPlanResult = await workflow.execute_activity_method(
-            PlanActivities.load_plan,
-            LoadPlanInput(plan_id=self._plan_id),
-            start_to_close_timeout=timedelta(seconds=timeout_seconds),
-            retry_policy=_IO_RETRY,
+    async def _io(self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In) -> _Out:
+        """A database activity: the configured timeout and patient retries (a database outage only delays)."""
+        return await workflow.execute_activity_method(
+            activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY
         )
+
+    async def _reload(self) -> None:
+        self._state.needs_reload = False
+        result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
         if result.snapshot is None:
             if self._state.snapshot is None:
                 raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
@@ -183,11 +189,11 @@ class CoachingPlanWorkflow:
             c.plan_session_id = match_completion(snapshot, others, c.started_at or c.completed_at)
             c.recorded = c.plan_session_id is None
 
-    async def _apply(self, snapshot: PlanSnapshot, action: Action, timeout_seconds: int) -> None:
+    async def _apply(self, snapshot: PlanSnapshot, action: Action) -> None:
         n = action.notification
         if action.decision is Decision.SKIP:
             self._state.handled[n.notification_id] = await self._record_skip(
-                snapshot, n, action.skip_reason or "skipped", timeout_seconds
+                snapshot, n, action.skip_reason or "skipped"
             )
             return
         now = workflow.now()
@@ -203,9 +209,9 @@ class CoachingPlanWorkflow:
                 timezone=snapshot.prefs.timezone,
                 prefer_metric=snapshot.prefs.prefer_metric,
             ),
-            start_to_close_timeout=timedelta(seconds=timeout_seconds),
+            start_to_close_timeout=self._timeout,
             schedule_to_close_timeout=budget,
-            heartbeat_timeout=timedelta(seconds=timeout_seconds),
+            heartbeat_timeout=self._timeout,
             retry_policy=_IO_RETRY,
             cancellation_type=ActivityCancellationType.TRY_CANCEL,
         )
@@ -219,7 +225,7 @@ class CoachingPlanWorkflow:
                 pass
             reason = f"withdrawn: the plan became {self._state.status.value} or the session was done while retrying"
             # The ledger keeps a row that the attempt managed to mark sent; its answer is what happened.
-            self._state.handled[n.notification_id] = await self._record_skip(snapshot, n, reason, timeout_seconds)
+            self._state.handled[n.notification_id] = await self._record_skip(snapshot, n, reason)
             return
         try:
             result: DeliverResult = await delivery
@@ -229,9 +235,7 @@ class CoachingPlanWorkflow:
         except ActivityError as err:
             workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
             try:
-                status = await self._record_skip(
-                    snapshot, n, f"failed: {err.cause or err}"[:500], timeout_seconds, failed=True
-                )
+                status = await self._record_skip(snapshot, n, f"failed: {err.cause or err}"[:500], failed=True)
             except ActivityError:
                 # Even the ledger refused (bad data): the plan goes on; operators see both failures in the history.
                 status = LedgerStatus.FAILED
@@ -241,16 +245,14 @@ class CoachingPlanWorkflow:
             self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + 1
 
     async def _record_skip(
-        self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, timeout_seconds: int, failed: bool = False
+        self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, failed: bool = False
     ) -> LedgerStatus:
         """Write a skipped (or, after delivery gave up, failed) ledger row with its reason; the ledger's status."""
-        result: DeliverResult = await workflow.execute_activity_method(
+        result = await self._io(
             PlanActivities.record_skip,
             RecordSkipInput(
                 plan_id=self._plan_id, user_id=snapshot.user_id, notification=n, reason=reason, failed=failed
             ),
-            start_to_close_timeout=timedelta(seconds=timeout_seconds),
-            retry_policy=_IO_RETRY,
         )
         return result.status
 
@@ -264,19 +266,16 @@ class CoachingPlanWorkflow:
             return any(c.plan_session_id == n.plan_session_id for c in self._state.completions)
         return False
 
-    async def _record_new_completions(self, snapshot: PlanSnapshot, timeout_seconds: int) -> None:
+    async def _record_new_completions(self, snapshot: PlanSnapshot) -> None:
         for completion in self._state.completions:
             if completion.recorded or completion.plan_session_id is None:
                 continue
-            await workflow.execute_activity_method(
-                PlanActivities.record_completion,
-                RecordCompletionInput(plan_id=self._plan_id, completion=completion),
-                start_to_close_timeout=timedelta(seconds=timeout_seconds),
-                retry_policy=_IO_RETRY,
+            await self._io(
+                PlanActivities.record_completion, RecordCompletionInput(plan_id=self._plan_id, completion=completion)
             )
             completion.recorded = True
 
-    async def _record_schedule(self, evaluation: Evaluation, timeout_seconds: int) -> None:
+    async def _record_schedule(self, evaluation: Evaluation) -> None:
         """Mirror each session's next notification time into plan_sessions.next_notification_at."""
         snapshot = self._state.snapshot
         assert snapshot is not None
@@ -286,11 +285,8 @@ class CoachingPlanWorkflow:
                 nexts[n.plan_session_id] = n.send_at
         if nexts == self._state.recorded_schedule:
             return
-        await workflow.execute_activity_method(
-            PlanActivities.record_schedule,
-            RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts),
-            start_to_close_timeout=timedelta(seconds=timeout_seconds),
-            retry_policy=_IO_RETRY,
+        await self._io(
+            PlanActivities.record_schedule, RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts)
         )
         self._state.recorded_schedule = nexts
 
