@@ -199,6 +199,8 @@ class PlanState(Model):
     needs_reload: bool = False
     status_signalled: bool = False
     recorded_schedule: dict[int, datetime | None] | None = None
+    #: "session_id:date" -> when the workflow first saw that session on that date (a moved session is new).
+    sessions_seen: dict[str, datetime] = Field(default_factory=dict)
 
 
 class PlanWorkflowInput(Model):

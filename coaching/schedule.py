@@ -440,6 +440,19 @@ def _still_relevant(n: PlannedNotification, done: set[int]) -> bool:
     return True
 
 
+def session_seen_key(session_id: int, day: date | None) -> str:
+    return f"{session_id}:{day.isoformat() if day else '-'}"
+
+
+def _learned_too_late(n: PlannedNotification, state: PlanState, starts: dict[int, datetime]) -> bool:
+    """A session moved onto a time already past (a plan review correcting dates) cannot have been missed."""
+    if n.plan_session_id is None:
+        return False
+    seen = state.sessions_seen.get(session_seen_key(n.plan_session_id, n.local_date))
+    start = starts.get(n.plan_session_id)
+    return seen is not None and start is not None and seen > start
+
+
 def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluation:
     """Decide, at ``now``, what to send, what to skip (and why), and what is coming next.
 
@@ -451,8 +464,11 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluat
     done = completed_session_ids(snapshot, state.completions)
     result = Evaluation()
     due_now: list[tuple[PlannedNotification, str | None]] = []
+    starts = {s.id: t.start_at for s in snapshot.sessions if (t := session_start(s, prefs, snapshot.cadence))}
     for n in candidates(snapshot, state.completions):
         if n.notification_id in state.handled or not _still_relevant(n, done):
+            continue
+        if n.type is NotificationType.MISSED_FOLLOWUP and _learned_too_late(n, state, starts):
             continue
         if n.expires_at < now - FORGET_AFTER:
             continue

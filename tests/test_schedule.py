@@ -413,3 +413,18 @@ def test_end_of_quiet_hours_on_a_fall_back_night_is_never_earlier() -> None:
     second_0130 = datetime(2027, 11, 7, 6, 30, tzinfo=UTC)  # 01:30 EST, the second one
     held = end_of_quiet_hours(second_0130, tz, (0, 105))
     assert held >= second_0130 and held == datetime(2027, 11, 7, 6, 45, tzinfo=UTC)
+
+
+def test_no_missed_followup_for_a_session_moved_onto_a_day_already_over() -> None:
+    from coaching.schedule import session_seen_key
+
+    snap = plan(
+        "UTC",
+        [PlanSession(id=1, scheduled_date=date(2027, 5, 4), scheduled_start_minute=8 * 60)],
+        datetime(2027, 5, 1, tzinfo=UTC),
+    )
+    after = datetime(2027, 5, 5, 9, 30, tzinfo=UTC)
+    moved_late = PlanState(sessions_seen={session_seen_key(1, date(2027, 5, 4)): datetime(2027, 5, 4, 15, tzinfo=UTC)})
+    known_early = PlanState(sessions_seen={session_seen_key(1, date(2027, 5, 4)): datetime(2027, 5, 2, tzinfo=UTC)})
+    assert not [a for a in evaluate(snap, moved_late, after).actions if a.notification.type is T.MISSED_FOLLOWUP]
+    assert [a for a in evaluate(snap, known_early, after).actions if a.notification.type is T.MISSED_FOLLOWUP]

@@ -374,3 +374,22 @@ async def test_a_session_moved_onto_the_day_of_an_unmatched_ruck_is_not_missed(s
     sent = [r.notification_type for r in rows if r.status == "sent"]
     assert "plan_missed_followup" not in sent
     assert sent.count("plan_completion_celebration") == 1
+
+
+async def test_a_session_moved_into_the_past_gets_no_missed_followup(stack: Stack) -> None:
+    from sqlalchemy import update
+
+    from activities.db import PlanSessionRow
+
+    day = to_local(await stack.now(), NY).date() + timedelta(days=2)
+    plan_id = await make_plan(stack, NY, [(day + timedelta(days=5), "08:00")])
+    await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day, 15 * 60, NY))
+    async with stack.store._sessionmaker.begin() as session:  # noqa: SLF001 - the core API's write, simulated
+        await session.execute(
+            update(PlanSessionRow).where(PlanSessionRow.user_coaching_plan_id == plan_id).values(scheduled_date=day)
+        )
+    await stack.plans.sessions_changed(plan_id, "plan review moved the session to this morning")
+    await stack.advance_to(local_to_utc(day + timedelta(days=1), 12 * 60, NY))
+    sent = [r.notification_type for r in await stack.ledger(plan_id) if r.status == "sent"]
+    assert "plan_missed_followup" not in sent

@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         SessionsChangedInput,
         UpcomingNotification,
     )
-    from coaching.schedule import Evaluation, evaluate, match_completion
+    from coaching.schedule import Evaluation, evaluate, match_completion, session_seen_key
     from coaching.timeutil import format_local, local_date
 
 STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
@@ -174,6 +174,8 @@ class CoachingPlanWorkflow:
             self._state.status = PlanStatus.CANCELLED  # the plan row was deleted: stop talking about it
             return
         self._state.snapshot = result.snapshot
+        for session in result.snapshot.sessions:
+            self._state.sessions_seen.setdefault(session_seen_key(session.id, session.scheduled_date), workflow.now())
         self._rematch_completions(result.snapshot)
         # A pause or resume signal is newer than the row; a terminal status in the database always wins.
         if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
