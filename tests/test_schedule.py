@@ -70,18 +70,28 @@ def test_brief_and_hype_stay_at_local_wall_time_across_a_year(tz: str) -> None:
         assert to_local(n.due_at, tz).date() == n.local_date - timedelta(days=1)
 
 
+# Each zone on a day whose eve is a DST transition (or an ordinary day where there is none).
+TRANSITION_DAYS = {
+    "America/New_York": date(2027, 3, 15),  # the evening before is the spring-forward day
+    "Europe/London": date(2027, 11, 1),  # the evening before is the fall-back day
+    "Asia/Kathmandu": date(2027, 5, 4),
+    "Australia/Lord_Howe": date(2027, 4, 5),  # the evening before is Lord Howe's 30-minute fall-back day
+    "Asia/Kolkata": date(2027, 5, 4),
+}
+
+
+@pytest.mark.parametrize("tz", ZONES)
 @pytest.mark.parametrize(
-    ("start", "brief"),
-    [(5 * 60, 19 * 60), (4 * 60, 18 * 60), (2 * 60, 17 * 60), (6 * 60, 20 * 60), (18 * 60, 20 * 60)],
+    ("start", "brief"), [(5 * 60, 19 * 60), (4 * 60, 18 * 60), (2 * 60, 17 * 60), (6 * 60, 20 * 60), (18 * 60, 20 * 60)]
 )
-def test_early_sessions_get_an_earlier_brief(start: int, brief: int) -> None:
+def test_early_sessions_get_an_earlier_brief(tz: str, start: int, brief: int) -> None:
+    day = TRANSITION_DAYS[tz]
     snap = plan(
-        "Europe/London",
-        [PlanSession(id=1, scheduled_date=date(2027, 5, 4), scheduled_start_minute=start)],
-        datetime(2027, 5, 1, tzinfo=UTC),
+        tz, [PlanSession(id=1, scheduled_date=day, scheduled_start_minute=start)], datetime(2027, 1, 1, tzinfo=UTC)
     )
     (n,) = of_type(candidates(snap, []), T.EVENING_BRIEF)
-    assert local_minute(n.due_at, "Europe/London") == brief
+    assert local_minute(n.due_at, tz) == brief
+    assert to_local(n.due_at, tz).date() == day - timedelta(days=1)
 
 
 def test_session_without_time_uses_confident_cadence_then_default() -> None:
@@ -97,18 +107,20 @@ def test_session_without_time_uses_confident_cadence_then_default() -> None:
     assert local_minute(hype.due_at, "UTC") == 6 * 60
 
 
-def test_missed_followup_only_after_the_day_has_passed_and_only_without_a_completion() -> None:
-    tz = "America/New_York"
-    s = PlanSession(id=1, scheduled_date=date(2027, 5, 4), scheduled_start_minute=7 * 60)
-    snap = plan(tz, [s], datetime(2027, 5, 1, tzinfo=UTC))
+@pytest.mark.parametrize("tz", ZONES)
+def test_missed_followup_only_after_the_day_has_passed_and_only_without_a_completion(tz: str) -> None:
+    day = TRANSITION_DAYS[tz] - timedelta(days=1)  # the follow-up's morning is the day after a transition
+    s = PlanSession(id=1, scheduled_date=day, scheduled_start_minute=7 * 60)
+    snap = plan(tz, [s], datetime(2027, 1, 1, tzinfo=UTC))
     (missed,) = of_type(candidates(snap, []), T.MISSED_FOLLOWUP)
-    assert missed.due_at == local_to_utc(date(2027, 5, 5), 9 * 60, tz)
+    assert missed.due_at == local_to_utc(day + timedelta(days=1), 9 * 60, tz)
+    assert local_minute(missed.due_at, tz) == 9 * 60
     # Late evening on the day itself: not due yet, whatever the start time was.
-    evening = local_to_utc(date(2027, 5, 4), 23 * 60, tz)
+    evening = local_to_utc(day, 23 * 60, tz)
     assert not [a for a in evaluate(snap, PlanState(), evening).actions if a.notification.type is T.MISSED_FOLLOWUP]
     # A ruck at 22:00 that evening (reported later, e.g. an import) means no missed follow-up at all.
-    state = PlanState(completions=[completion(snap, 1, local_to_utc(date(2027, 5, 4), 22 * 60, tz), 1)])
-    after = local_to_utc(date(2027, 5, 5), 9 * 60 + 1, tz)
+    state = PlanState(completions=[completion(snap, 1, local_to_utc(day, 22 * 60, tz), 1)])
+    after = local_to_utc(day + timedelta(days=1), 9 * 60 + 1, tz)
     types = {a.notification.type for a in evaluate(snap, state, after).actions}
     assert T.MISSED_FOLLOWUP not in types
 
@@ -143,8 +155,8 @@ def test_missed_state_escalates() -> None:
     assert missed_state_for(snap, {1, 2, 3}, 4) is MissedState.FIRST_MISS
 
 
-def test_quiet_hours_hold_then_drop_what_no_longer_makes_sense() -> None:
-    tz = "Europe/London"
+@pytest.mark.parametrize("tz", ZONES)
+def test_quiet_hours_hold_then_drop_what_no_longer_makes_sense(tz: str) -> None:
     # 06:00 session: the hype (05:00) falls in quiet hours 22:00–07:00 and would only go out after the start.
     # The 07:30 session's hype (06:30) is held to 07:00 and still goes out before the start.
     sessions = [
