@@ -57,7 +57,10 @@ async def record(name: str, *, complete: bool, cancel: bool, can_after: int = 10
             if cancel:
                 await stack.plans.cancel(plan_id)
                 await handle.result()
-            history = await handle.fetch_history()
+            # The first run's history: for a plan that continued as new, that run ends in ContinuedAsNew.
+            history = await stack.client.get_workflow_handle(
+                handle.id, run_id=handle.first_execution_run_id
+            ).fetch_history()
             (OUT / f"{name}.json").write_text(history.to_json())
             sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
 
@@ -66,6 +69,7 @@ async def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     await record("plan_completed_paused_cancelled", complete=True, cancel=True)
     await record("plan_running_missed", complete=False, cancel=False)
+    await record("plan_continued_as_new", complete=True, cancel=False, can_after=100)
 
 
 if __name__ == "__main__":
