@@ -9,6 +9,7 @@ notification id, which is the push's collapse key.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from collections.abc import Awaitable, Callable
@@ -84,7 +85,15 @@ class PlanActivities:
                 detail=row.reason or "",
             )
 
-        blocker = await self.store.delivery_blocker(input.plan_id, n.plan_session_id, n.type)
+        already_sent = _sent_tokens_from_heartbeat()
+        # An attempt that already reached some devices finishes the job; otherwise the database has the last word.
+        blocker = (
+            None
+            if already_sent
+            else await self.store.delivery_blocker(
+                input.plan_id, n.plan_session_id, n.type, honor_pause=input.honor_database_pause
+            )
+        )
         if blocker is not None:
             await self.store.ledger_skip(input.plan_id, input.user_id, n, blocker)
             activity.logger.info("not sending %s: %s", n.notification_id, blocker.split(":", 1)[0])
@@ -119,8 +128,11 @@ class PlanActivities:
                 n, LedgerStatus.SKIPPED, "no_device: the athlete has no active push token", payload, content.source
             )
 
-        already_sent = _sent_tokens_from_heartbeat()
-        targets = [PushTarget(token_id=t.id, token=t.fcm_token) for t in tokens if t.id not in already_sent]
+        targets = [
+            PushTarget(token_id=t.id, token=t.fcm_token) for t in tokens if t.fcm_token and t.id not in already_sent
+        ]
+        # A heartbeat before the push is where a withdrawal (the plan cancelled meanwhile) reaches this attempt.
+        activity.heartbeat(sorted(already_sent))
         try:
             outcomes = await self.pusher.send(message, targets) if targets else []
             # Remember who has it before any database write below can fail and make Temporal retry us.
@@ -134,8 +146,12 @@ class PlanActivities:
                 f"push temporarily refused: {err}", type="PushRetryable", next_retry_delay=delay
             ) from err
 
-        deactivated = await self._deactivate([o for o in outcomes if o.unregistered])
         delivered = len(already_sent) + sum(1 for o in outcomes if o.ok)
+        if delivered:
+            # Pushed: the ledger must say so even if a withdrawal (cancellation) arrives now, so this write is
+            # shielded; the attempt then reports cancelled, and the workflow's skip finds the row already 'sent'.
+            await asyncio.shield(self._record_sent(n, payload, content.source, delivered))
+        deactivated = await self._deactivate([o for o in outcomes if o.unregistered])
         if delivered == 0:
             return await self._undelivered(
                 n,
@@ -146,22 +162,6 @@ class PlanActivities:
                 deactivated,
             )
 
-        # The attempt's server time, not the host clock: identical in production, and right under time skipping.
-        sent_at = activity.info().current_attempt_scheduled_time or datetime.now(UTC)
-        await self.store.ledger_finish(
-            n.notification_id,
-            LedgerStatus.SENT,
-            payload=payload,
-            sent_at=sent_at,
-            copy_source=content.source,
-            reason=f"via {self.pusher.name} to {delivered} device(s)",
-        )
-        if n.plan_session_id is not None and n.type is not NotificationType.COMPLETION_CELEBRATION:
-            await self.store.update_session_notification(
-                n.plan_session_id,
-                last_notification_type=n.type.value,
-                missed_state=n.facts.get("missed_state") if n.type is NotificationType.MISSED_FOLLOWUP else None,
-            )
         activity.logger.info("sent %s via %s to %d device(s)", n.notification_id, self.pusher.name, delivered)
         return DeliverResult(
             notification_id=n.notification_id,
@@ -197,6 +197,26 @@ class PlanActivities:
     @_bad_data_is_permanent
     async def record_schedule(self, input: RecordScheduleInput) -> None:
         await self.store.set_next_notifications(input.plan_id, input.next_by_session)
+
+    async def _record_sent(
+        self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, devices: int
+    ) -> None:
+        # The attempt's server time, not the host clock: identical in production, and right under time skipping.
+        sent_at = activity.info().current_attempt_scheduled_time or datetime.now(UTC)
+        await self.store.ledger_finish(
+            n.notification_id,
+            LedgerStatus.SENT,
+            payload=payload,
+            sent_at=sent_at,
+            copy_source=copy_source,
+            reason=f"via {self.pusher.name} to {devices} device(s)",
+        )
+        if n.plan_session_id is not None and n.type is not NotificationType.COMPLETION_CELEBRATION:
+            await self.store.update_session_notification(
+                n.plan_session_id,
+                last_notification_type=n.type.value,
+                missed_state=n.facts.get("missed_state") if n.type is NotificationType.MISSED_FOLLOWUP else None,
+            )
 
     async def _undelivered(
         self,

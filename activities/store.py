@@ -142,7 +142,9 @@ class Store:
             has_device=has_device,
         )
 
-    async def delivery_blocker(self, plan_id: int, plan_session_id: int | None, ntype: NotificationType) -> str | None:
+    async def delivery_blocker(
+        self, plan_id: int, plan_session_id: int | None, ntype: NotificationType, *, honor_pause: bool = True
+    ) -> str | None:
         """Why the database says this notification must not go out now, or None.
 
         The workflow learns of changes through signals; this check at send time catches a plan the core API
@@ -152,9 +154,11 @@ class Store:
             status = await session.scalar(select(UserCoachingPlan.current_status).where(UserCoachingPlan.id == plan_id))
             if status is None:
                 return "plan_removed: the plan no longer exists"
-            if status in ("cancelled", "completed") and ntype is not NotificationType.COMPLETION_CELEBRATION:
+            final = (NotificationType.COMPLETION_CELEBRATION, NotificationType.MILESTONE_ALERT)
+            if status == "cancelled" or (status == "completed" and ntype not in final):
                 return f"plan_{status}: the plan is {status} in the database"
-            if status == "paused" and ntype is not NotificationType.COMPLETION_CELEBRATION:
+            if status == "paused" and honor_pause and ntype is not NotificationType.COMPLETION_CELEBRATION:
+                # Only when the workflow has had no pause/resume signal: a signal is newer than the row.
                 return "plan_paused: the plan is paused in the database"
             if plan_session_id is None or ntype not in _SESSION_REMINDERS:
                 return None

@@ -201,6 +201,8 @@ class PlanState(Model):
     recorded_schedule: dict[int, datetime | None] | None = None
     #: "session_id:date" -> when the workflow first saw that session on that date (a moved session is new).
     sessions_seen: dict[str, datetime] = Field(default_factory=dict)
+    #: Set when the plan is completed: the end of the grace period for its last ruck.
+    finish_by: AwareDatetime | None = None
 
 
 class PlanWorkflowInput(Model):
@@ -273,6 +275,7 @@ class DeliverInput(Model):
     timezone: str
     prefer_metric: bool = True
     facts: dict[str, str] = Field(default_factory=dict)
+    honor_database_pause: bool = True
 
 
 class DeliverResult(Model):

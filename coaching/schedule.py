@@ -251,12 +251,13 @@ def _planned(
     subkey: str = "",
     expires_at: datetime | None = None,
     facts: dict[str, str] | None = None,
+    key_day: date | None = None,
 ) -> PlannedNotification:
     limit = due_at + MAX_LATENESS[ntype]
     # A celebration is keyed by its ruck alone: matching it to a session later must not make it a new notification.
     key_session = None if ntype is NotificationType.COMPLETION_CELEBRATION else session_id
     return PlannedNotification(
-        notification_id=notification_id(plan_id, ntype, key_session, day, subkey),
+        notification_id=notification_id(plan_id, ntype, key_session, key_day or day, subkey),
         type=ntype,
         plan_session_id=session_id,
         local_date=day,
@@ -387,6 +388,9 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
                 plan_id,
                 NotificationType.MILESTONE_ALERT,
                 day=c.local_date,
+                # Keyed by the milestone alone (the plan's start date stands for "once per plan"): when sessions
+                # are added or a ruck re-matched, the same milestone reached by another ruck is not a new one.
+                key_day=snapshot.start_date,
                 subkey=key,
                 due_at=c.received_at + MILESTONE_DELAY,
                 expires_at=c.completed_at + MAX_LATENESS[NotificationType.MILESTONE_ALERT],
@@ -403,8 +407,10 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
         starts = {s.id: t.start_at for s in joined if (t := session_start(s, prefs, snapshot.cadence))}
         while day <= last + timedelta(days=7):
             digest_at = local_to_utc(day, prefs.weekly_digest_minute, tz)
-            # The week is the 7 days up to the digest itself: a session later that evening is next week's.
-            week = [s for s in joined if digest_at - timedelta(days=7) < starts[s.id] <= digest_at]
+            previous_at = local_to_utc(day - timedelta(days=7), prefs.weekly_digest_minute, tz)
+            # The week runs from the previous digest to this one (by local time, so a DST week is 167 or 169
+            # hours): a session later that evening is next week's, and none falls between two digests.
+            week = [s for s in joined if previous_at < starts[s.id] <= digest_at]
             if week:
                 completed = sum(1 for s in week if s.id in done)
                 out.append(

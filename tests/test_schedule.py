@@ -440,3 +440,26 @@ def test_no_missed_followup_for_a_session_moved_onto_a_day_already_over() -> Non
     known_early = PlanState(sessions_seen={session_seen_key(1, date(2027, 5, 4)): datetime(2027, 5, 2, tzinfo=UTC)})
     assert not [a for a in evaluate(snap, moved_late, after).actions if a.notification.type is T.MISSED_FOLLOWUP]
     assert [a for a in evaluate(snap, known_early, after).actions if a.notification.type is T.MISSED_FOLLOWUP]
+
+
+def test_a_milestone_reached_again_after_sessions_are_added_keeps_its_key() -> None:
+    sessions = [PlanSession(id=i, scheduled_date=date(2027, 5, 1) + timedelta(days=i)) for i in range(1, 5)]
+    snap = plan("UTC", sessions, datetime(2027, 4, 30, tzinfo=UTC))
+    comps = [completion(snap, 100 + i, datetime(2027, 5, 1 + i, 10, tzinfo=UTC), i) for i in range(1, 3)]
+    before = {n.subkey: n.notification_id for n in of_type(candidates(snap, comps), T.MILESTONE_ALERT)}
+    snap.sessions += [PlanSession(id=i, scheduled_date=date(2027, 5, 1) + timedelta(days=i)) for i in range(5, 9)]
+    comps += [completion(snap, 100 + i, datetime(2027, 5, 1 + i, 10, tzinfo=UTC), i) for i in range(3, 5)]
+    after = {n.subkey: n.notification_id for n in of_type(candidates(snap, comps), T.MILESTONE_ALERT)}
+    assert before["pct50"] == after["pct50"]  # reached by another ruck now, but the same notification: sent once
+
+
+def test_digest_weeks_meet_exactly_across_spring_forward() -> None:
+    tz = "America/New_York"  # 2027-03-14 springs forward: that week is 167 hours long
+    sessions = [
+        PlanSession(id=1, scheduled_date=date(2027, 3, 7), scheduled_start_minute=17 * 60 + 30),
+        PlanSession(id=2, scheduled_date=date(2027, 3, 10), scheduled_start_minute=7 * 60),
+        PlanSession(id=3, scheduled_date=date(2027, 3, 14), scheduled_start_minute=18 * 60 + 30),
+    ]
+    snap = plan(tz, sessions, datetime(2027, 3, 1, tzinfo=UTC))
+    digests = {d.local_date: int(d.facts["planned"]) for d in of_type(candidates(snap, []), T.WEEKLY_DIGEST)}
+    assert digests == {date(2027, 3, 7): 1, date(2027, 3, 14): 1, date(2027, 3, 21): 1}

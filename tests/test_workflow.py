@@ -393,3 +393,44 @@ async def test_a_session_moved_into_the_past_gets_no_missed_followup(stack: Stac
     await stack.advance_to(local_to_utc(day + timedelta(days=1), 12 * 60, NY))
     sent = [r.notification_type for r in await stack.ledger(plan_id) if r.status == "sent"]
     assert "plan_missed_followup" not in sent
+
+
+async def test_a_resume_signal_wins_over_a_paused_row(stack: Stack) -> None:
+    day = to_local(await stack.now(), NY).date() + timedelta(days=2)
+    plan_id = await make_plan(stack, NY, [(day, "08:00")])
+    await stack.store.set_plan_status(plan_id, "paused")  # the core API paused it (and will update the row later)
+    await stack.plans.start_plan(plan_id)
+    await wait_for(lambda: _status_is(stack, plan_id, PlanStatus.PAUSED))
+    await stack.plans.resume(plan_id)
+    await stack.advance_to(local_to_utc(day, 7 * 60 + 30, NY))
+    hype = next(r for r in await stack.ledger(plan_id) if r.notification_type == "plan_morning_hype")
+    assert hype.status == "sent", hype.reason
+
+
+async def test_the_last_ruck_reported_just_after_the_plan_was_completed_still_counts(stack: Stack) -> None:
+    day = to_local(await stack.now(), NY).date() + timedelta(days=1)
+    plan_id = await make_plan(stack, NY, [(day, "08:00")])
+    handle = await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day, 9 * 60, NY))
+    await stack.plans.complete(plan_id)  # the core API's two calls arrive in the "wrong" order
+    await stack.plans.session_completed(
+        plan_id, SessionCompletedInput(ruck_id=99, completed_at=local_to_utc(day, 9 * 60, NY))
+    )
+    assert (await handle.result()).final_status is PlanStatus.COMPLETED
+    sent = by_type(await stack.ledger(plan_id), "sent")
+    assert len(sent["plan_completion_celebration"]) == 1
+    assert [r.notification_id.rsplit(":", 1)[-1] for r in sent["plan_milestone_alert"]] == ["pct100"]
+    snapshot = await stack.store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.sessions[0].completion_status == "completed"
+
+
+async def test_a_late_first_load_does_not_drop_follow_ups_the_athlete_could_have_known(stack: Stack) -> None:
+    """After an outage (or a backfill) the workflow starts days after the plan; yesterday's session was known."""
+    day = to_local(await stack.now(), NY).date() + timedelta(days=3)
+    created = local_to_utc(day - timedelta(days=2), 12 * 60, NY)
+    await stack.advance_to(local_to_utc(day + timedelta(days=1), 6 * 60, NY))
+    plan_id = await make_plan(stack, NY, [(day, "08:00")], created_at=created)
+    await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day + timedelta(days=1), 10 * 60, NY))
+    missed = next(r for r in await stack.ledger(plan_id) if r.notification_type == "plan_missed_followup")
+    assert missed.status == "sent", missed.reason

@@ -7,7 +7,6 @@ the loop. The state is one model carried through continue-as-new.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -51,9 +50,12 @@ STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
 NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
 
+#: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
+COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 _TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
+_FINAL_TYPES = (NotificationType.COMPLETION_CELEBRATION, NotificationType.MILESTONE_ALERT)
 _SESSION_TYPES = (
     NotificationType.EVENING_BRIEF,
     NotificationType.MORNING_HYPE,
@@ -100,23 +102,26 @@ class CoachingPlanWorkflow:
             assert snapshot is not None
             # Completions are recorded even when the plan just ended: the last session's ruck still counts.
             await self._record_new_completions(snapshot)
-            try:
-                evaluation = evaluate(snapshot, self._state, workflow.now())
-            except Exception:  # noqa: BLE001 - odd data must not fail the workflow task (and stall the plan) forever
-                workflow.logger.exception("plan %s: cannot evaluate its schedule; waiting for a change", self._plan_id)
-                await self._sleep_until(None)
-                continue
-            if self._state.status in _TERMINAL:
-                if self._state.status is PlanStatus.COMPLETED:
-                    # Finishing the plan with its last ruck: that ruck's celebration is still due.
-                    for action in evaluation.actions:
-                        if action.notification.type is NotificationType.COMPLETION_CELEBRATION:
-                            await self._apply(snapshot, action)
+            # A bug here fails the workflow task, which Temporal retries: a fixed deploy then carries the plan on.
+            evaluation = evaluate(snapshot, self._state, workflow.now())
+            if self._state.status is PlanStatus.CANCELLED:
                 break
-            if evaluation.actions:
+            if self._state.status is PlanStatus.COMPLETED:
+                # Finishing with the last ruck: its celebration and milestone are still due, and the ruck's own
+                # signal may arrive just after the plan's. Wait out a short grace period, then end.
+                if self._state.finish_by is None:
+                    self._state.finish_by = workflow.now() + COMPLETION_GRACE
                 for action in evaluation.actions:
-                    if self._wake:
-                        break  # a signal changed the plan: re-evaluate what is still wanted before going on
+                    if action.notification.type in _FINAL_TYPES:
+                        await self._apply(snapshot, action)
+                if workflow.now() >= self._state.finish_by:
+                    break
+                await self._sleep_until(self._state.finish_by)
+                continue
+            if evaluation.actions:
+                for index, action in enumerate(evaluation.actions):
+                    if self._wake and index > 0:
+                        break  # a signal changed the plan: re-evaluate the rest (the first always goes, no starving)
                     await self._apply(snapshot, action)
                 continue
             self._remember_upcoming(snapshot, evaluation)
@@ -173,9 +178,12 @@ class CoachingPlanWorkflow:
                 raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
             self._state.status = PlanStatus.CANCELLED  # the plan row was deleted: stop talking about it
             return
+        # Sessions in the plan from the start count as known since its creation (a late first load, e.g. after an
+        # outage, must not make them look moved); later ones from when this workflow first saw them.
+        seen_at = result.snapshot.created_at if self._state.snapshot is None else workflow.now()
         self._state.snapshot = result.snapshot
         for session in result.snapshot.sessions:
-            self._state.sessions_seen.setdefault(session_seen_key(session.id, session.scheduled_date), workflow.now())
+            self._state.sessions_seen.setdefault(session_seen_key(session.id, session.scheduled_date), seen_at)
         self._rematch_completions(result.snapshot)
         # A pause or resume signal is newer than the row; a terminal status in the database always wins.
         if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
@@ -210,37 +218,38 @@ class CoachingPlanWorkflow:
                 tone=snapshot.prefs.coaching_tone,
                 timezone=snapshot.prefs.timezone,
                 prefer_metric=snapshot.prefs.prefer_metric,
+                # A pause or resume signal is newer than the row: only without one does the row's 'paused' count.
+                honor_database_pause=not self._state.status_signalled,
             ),
             start_to_close_timeout=self._timeout,
             schedule_to_close_timeout=budget,
             heartbeat_timeout=self._timeout,
             retry_policy=_IO_RETRY,
-            cancellation_type=ActivityCancellationType.TRY_CANCEL,
+            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
         )
         # A delivery that is being retried must not outlive the reason for it: cancel, pause, or the session done.
         await workflow.wait_condition(lambda: delivery.done() or self._interrupts(n))
-        if not delivery.done():
+        withdrawn = not delivery.done()
+        if withdrawn:
+            # WAIT_CANCELLATION_COMPLETED: an attempt that already pushed finishes its ledger write first, so the
+            # ledger (and the skip below, which never overwrites 'sent') tell what really happened.
             delivery.cancel()
-            try:
-                await delivery
-            except (ActivityError, asyncio.CancelledError):
-                pass
-            reason = f"withdrawn: the plan became {self._state.status.value} or the session was done while retrying"
-            # The ledger keeps a row that the attempt managed to mark sent; its answer is what happened.
-            self._state.handled[n.notification_id] = await self._record_skip(snapshot, n, reason)
-            return
         try:
             result: DeliverResult = await delivery
             status = result.status
             if status is LedgerStatus.SKIPPED and result.detail.startswith("plan_"):
                 self._state.needs_reload = True  # the database says the plan changed without telling us
         except ActivityError as err:
-            workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
-            try:
-                status = await self._record_skip(snapshot, n, f"failed: {err.cause or err}"[:500], failed=True)
-            except ActivityError:
-                # Even the ledger refused (bad data): the plan goes on; operators see both failures in the history.
-                status = LedgerStatus.FAILED
+            if withdrawn:
+                reason = f"withdrawn: the plan became {self._state.status.value} or the session was done"
+                status = await self._record_skip(snapshot, n, reason)
+            else:
+                workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
+                try:
+                    status = await self._record_skip(snapshot, n, f"failed: {err.cause or err}"[:500], failed=True)
+                except ActivityError:
+                    # Even the ledger refused (bad data): the plan goes on; both failures are in the history.
+                    status = LedgerStatus.FAILED
         self._state.handled[n.notification_id] = status
         if status is LedgerStatus.SENT and n.counts_toward_cap:
             day = local_date(now, snapshot.prefs.timezone).isoformat()
@@ -260,8 +269,10 @@ class CoachingPlanWorkflow:
 
     def _interrupts(self, n: PlannedNotification) -> bool:
         """Whether the plan changed so that ``n`` is no longer wanted (checked while its delivery is retried)."""
-        if self._state.status in _TERMINAL:
-            return n.type is not NotificationType.COMPLETION_CELEBRATION or self._state.status is PlanStatus.CANCELLED
+        if self._state.status is PlanStatus.CANCELLED:
+            return True
+        if self._state.status is PlanStatus.COMPLETED:
+            return n.type not in _FINAL_TYPES
         if self._state.status is PlanStatus.PAUSED:
             return n.type is not NotificationType.COMPLETION_CELEBRATION
         if n.type in _SESSION_TYPES and n.plan_session_id is not None:
