@@ -463,3 +463,21 @@ def test_digest_weeks_meet_exactly_across_spring_forward() -> None:
     snap = plan(tz, sessions, datetime(2027, 3, 1, tzinfo=UTC))
     digests = {d.local_date: int(d.facts["planned"]) for d in of_type(candidates(snap, []), T.WEEKLY_DIGEST)}
     assert digests == {date(2027, 3, 7): 1, date(2027, 3, 14): 1, date(2027, 3, 21): 1}
+
+
+def test_notifications_long_past_their_limit_are_neither_sent_nor_logged() -> None:
+    """A plan started weeks late logs the recent stale ones with a reason, and forgets those over 14 days past."""
+    sessions = [
+        PlanSession(id=i, scheduled_date=date(2027, 5, 1) + timedelta(days=i), scheduled_start_minute=8 * 60)
+        for i in range(1, 31)
+    ]
+    snap = plan("UTC", sessions, datetime(2027, 4, 30, tzinfo=UTC))
+    now = datetime(2027, 6, 1, 12, tzinfo=UTC)
+    actions = evaluate(snap, PlanState(), now).actions
+    for a in actions:  # what is still within its window goes; the rest is logged as stale
+        assert (a.decision is Decision.SEND) == (a.notification.expires_at >= now)
+        assert a.decision is Decision.SEND or (a.skip_reason or "").startswith("stale")
+    assert min(a.notification.expires_at for a in actions) >= now - timedelta(days=14)
+    assert {a.notification.plan_session_id for a in actions if a.notification.type is T.MORNING_HYPE} == set(
+        range(18, 31)
+    )

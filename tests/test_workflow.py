@@ -254,6 +254,18 @@ async def test_status_query_lists_upcoming_with_reasons(stack: Stack) -> None:
     status = await wait_for(lambda: _upcoming(stack, plan_id))
     brief = next(n for n in status.upcoming if n.type.value == "plan_evening_brief")
     assert "earlier than your usual 20:00" in brief.reason
+    # The session's next notification time is mirrored into plan_sessions for the core API and operators.
+    from sqlalchemy import select
+
+    from activities.db import PlanSessionRow
+
+    async def mirrored() -> object:
+        async with stack.store._sessionmaker() as session:  # noqa: SLF001 - reading the column under test
+            return await session.scalar(
+                select(PlanSessionRow.next_notification_at).where(PlanSessionRow.user_coaching_plan_id == plan_id)
+            )
+
+    assert await wait_for(mirrored) == brief.send_at
     assert brief.send_at_local.endswith(("EST", "EDT")) and " 19:00 " in brief.send_at_local + " "
 
 
