@@ -41,6 +41,7 @@ from coaching.models import (
     PlanSnapshot,
     PlanStatus,
 )
+from coaching.schedule import FINAL_TYPES, SESSION_REMINDERS
 from coaching.timeutil import validate_timezone
 
 log = logging.getLogger(__name__)
@@ -154,13 +155,12 @@ class Store:
             status = await session.scalar(select(UserCoachingPlan.current_status).where(UserCoachingPlan.id == plan_id))
             if status is None:
                 return "plan_removed: the plan no longer exists"
-            final = (NotificationType.COMPLETION_CELEBRATION, NotificationType.MILESTONE_ALERT)
-            if status == "cancelled" or (status == "completed" and ntype not in final):
+            if status == "cancelled" or (status == "completed" and ntype not in FINAL_TYPES):
                 return f"plan_{status}: the plan is {status} in the database"
             if status == "paused" and honor_pause and ntype is not NotificationType.COMPLETION_CELEBRATION:
                 # Only when the workflow has had no pause/resume signal: a signal is newer than the row.
                 return "plan_paused: the plan is paused in the database"
-            if plan_session_id is None or ntype not in _SESSION_REMINDERS:
+            if plan_session_id is None or ntype not in SESSION_REMINDERS:
                 return None
             row = (
                 await session.execute(
@@ -557,11 +557,6 @@ def _ledger_row(row: PlanNotificationAudit) -> LedgerRow:
 #: Session dates further than this from the plan's creation are data errors, not plans (a year typed as 2926).
 _PLAUSIBLE_BEFORE = timedelta(days=366)
 _PLAUSIBLE_AFTER = timedelta(days=3 * 366)
-_SESSION_REMINDERS = (
-    NotificationType.EVENING_BRIEF,
-    NotificationType.MORNING_HYPE,
-    NotificationType.MISSED_FOLLOWUP,
-)
 
 
 def _plausible(row: PlanSessionRow, created_at: datetime, plan_id: int) -> bool:

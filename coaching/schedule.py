@@ -70,6 +70,10 @@ PRIORITY: dict[NotificationType, int] = {
     NotificationType.KICKOFF_PRIMER: 5,
     NotificationType.WEEKLY_DIGEST: 6,
 }
+#: The notifications about one planned session: a completed (or removed) session no longer wants them.
+SESSION_REMINDERS = (NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE, NotificationType.MISSED_FOLLOWUP)
+#: What a completed plan still sends for its last ruck.
+FINAL_TYPES = (NotificationType.COMPLETION_CELEBRATION, NotificationType.MILESTONE_ALERT)
 #: Notifications whose last chance passed more than this long ago are neither sent nor logged again.
 FORGET_AFTER = timedelta(days=14)
 
@@ -437,11 +441,7 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
 
 def _still_relevant(n: PlannedNotification, done: set[int]) -> bool:
     """A brief, hype or missed follow-up for a session that has since been completed is no longer wanted."""
-    if n.type in (
-        NotificationType.EVENING_BRIEF,
-        NotificationType.MORNING_HYPE,
-        NotificationType.MISSED_FOLLOWUP,
-    ):
+    if n.type in SESSION_REMINDERS:
         return n.plan_session_id not in done
     return True
 

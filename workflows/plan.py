@@ -43,7 +43,14 @@ with workflow.unsafe.imports_passed_through():
         SessionsChangedInput,
         UpcomingNotification,
     )
-    from coaching.schedule import Evaluation, evaluate, match_completion, session_seen_key
+    from coaching.schedule import (
+        FINAL_TYPES,
+        SESSION_REMINDERS,
+        Evaluation,
+        evaluate,
+        match_completion,
+        session_seen_key,
+    )
     from coaching.timeutil import format_local, local_date
 
 STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
@@ -55,12 +62,6 @@ COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 _TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
-_FINAL_TYPES = (NotificationType.COMPLETION_CELEBRATION, NotificationType.MILESTONE_ALERT)
-_SESSION_TYPES = (
-    NotificationType.EVENING_BRIEF,
-    NotificationType.MORNING_HYPE,
-    NotificationType.MISSED_FOLLOWUP,
-)
 
 #: Retries of I/O: quick at first, then patient; delivery additionally stops when the notification goes stale.
 _IO_RETRY = RetryPolicy(
@@ -112,7 +113,7 @@ class CoachingPlanWorkflow:
                 if self._state.finish_by is None:
                     self._state.finish_by = workflow.now() + COMPLETION_GRACE
                 for action in evaluation.actions:
-                    if action.notification.type in _FINAL_TYPES:
+                    if action.notification.type in FINAL_TYPES:
                         await self._apply(snapshot, action)
                 if workflow.now() >= self._state.finish_by:
                     break
@@ -272,10 +273,10 @@ class CoachingPlanWorkflow:
         if self._state.status is PlanStatus.CANCELLED:
             return True
         if self._state.status is PlanStatus.COMPLETED:
-            return n.type not in _FINAL_TYPES
+            return n.type not in FINAL_TYPES
         if self._state.status is PlanStatus.PAUSED:
             return n.type is not NotificationType.COMPLETION_CELEBRATION
-        if n.type in _SESSION_TYPES and n.plan_session_id is not None:
+        if n.type in SESSION_REMINDERS and n.plan_session_id is not None:
             return any(c.plan_session_id == n.plan_session_id for c in self._state.completions)
         return False
 
@@ -294,7 +295,7 @@ class CoachingPlanWorkflow:
         assert snapshot is not None
         nexts: dict[int, datetime | None] = {s.id: None for s in snapshot.sessions}
         for n in evaluation.upcoming:
-            if n.plan_session_id is not None and n.type in _SESSION_TYPES and nexts.get(n.plan_session_id) is None:
+            if n.plan_session_id is not None and n.type in SESSION_REMINDERS and nexts.get(n.plan_session_id) is None:
                 nexts[n.plan_session_id] = n.send_at
         if nexts == self._state.recorded_schedule:
             return
