@@ -116,6 +116,11 @@ def session_start(session: PlanSession, prefs: NotificationPrefs, cadence: Caden
     return SessionTiming(minute, start_at, f"{minute_label(minute)}, {why}")
 
 
+def session_starts(snapshot: PlanSnapshot) -> dict[int, SessionTiming]:
+    """Every dated session's start, computed once per evaluation (each is a time-zone conversion)."""
+    return {s.id: t for s in snapshot.sessions if (t := session_start(s, snapshot.prefs, snapshot.cadence))}
+
+
 def evening_brief_minute(start_minute: int, prefs: NotificationPrefs) -> tuple[int, str]:
     """Local minute (on the day before) of a session's evening brief, and why."""
     buffer = int(BRIEF_SLEEP_BUFFER.total_seconds() // 60)
@@ -178,11 +183,16 @@ def _ordered_sessions(snapshot: PlanSnapshot) -> list[PlanSession]:
     )
 
 
-def missed_state_for(snapshot: PlanSnapshot, done: set[int], session_id: int) -> MissedState:
+def missed_state_for(
+    snapshot: PlanSnapshot, done: set[int], session_id: int, starts: dict[int, SessionTiming] | None = None
+) -> MissedState:
     """Escalation: how many sessions in a row, ending at this one, went without a completion."""
+    starts = session_starts(snapshot) if starts is None else starts
     run = 0
     for s in _ordered_sessions(snapshot):
-        if s.id != session_id and (_before_plan(snapshot, s) or s.completion_status in ("skipped", "modified")):
+        if s.id != session_id and (
+            _before_plan(snapshot, starts.get(s.id)) or s.completion_status in ("skipped", "modified")
+        ):
             continue  # neither a miss nor a completion: before the athlete joined, or taken off the plan
         run = 0 if s.id in done else run + 1
         if s.id == session_id:
@@ -239,8 +249,7 @@ def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> li
 # --- candidates ----------------------------------------------------------------------------------------------
 
 
-def _before_plan(snapshot: PlanSnapshot, session: PlanSession) -> bool:
-    timing = session_start(session, snapshot.prefs, snapshot.cadence)
+def _before_plan(snapshot: PlanSnapshot, timing: SessionTiming | None) -> bool:
     return timing is not None and timing.start_at <= snapshot.created_at
 
 
@@ -275,15 +284,18 @@ def _planned(
     )
 
 
-def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[PlannedNotification]:
+def candidates(
+    snapshot: PlanSnapshot, completions: list[Completion], starts: dict[int, SessionTiming] | None = None
+) -> list[PlannedNotification]:
     """Every notification the plan calls for over its whole life, before quiet hours, staleness and the cap."""
     prefs, tz, plan_id = snapshot.prefs, snapshot.prefs.timezone, snapshot.plan_id
+    starts = session_starts(snapshot) if starts is None else starts
     done = completed_session_ids(snapshot, completions)
     out: list[PlannedNotification] = []
 
     ordered = _ordered_sessions(snapshot)
     # Sessions that were over before the athlete joined are not theirs to have done or missed.
-    joined = [s for s in ordered if not _before_plan(snapshot, s)]
+    joined = [s for s in ordered if not _before_plan(snapshot, starts.get(s.id))]
     first_ahead = joined[0].scheduled_date if joined else snapshot.start_date
     out.append(
         _planned(
@@ -298,7 +310,7 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
     )
 
     for session in ordered:
-        timing = session_start(session, prefs, snapshot.cadence)
+        timing = starts.get(session.id)
         if timing is None or session.completion_status in ("skipped", "modified") and session.id not in done:
             continue
         assert session.scheduled_date is not None
@@ -344,10 +356,10 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
                 facts=facts,
             )
         )
-        if _before_plan(snapshot, session):
+        if _before_plan(snapshot, timing):
             # The session was over before the athlete joined: it cannot have been missed (RuckTracker bug #5).
             continue
-        state = missed_state_for(snapshot, done, session.id)
+        state = missed_state_for(snapshot, done, session.id, starts)
         out.append(
             _planned(
                 plan_id,
@@ -408,13 +420,12 @@ def candidates(snapshot: PlanSnapshot, completions: list[Completion]) -> list[Pl
         last = ordered[-1].scheduled_date
         assert first is not None and last is not None
         day = first + timedelta(days=(prefs.weekly_digest_weekday - first.weekday()) % 7)
-        starts = {s.id: t.start_at for s in joined if (t := session_start(s, prefs, snapshot.cadence))}
         while day <= last + timedelta(days=7):
             digest_at = local_to_utc(day, prefs.weekly_digest_minute, tz)
             previous_at = local_to_utc(day - timedelta(days=7), prefs.weekly_digest_minute, tz)
             # The week runs from the previous digest to this one (by local time, so a DST week is 167 or 169
             # hours): a session later that evening is next week's, and none falls between two digests.
-            week = [s for s in joined if previous_at < starts[s.id] <= digest_at]
+            week = [s for s in joined if previous_at < starts[s.id].start_at <= digest_at]
             if week:
                 completed = sum(1 for s in week if s.id in done)
                 out.append(
@@ -450,13 +461,13 @@ def session_seen_key(session_id: int, day: date | None) -> str:
     return f"{session_id}:{day.isoformat() if day else '-'}"
 
 
-def _learned_too_late(n: PlannedNotification, state: PlanState, starts: dict[int, datetime]) -> bool:
+def _learned_too_late(n: PlannedNotification, state: PlanState, starts: dict[int, SessionTiming]) -> bool:
     """A session moved onto a time already past (a plan review correcting dates) cannot have been missed."""
     if n.plan_session_id is None:
         return False
     seen = state.sessions_seen.get(session_seen_key(n.plan_session_id, n.local_date))
     start = starts.get(n.plan_session_id)
-    return seen is not None and start is not None and seen > start
+    return seen is not None and start is not None and seen > start.start_at
 
 
 def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluation:
@@ -470,8 +481,8 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluat
     done = completed_session_ids(snapshot, state.completions)
     result = Evaluation()
     due_now: list[tuple[PlannedNotification, str | None]] = []
-    starts = {s.id: t.start_at for s in snapshot.sessions if (t := session_start(s, prefs, snapshot.cadence))}
-    for n in candidates(snapshot, state.completions):
+    starts = session_starts(snapshot)
+    for n in candidates(snapshot, state.completions, starts):
         if n.notification_id in state.handled or not _still_relevant(n, done):
             continue
         if n.type is NotificationType.MISSED_FOLLOWUP and _learned_too_late(n, state, starts):
