@@ -129,7 +129,6 @@ def _demo_sessions(today: datetime) -> list[dict[str, Any]]:
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from temporalio.common import SearchAttributeKey
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -138,7 +137,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from activities.store import Store
     from coaching.timeutil import to_local
     from starter.client import PlanNotifications
-    from starter.temporal import connect
+    from starter.temporal import connect, search_attribute_keys
     from worker import run_worker
 
     Path("var").mkdir(exist_ok=True)
@@ -150,10 +149,6 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # A server started elsewhere may lack them; the one started below gets them at start-up.
         await _register_search_attributes(client, client.namespace)
     else:
-        keys = [
-            SearchAttributeKey.for_keyword(k) if v == "Keyword" else SearchAttributeKey.for_datetime(k)
-            for k, v in SEARCH_ATTRIBUTES.items()
-        ]
         env = await WorkflowEnvironment.start_local(
             port=settings.dev_server_port,
             ui=True,
@@ -161,7 +156,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             data_converter=pydantic_data_converter,
             dev_server_existing_path=find_binary("temporal"),
             dev_server_database_filename=settings.dev_server_db,
-            search_attributes=keys,
+            search_attributes=search_attribute_keys(),
         )
         client = env.client
 

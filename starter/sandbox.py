@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -24,10 +23,10 @@ from temporalio.worker import Worker
 from activities.database import make_engine, make_sessionmaker
 from activities.migrate import upgrade_database
 from activities.store import LedgerRow, Store
-from coaching.ids import SEARCH_ATTRIBUTES
 from coaching.models import WorkflowConfig
 from starter.client import PlanNotifications
 from starter.settings import Settings
+from starter.temporal import search_attribute_keys
 
 
 def temporal_binary(name: str) -> str:
@@ -42,14 +41,10 @@ async def start_environment(time_skipping: bool) -> WorkflowEnvironment:
             data_converter=pydantic_data_converter,
             test_server_existing_path=temporal_binary("temporal-test-server"),
         )
-    keys = [
-        SearchAttributeKey.for_keyword(k) if v == "Keyword" else SearchAttributeKey.for_datetime(k)
-        for k, v in SEARCH_ATTRIBUTES.items()
-    ]
     return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
         dev_server_existing_path=temporal_binary("temporal"),
-        search_attributes=keys,
+        search_attributes=search_attribute_keys(),
     )
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
+
+from coaching.ids import SEARCH_ATTRIBUTES
 
 
 async def connect(target_host: str | None = None, namespace: str | None = None) -> Client:
@@ -38,3 +43,11 @@ def route_core_logs_to_python(core_level: str = "WARN") -> None:
         ),
         error_if_already_set=False,
     )
+
+
+def search_attribute_keys() -> list[SearchAttributeKey[Any]]:
+    """The plan's custom search attributes as keys, for a dev server to register at start-up."""
+    return [
+        SearchAttributeKey.for_keyword(name) if kind == "Keyword" else SearchAttributeKey.for_datetime(name)
+        for name, kind in SEARCH_ATTRIBUTES.items()
+    ]
