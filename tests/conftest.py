@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -23,6 +23,7 @@ from activities.database import make_engine, make_sessionmaker
 from activities.db import Base
 from activities.migrate import upgrade_database
 from activities.store import Store
+from tests.fakes.fcm import FakeFcm
 
 POSTGRES_URL = os.environ.get("COACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -163,3 +164,10 @@ async def db_sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker
 def store(db_sessionmaker: async_sessionmaker[AsyncSession]) -> Store:
     """A :class:`Store` on a migrated database (SQLite and PostgreSQL)."""
     return Store(db_sessionmaker)
+
+
+@pytest.fixture
+def fcm() -> Iterator[FakeFcm]:
+    """A local FCM v1 + OAuth fake on loopback, fresh per test."""
+    with FakeFcm() as fake:
+        yield fake

@@ -3,8 +3,7 @@ Temporal retries (honouring Retry-After), token deactivation, and ledger outcome
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,31 +12,17 @@ import pytest
 from coaching.models import SessionCompletedInput
 from coaching.timeutil import to_local
 from starter.sandbox import Stack, local_stack, wait_for
-from starter.settings import Settings
 from tests.fakes.fcm import FakeFcm
 
 TZ = "America/Chicago"
 
 
-@pytest.fixture
-def fcm() -> Iterator[FakeFcm]:
-    with FakeFcm() as fake:
-        yield fake
-
-
-def fcm_settings(url: str, fcm: FakeFcm) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=url,
-        firebase_credentials_json=json.dumps(fcm.make_service_account("rucktracker-test")),  # type: ignore[arg-type]
-        fcm_endpoint=fcm.base_url,
-    )
-
-
 @pytest.fixture(params=["time-skipping", "dev-server"])
 async def stack(request: pytest.FixtureRequest, tmp_path: Path, fcm: FakeFcm) -> AsyncIterator[Stack]:
     url = f"sqlite+aiosqlite:///{tmp_path}/delivery.db"
-    async with local_stack(url, settings=fcm_settings(url, fcm), time_skipping=request.param == "time-skipping") as s:
+    async with local_stack(
+        url, settings=fcm.service_settings(url), time_skipping=request.param == "time-skipping"
+    ) as s:
         yield s
 
 
@@ -45,7 +30,7 @@ async def stack(request: pytest.FixtureRequest, tmp_path: Path, fcm: FakeFcm) ->
 async def dev_stack(tmp_path: Path, fcm: FakeFcm) -> AsyncIterator[Stack]:
     """The dev server: the time-skipping test server does not implement an activity's next_retry_delay."""
     url = f"sqlite+aiosqlite:///{tmp_path}/delivery.db"
-    async with local_stack(url, settings=fcm_settings(url, fcm), time_skipping=False) as s:
+    async with local_stack(url, settings=fcm.service_settings(url), time_skipping=False) as s:
         yield s
 
 

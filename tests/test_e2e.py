@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,22 +40,6 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
         yield env
     finally:
         await env.shutdown()
-
-
-@pytest.fixture
-def fcm() -> Iterator[FakeFcm]:
-    with FakeFcm() as fake:
-        yield fake
-
-
-def fcm_settings(fcm: FakeFcm, database_url: str, **extra: object) -> Settings:
-    return Settings(
-        environment="test",
-        database_url=database_url,
-        firebase_credentials_json=json.dumps(fcm.make_service_account("rucktracker-test")),  # type: ignore[arg-type]
-        fcm_endpoint=fcm.base_url,
-        **extra,  # type: ignore[arg-type]
-    )
 
 
 def fcm_ids(fcm: FakeFcm) -> Counter[str]:
@@ -85,7 +69,7 @@ async def new_plan(stack: Stack) -> int:
 async def test_rows_in_workflow_started_push_through_firebase_admin_exactly_once(
     dev_server: WorkflowEnvironment, fcm: FakeFcm, database_url: str
 ) -> None:
-    settings = fcm_settings(fcm, database_url)
+    settings = fcm.service_settings(database_url)
     async with local_stack(database_url, time_skipping=False, env=dev_server, settings=settings) as stack:
         plan_id = await new_plan(stack)
         handle = await stack.plans.start_plan(plan_id)
@@ -144,7 +128,7 @@ async def test_worker_killed_while_notifications_fall_due_delivers_each_exactly_
     # seconds, as a production deployment would after its (longer) timeout.
     config = WorkflowConfig(search_attributes=True, activity_timeout_seconds=5)
     async with local_stack(database_url, time_skipping=False, env=dev_server, run_worker=False, config=config) as stack:
-        settings = fcm_settings(fcm, database_url, task_queue=stack.task_queue)
+        settings = fcm.service_settings(database_url, task_queue=stack.task_queue)
         address = dev_server.client.service_client.config.target_host
         log = tmp_path / "worker.log"
         plan_id = await new_plan(stack)

@@ -32,6 +32,9 @@ from urllib.parse import parse_qs
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from pydantic import SecretStr
+
+from starter.settings import Settings
 
 Behaviour = Literal["ok", "unregistered", "invalid", "quota", "unavailable", "internal", "slow"]
 
@@ -187,6 +190,16 @@ class FakeFcm:
         with self._state.lock:
             self._state.public_keys[account["client_email"]] = key.public_key()
         return account
+
+    def service_settings(self, database_url: str, **extra: Any) -> Settings:
+        """Settings for the service under test: firebase-admin with a throwaway account, sending to this fake."""
+        return Settings(
+            environment="test",
+            database_url=database_url,
+            firebase_credentials_json=SecretStr(json.dumps(self.make_service_account("rucktracker-test"))),
+            fcm_endpoint=self.base_url,
+            **extra,
+        )
 
     def set_behaviour(self, token: str, behaviour: Behaviour) -> None:
         """Answer every send to `token` this way from now on ("ok" by default)."""
