@@ -141,8 +141,8 @@ class CoachingPlanWorkflow:
         return PlanWorkflowResult(
             plan_id=self._plan_id,
             final_status=self._state.status,
-            sent=sum(1 for v in self._state.handled.values() if v == LedgerStatus.SENT),
-            skipped=sum(1 for v in self._state.handled.values() if v != LedgerStatus.SENT),
+            sent=self._count(LedgerStatus.SENT),
+            skipped=self._count(LedgerStatus.SKIPPED, LedgerStatus.FAILED),  # everything that did not go out
         )
 
     async def _sleep_until(self, wake_at: datetime | None) -> None:
@@ -151,6 +151,9 @@ class CoachingPlanWorkflow:
             await workflow.wait_condition(lambda: self._wake, timeout=timeout)
         except TimeoutError:
             pass
+
+    def _count(self, *statuses: LedgerStatus) -> int:
+        return sum(1 for v in self._state.handled.values() if v in statuses)
 
     def _should_continue_as_new(self, threshold: int) -> bool:
         info = workflow.info()
@@ -404,8 +407,8 @@ class CoachingPlanWorkflow:
             timezone=snapshot.prefs.timezone if snapshot else "UTC",
             upcoming=self._last_upcoming,
             completions=len(self._state.completions),
-            sent=sum(1 for v in self._state.handled.values() if v == LedgerStatus.SENT),
-            skipped=sum(1 for v in self._state.handled.values() if v == LedgerStatus.SKIPPED),
+            sent=self._count(LedgerStatus.SENT),
+            skipped=self._count(LedgerStatus.SKIPPED),
         )
 
 
