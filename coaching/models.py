@@ -80,7 +80,8 @@ class NotificationPrefs(Model):
     weekly_digest_weekday: int = Field(default=6, ge=0, le=6, description="0 = Monday … 6 = Sunday")
     weekly_digest_minute: MinuteOfDay = 18 * 60
     daily_cap: int = Field(default=4, ge=1, le=20)
-    default_start_minute: MinuteOfDay = 7 * 60
+    #: The athlete's own usual start, when they set one; else the schedule's population default applies.
+    default_start_minute: MinuteOfDay | None = None
     coaching_tone: str = "supportive_friend"
     prefer_metric: bool = True
 
@@ -92,12 +93,45 @@ class NotificationPrefs(Model):
         return start, end
 
 
+class CadenceWindow(Model):
+    """A learned window of local start times (minutes after local midnight; ``end`` < ``start`` wraps midnight)."""
+
+    start_minute: MinuteOfDay
+    end_minute: MinuteOfDay
+    centre_minute: MinuteOfDay
+    confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    sample_size: int = Field(default=0, ge=0)
+
+
 class CadenceSnapshot(Model):
-    """The learned prime window (from `user_plan_behavior`); used only when confident enough."""
+    """The learned prime window (from `user_plan_behavior`), as the schedule uses it.
+
+    The overall window is the three ``window_*`` fields and ``confidence`` (the columns RuckTracker already has);
+    ``weekday_windows`` (0 = Monday) refine it where a weekday has its own routine. A window is used only when its
+    confidence reaches the schedule's threshold; see :mod:`coaching.cadence` for how they are learned.
+    """
 
     window_start_minute: MinuteOfDay | None = None
     window_end_minute: MinuteOfDay | None = None
     confidence: float = Field(default=0.0, ge=0.0, le=1.0)
+    centre_minute: MinuteOfDay | None = None
+    weekday_windows: dict[int, CadenceWindow] = Field(default_factory=dict)
+    sample_size: int = Field(default=0, ge=0)
+    deviations: list[str] = Field(default_factory=list)
+
+    @property
+    def overall(self) -> CadenceWindow | None:
+        start, end = self.window_start_minute, self.window_end_minute
+        if start is None or end is None:
+            return None
+        return CadenceWindow(
+            start_minute=start,
+            end_minute=end,
+            # Rows written before the centre was stored (RuckTracker's) only have the start: it is their anchor.
+            centre_minute=self.centre_minute if self.centre_minute is not None else start,
+            confidence=self.confidence,
+            sample_size=self.sample_size,
+        )
 
 
 class PlanSession(Model):
@@ -108,6 +142,8 @@ class PlanSession(Model):
     planned_session_type: str = "Ruck"
     scheduled_date: date | None = None
     scheduled_start_minute: MinuteOfDay | None = None
+    #: The athlete chose this session's time themselves: it beats the learned window (see coaching.schedule).
+    start_fixed: bool = False
     completion_status: str = "planned"
     distance_km: float | None = None
     duration_minutes: int | None = None
