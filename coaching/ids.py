@@ -9,6 +9,11 @@ TASK_QUEUE = "coaching-plan-notifications"
 WORKFLOW_ID_PREFIX = "coaching-plan-"
 
 
+#: The nightly cadence recompute: its Temporal Schedule, and the id of the workflow each run starts.
+CADENCE_SCHEDULE_ID = "coaching-cadence-nightly"
+CADENCE_WORKFLOW_ID = "coaching-cadence-recompute"
+
+
 def plan_workflow_id(plan_id: int) -> str:
     return f"{WORKFLOW_ID_PREFIX}{plan_id}"
 

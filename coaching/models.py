@@ -239,6 +239,8 @@ class PlanState(Model):
     sessions_seen: dict[str, datetime] = Field(default_factory=dict)
     #: Set when the plan is completed: the end of the grace period for its last ruck.
     finish_by: AwareDatetime | None = None
+    #: A ruck arrived since the cadence was last refreshed from the database.
+    cadence_pending: bool = False
 
 
 class PlanWorkflowInput(Model):
@@ -271,6 +273,12 @@ class PlanStatusChangeInput(Model):
 
 class SessionsChangedInput(Model):
     reason: str = ""
+
+
+class CadenceUpdatedInput(Model):
+    """A newly learned cadence for the plan's athlete (sent by the nightly analysis and the CLI)."""
+
+    cadence: CadenceSnapshot
 
 
 class UpcomingNotification(Model):
@@ -334,6 +342,48 @@ class RecordSkipInput(Model):
 class RecordCompletionInput(Model):
     plan_id: int
     completion: Completion
+
+
+class RefreshCadenceInput(Model):
+    plan_id: int
+    user_id: str
+
+
+class RefreshCadenceResult(Model):
+    cadence: CadenceSnapshot | None = None
+
+
+class CadenceRecomputeInput(Model):
+    """The nightly recompute (also started by hand): every athlete due, in pages of ``batch_size``."""
+
+    batch_size: int = Field(default=2000, ge=1, le=50_000)
+    #: Defaults to the workflow's start time; fixed for all its pages.
+    as_of: AwareDatetime | None = None
+    after: str | None = None
+    athletes: int = 0
+    changed_plans: int = 0
+    signalled_plans: int = 0
+
+
+class CadenceRecomputeResult(Model):
+    as_of: AwareDatetime
+    athletes: int
+    changed_plans: int
+    signalled_plans: int
+
+
+class CadenceBatchInput(Model):
+    as_of: AwareDatetime
+    after: str | None = None
+    batch_size: int = 2000
+
+
+class CadenceBatchResult(Model):
+    athletes: int
+    changed_plans: int
+    signalled_plans: int
+    #: The last athlete of a full page, to continue after; None when this was the last page.
+    next_after: str | None = None
 
 
 class RecordScheduleInput(Model):

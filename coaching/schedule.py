@@ -15,6 +15,7 @@ from coaching.ids import notification_id
 from coaching.models import (
     Action,
     CadenceSnapshot,
+    CadenceWindow,
     Completion,
     Decision,
     MissedState,
@@ -46,6 +47,8 @@ MISSED_FOLLOWUP_MINUTE = 9 * 60
 MATCH_WINDOW_DAYS = 1
 #: Cadence is trusted for a session's start time from this confidence up.
 CADENCE_CONFIDENCE_THRESHOLD = 0.5
+#: The last link of the start-time chain: a session with no time, for an athlete with no history and no default.
+POPULATION_DEFAULT_START_MINUTE = 7 * 60
 #: Milestones follow the celebration after this delay, so the two do not land on each other.
 MILESTONE_DELAY = timedelta(minutes=2)
 PERCENT_MILESTONES = (25, 50, 75, 100)
@@ -82,9 +85,14 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 
 @dataclass(frozen=True)
 class SessionTiming:
+    """When a session is expected to start, and when the athlete's window for it opens (the same without one)."""
+
     start_minute: int
     start_at: datetime
     reason: str
+    #: Minute of the session's date the window opens; negative when it opens the evening before (wraps midnight).
+    opens_minute: int
+    opens_at: datetime
 
 
 @dataclass
@@ -102,23 +110,68 @@ class Evaluation:
 # --- session timing ----------------------------------------------------------------------------------------
 
 
-def session_start(session: PlanSession, prefs: NotificationPrefs, cadence: CadenceSnapshot) -> SessionTiming | None:
-    """The local start of a session: its own time, else a confident prime window, else the default."""
+def session_start(
+    session: PlanSession, prefs: NotificationPrefs, cadence: CadenceSnapshot, *, adaptive: bool = True
+) -> SessionTiming | None:
+    """The local start of a session, by the fallback chain (README "Cadence"; first that applies wins):
+
+    0. a time the athlete fixed for this very session;
+    1. their window for the session's weekday, 2. their overall window, when confident enough;
+    3. the session's own scheduled start; 4. the athlete's default start; 5. the population default.
+
+    With a window, the session starts at the window's centre (their usual time) and the window's opening is what
+    the morning hype and the evening brief's sleep buffer are measured from. ``adaptive=False`` is the rule of
+    plans whose history predates the analyzer (see the workflow's patch): start time, then the window's opening.
+    """
     if session.scheduled_date is None:
         return None
-    if session.scheduled_start_minute is not None:
-        minute, why = session.scheduled_start_minute, "its scheduled start"
-    elif cadence.window_start_minute is not None and cadence.confidence >= CADENCE_CONFIDENCE_THRESHOLD:
-        minute, why = cadence.window_start_minute, f"your usual start (confidence {cadence.confidence:.2f})"
+    day, tz = session.scheduled_date, prefs.timezone
+    window: CadenceWindow | None = None
+    if not adaptive:
+        if session.scheduled_start_minute is not None:
+            minute, why = session.scheduled_start_minute, "its scheduled start"
+        elif cadence.window_start_minute is not None and cadence.confidence >= CADENCE_CONFIDENCE_THRESHOLD:
+            minute, why = cadence.window_start_minute, f"your usual start (confidence {cadence.confidence:.2f})"
+        else:
+            minute, why = _default_start(prefs)
+    elif session.start_fixed and session.scheduled_start_minute is not None:
+        minute, why = session.scheduled_start_minute, "the time you set for this session"
     else:
-        minute, why = prefs.default_start_minute, "the default start (no start time set)"
-    start_at = local_to_utc(session.scheduled_date, minute, prefs.timezone)
-    return SessionTiming(minute, start_at, f"{minute_label(minute)}, {why}")
+        weekday = cadence.weekday_windows.get(day.weekday())
+        overall = cadence.overall
+        if weekday is not None and weekday.confidence >= CADENCE_CONFIDENCE_THRESHOLD:
+            window, label = weekday, f"your usual {_WEEKDAYS[day.weekday()]} start"
+        elif overall is not None and overall.confidence >= CADENCE_CONFIDENCE_THRESHOLD:
+            window, label = overall, "your usual start"
+        if window is not None:
+            minute = window.centre_minute
+            why = (
+                f"{label} (you set out {minute_label(window.start_minute)}–{minute_label(window.end_minute)}, "
+                f"confidence {window.confidence:.2f})"
+            )
+        elif session.scheduled_start_minute is not None:
+            minute, why = session.scheduled_start_minute, "its scheduled start"
+        else:
+            minute, why = _default_start(prefs)
+    start_at = local_to_utc(day, minute, tz)
+    opens_minute, opens_at = minute, start_at
+    if window is not None:
+        opens_minute = minute - (minute - window.start_minute) % (24 * 60)
+        opens_day = day if opens_minute >= 0 else day - timedelta(days=1)
+        opens_at = min(local_to_utc(opens_day, opens_minute % (24 * 60), tz), start_at)
+    return SessionTiming(minute, start_at, f"{minute_label(minute)}, {why}", opens_minute, opens_at)
 
 
-def session_starts(snapshot: PlanSnapshot) -> dict[int, SessionTiming]:
+def _default_start(prefs: NotificationPrefs) -> tuple[int, str]:
+    if prefs.default_start_minute is not None:
+        return prefs.default_start_minute, "your default start (no start time set)"
+    return POPULATION_DEFAULT_START_MINUTE, "the default start (no start time set)"
+
+
+def session_starts(snapshot: PlanSnapshot, *, adaptive: bool = True) -> dict[int, SessionTiming]:
     """Every dated session's start, computed once per evaluation (each is a time-zone conversion)."""
-    return {s.id: t for s in snapshot.sessions if (t := session_start(s, snapshot.prefs, snapshot.cadence))}
+    prefs, cadence = snapshot.prefs, snapshot.cadence
+    return {s.id: t for s in snapshot.sessions if (t := session_start(s, prefs, cadence, adaptive=adaptive))}
 
 
 def evening_brief_minute(start_minute: int, prefs: NotificationPrefs) -> tuple[int, str]:
@@ -329,7 +382,7 @@ def candidates(
             facts["weight_kg"] = f"{session.weight_kg:g}"
         if session.id in done:
             continue
-        brief_minute, brief_why = evening_brief_minute(timing.start_minute, prefs)
+        brief_minute, brief_why = evening_brief_minute(timing.opens_minute, prefs)
         brief_day = session.scheduled_date - timedelta(days=1)
         out.append(
             _planned(
@@ -338,7 +391,7 @@ def candidates(
                 day=session.scheduled_date,
                 session_id=session.id,
                 due_at=local_to_utc(brief_day, brief_minute, tz),
-                expires_at=timing.start_at - timedelta(minutes=prefs.morning_hype_lead_minutes),
+                expires_at=timing.opens_at - timedelta(minutes=prefs.morning_hype_lead_minutes),
                 reason=f"evening before {facts['weekday']}'s {session.planned_session_type} "
                 f"({timing.reason}) at {brief_why}",
                 facts=facts,
@@ -350,9 +403,11 @@ def candidates(
                 NotificationType.MORNING_HYPE,
                 day=session.scheduled_date,
                 session_id=session.id,
-                due_at=timing.start_at - timedelta(minutes=prefs.morning_hype_lead_minutes),
-                expires_at=timing.start_at,
-                reason=f"{prefs.morning_hype_lead_minutes} min before the start at {timing.reason}",
+                due_at=timing.opens_at - timedelta(minutes=prefs.morning_hype_lead_minutes),
+                expires_at=timing.opens_at,
+                reason=f"{prefs.morning_hype_lead_minutes} min before "
+                + ("the start at " if timing.opens_at == timing.start_at else "your window opens, for ")
+                + timing.reason,
                 facts=facts,
             )
         )
@@ -470,7 +525,7 @@ def _learned_too_late(n: PlannedNotification, state: PlanState, starts: dict[int
     return seen is not None and start is not None and seen > start.start_at
 
 
-def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluation:
+def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptive: bool = True) -> Evaluation:
     """Decide, at ``now``, what to send, what to skip (and why), and what is coming next.
 
     A notification is held to the end of quiet hours; it is skipped when it could then only go out after its
@@ -481,7 +536,7 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime) -> Evaluat
     done = completed_session_ids(snapshot, state.completions)
     result = Evaluation()
     due_now: list[tuple[PlannedNotification, str | None]] = []
-    starts = session_starts(snapshot)
+    starts = session_starts(snapshot, adaptive=adaptive)
     for n in candidates(snapshot, state.completions, starts):
         if n.notification_id in state.handled or not _still_relevant(n, done):
             continue
