@@ -142,9 +142,8 @@ class UserProfile(Base):
         SmallInteger, nullable=False, default=1080, server_default="1080"
     )
     plan_daily_cap: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=4, server_default="4")
-    plan_default_start_minute: Mapped[int] = mapped_column(
-        SmallInteger, nullable=False, default=420, server_default="420"
-    )
+    #: The athlete's own usual start; NULL means "not set", so the schedule's fallback chain goes on past it.
+    plan_default_start_minute: Mapped[int | None] = mapped_column(SmallInteger)
     plan_notification_prefs: Mapped[dict[str, Any]] = _json_object()
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
@@ -241,6 +240,8 @@ class RuckSession(Base):
     """A ruck (``ruck_session``); RuckTracker has no CREATE for it, so only the columns this service needs."""
 
     __tablename__ = "ruck_session"
+    #: The nightly cadence recompute finds each athlete's recent rucks by this (see migration 0002).
+    __table_args__ = (Index("ix_ruck_session_user_id_completed_at", "user_id", "completed_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(UserId, nullable=False, index=True)
@@ -300,6 +301,23 @@ class UserPlanBehavior(Base):
     last_recomputed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
+
+
+class AthleteTimezone(Base):
+    """Where an athlete was, from when (``athlete_timezones``, owned by this service).
+
+    The cadence analyzer reads each ruck in the zone in effect at its start, so a trip or a move does not smear the
+    prime window. Rows are written when a plan's zone is first seen or changes, and when a ruck reports its zone.
+    """
+
+    __tablename__ = "athlete_timezones"
+    __table_args__ = (UniqueConstraint("user_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(UserId, nullable=False)
+    timezone: Mapped[str] = mapped_column(String(64), nullable=False)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    created_at: Mapped[datetime] = _created_at()
 
 
 class PlanNotificationAudit(Base):

@@ -31,8 +31,10 @@ from activities.db import (
     UserPlanBehavior,
     UserProfile,
 )
+from coaching.cadence import WEEKDAYS
 from coaching.models import (
     CadenceSnapshot,
+    CadenceWindow,
     LedgerStatus,
     NotificationPrefs,
     NotificationType,
@@ -88,6 +90,10 @@ class Store:
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
+
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessionmaker
 
     # ---- plan snapshot -------------------------------------------------------------------------------------
 
@@ -479,7 +485,7 @@ class Store:
 # ---- helpers -----------------------------------------------------------------------------------------------
 
 
-def _insert(session: AsyncSession, entity: type[Any]) -> _DialectInsert:
+def _insert(session: AsyncSession, entity: Any) -> _DialectInsert:
     """A dialect-specific INSERT, because ``ON CONFLICT`` is spelled per dialect in SQLAlchemy."""
     name = session.get_bind().dialect.name
     if name == "postgresql":
@@ -640,15 +646,46 @@ def _validated_prefs(values: dict[str, Any], plan_id: int) -> NotificationPrefs:
 def _cadence(behavior: UserPlanBehavior | None) -> CadenceSnapshot:
     if behavior is None:
         return CadenceSnapshot()
+    return _cadence_from(
+        behavior.prime_window_start_minute,
+        behavior.prime_window_end_minute,
+        behavior.confidence_score,
+        {"metadata": behavior.behavior_metadata, "deviations": behavior.deviations},
+    )
 
-    def minute(value: int | None) -> int | None:
-        return value if value is not None and 0 <= value <= 1439 else None
 
-    confidence = float(behavior.confidence_score or 0.0)
+def _cadence_from(start: Any, end: Any, confidence: Any, row: Mapping[str, Any]) -> CadenceSnapshot:
+    """The schedule's view of a ``user_plan_behavior`` row; RuckTracker's rows (no centre, no weekday windows) and
+    hand-edited ones read as far as they are valid, never failing a plan."""
+
+    def minute(value: Any) -> int | None:
+        return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 1439 else None
+
+    def unit(value: Any) -> float:
+        number = _number(value)
+        return min(number, 1.0) if number is not None else 0.0
+
+    metadata = row.get("metadata") if isinstance(row.get("metadata"), dict) else {}
+    assert isinstance(metadata, dict)
+    weekday_windows: dict[int, CadenceWindow] = {}
+    raw_windows = metadata.get("weekday_windows")
+    for name, raw in raw_windows.items() if isinstance(raw_windows, dict) else []:
+        if name in WEEKDAYS and isinstance(raw, dict):
+            try:
+                weekday_windows[WEEKDAYS.index(name)] = CadenceWindow.model_validate(raw)
+            except ValidationError:
+                continue
+    deviations = row.get("deviations") if isinstance(row.get("deviations"), list) else []
+    assert isinstance(deviations, list)
+    sample_size = _number(metadata.get("sample_size"))
     return CadenceSnapshot(
-        window_start_minute=minute(behavior.prime_window_start_minute),
-        window_end_minute=minute(behavior.prime_window_end_minute),
-        confidence=min(max(confidence, 0.0), 1.0) if math.isfinite(confidence) else 0.0,
+        window_start_minute=minute(start),
+        window_end_minute=minute(end),
+        confidence=unit(confidence),
+        centre_minute=minute(metadata.get("central_minute")),
+        weekday_windows=weekday_windows,
+        sample_size=int(sample_size) if sample_size is not None else 0,
+        deviations=[d["kind"] for d in deviations if isinstance(d, dict) and isinstance(d.get("kind"), str)],
     )
 
 

@@ -41,6 +41,7 @@ TABLES = {
     "user_device_tokens",
     "user_plan_behavior",
     "plan_notification_audit",
+    "athlete_timezones",
 }
 
 
@@ -120,7 +121,7 @@ async def test_migration_creates_exactly_the_models(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert tables == TABLES | {"alembic_version"}
-    assert version == "0001"
+    assert version == "0002"
 
 
 # ---- the plan snapshot ----------------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ async def test_snapshot_with_profile_behavior_and_device(store: Store, db_sessio
     assert prefs.timezone == NY and prefs.quiet_hours == (22 * 60, 6 * 60)
     assert prefs.daily_cap == 3 and prefs.evening_brief_minute == 19 * 60 + 30
     assert prefs.coaching_tone == "Drill Sergeant" and prefs.prefer_metric is False
-    assert prefs.default_start_minute == 420 and prefs.weekly_digest_weekday == 6
+    assert prefs.default_start_minute is None and prefs.weekly_digest_weekday == 6  # not set: the chain goes on
     assert (snap.cadence.window_start_minute, snap.cadence.window_end_minute) == (390, 450)
     assert snap.cadence.confidence == pytest.approx(0.75)
 

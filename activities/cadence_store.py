@@ -1,0 +1,304 @@
+"""Database side of the cadence analyzer: set-based reads of many athletes' history, and the results' upsert.
+
+Every method works on a batch of athletes with a fixed number of queries (never one query per athlete), so the
+nightly recompute of a whole population is a few round trips per thousand athletes.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.db import (
+    AthleteTimezone,
+    PlanSessionRow,
+    RuckSession,
+    UserCoachingPlan,
+    UserPlanBehavior,
+    UserProfile,
+)
+from activities.store import _cadence_from, _insert, _valid_zone
+from coaching.cadence import LOOKBACK, CadenceAnalysis, RuckSample, analyze
+from coaching.models import CadenceSnapshot
+
+#: Plans whose athletes are worth learning about (a paused plan resumes with a current window).
+LIVE_PLAN_STATUSES = ("active", "paused")
+#: Athletes without new rucks are still re-analysed this often, so a drop in frequency is noticed.
+RECHECK_AFTER = timedelta(days=7)
+
+
+@dataclass(frozen=True)
+class CadenceChange:
+    """A plan whose stored cadence changed in a way the schedule can see."""
+
+    plan_id: int
+    user_id: str
+    cadence: CadenceSnapshot
+
+
+class CadenceStore:
+    """Reads and writes for the analyzer; built once per worker from the shared sessionmaker."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def athletes_due(self, as_of: datetime, *, after: str | None, limit: int) -> list[str]:
+        """The next page (by user id, after ``after``) of athletes with a live plan whose cadence needs computing:
+        never computed, older than :data:`RECHECK_AFTER`, or with a ruck completed since their last computation."""
+        plan, behavior, ruck = UserCoachingPlan, UserPlanBehavior, RuckSession
+        new_ruck = exists().where(
+            ruck.user_id == plan.user_id,
+            ruck.status == "completed",
+            ruck.completed_at > behavior.last_recomputed_at,
+        )
+        stmt = (
+            select(plan.user_id)
+            .outerjoin(behavior, and_(behavior.user_coaching_plan_id == plan.id, behavior.user_id == plan.user_id))
+            .where(
+                plan.current_status.in_(LIVE_PLAN_STATUSES),
+                or_(
+                    behavior.id.is_(None),
+                    behavior.last_recomputed_at.is_(None),
+                    behavior.last_recomputed_at < as_of - RECHECK_AFTER,
+                    new_ruck,
+                ),
+            )
+            .group_by(plan.user_id)
+            .order_by(plan.user_id)
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(plan.user_id > after)
+        async with self._sessionmaker() as session:
+            return [str(u) for u in (await session.scalars(stmt)).all()]
+
+    async def load_samples(self, user_ids: Sequence[str], as_of: datetime) -> dict[str, list[RuckSample]]:
+        """Each athlete's completed rucks (and date-only completed sessions) of the lookback, each with the zone the
+        athlete was in at the time: four queries for the whole batch."""
+        if not user_ids:
+            return {}
+        since = as_of - LOOKBACK
+        ids = list(user_ids)
+        async with self._sessionmaker() as session:
+            rucks = (
+                await session.execute(
+                    select(
+                        RuckSession.id,
+                        RuckSession.user_id,
+                        RuckSession.started_at,
+                        RuckSession.completed_at,
+                        RuckSession.duration_seconds,
+                    ).where(
+                        RuckSession.user_id.in_(ids),
+                        RuckSession.status == "completed",
+                        RuckSession.completed_at >= since,
+                        RuckSession.completed_at <= as_of,
+                    )
+                )
+            ).all()
+            dated = (
+                await session.execute(
+                    select(UserCoachingPlan.user_id, PlanSessionRow.session_id, PlanSessionRow.completed_date).where(
+                        PlanSessionRow.user_coaching_plan_id == UserCoachingPlan.id,
+                        UserCoachingPlan.user_id.in_(ids),
+                        PlanSessionRow.completion_status == "completed",
+                        PlanSessionRow.completed_date >= since.date() - timedelta(days=1),
+                    )
+                )
+            ).all()
+            history = (
+                await session.execute(
+                    select(AthleteTimezone.user_id, AthleteTimezone.effective_from, AthleteTimezone.timezone)
+                    .where(AthleteTimezone.user_id.in_(ids))
+                    .order_by(AthleteTimezone.user_id, AthleteTimezone.effective_from)
+                )
+            ).all()
+            current = await self._current_zones(session, ids)
+
+        zones = _ZoneHistory(history, current)
+        out: dict[str, list[RuckSample]] = {u: [] for u in ids}
+        for ruck_id, user_id, started_at, completed_at, duration in rucks:
+            start = started_at
+            if start is None and completed_at is not None and duration:
+                start = completed_at - timedelta(seconds=duration)
+            if start is None:
+                continue  # neither a start nor a duration: no time of day to learn from
+            user = str(user_id)
+            out[user].append(RuckSample(start, zones.at(user, start), ruck_id=ruck_id))
+        for user_id, session_ruck_id, completed_date in dated:
+            if completed_date is None:
+                continue
+            user = str(user_id)
+            noon = datetime(completed_date.year, completed_date.month, completed_date.day, 12, tzinfo=UTC)
+            out[user].append(RuckSample(None, zones.at(user, noon), day=completed_date, ruck_id=session_ruck_id))
+        return out
+
+    async def _current_zones(self, session: AsyncSession, ids: list[str]) -> dict[str, str]:
+        """The zone each athlete is in now, as the plan snapshot resolves it (profile, else live plan)."""
+        zones: dict[str, str] = {}
+        plans = await session.execute(
+            select(UserCoachingPlan.user_id, UserCoachingPlan.plan_notification_timezone).where(
+                UserCoachingPlan.user_id.in_(ids), UserCoachingPlan.current_status.in_(LIVE_PLAN_STATUSES)
+            )
+        )
+        for user_id, tz in plans:
+            if (zone := _valid_zone(tz)) and zone != "UTC":
+                zones[str(user_id)] = zone
+        profiles = await session.execute(
+            select(UserProfile.user_id, UserProfile.plan_notification_timezone).where(UserProfile.user_id.in_(ids))
+        )
+        for user_id, tz in profiles:
+            if (zone := _valid_zone(tz)) and zone != "UTC":
+                zones[str(user_id)] = zone
+        return zones
+
+    async def save(self, analyses: Mapping[str, CadenceAnalysis]) -> list[CadenceChange]:
+        """Upsert each athlete's analysis into ``user_plan_behavior`` for every live plan of theirs; return the plans
+        whose cadence, as the schedule sees it, changed (those workflows are told)."""
+        if not analyses:
+            return []
+        ids = list(analyses)
+        async with self._sessionmaker.begin() as session:
+            plans = (
+                await session.execute(
+                    select(UserCoachingPlan.id, UserCoachingPlan.user_id).where(
+                        UserCoachingPlan.user_id.in_(ids), UserCoachingPlan.current_status.in_(LIVE_PLAN_STATUSES)
+                    )
+                )
+            ).all()
+            if not plans:
+                return []
+            previous = {
+                plan_id: _cadence_from(start, end, confidence, {"metadata": metadata, "deviations": deviations})
+                for plan_id, start, end, confidence, metadata, deviations in await session.execute(
+                    select(
+                        UserPlanBehavior.user_coaching_plan_id,
+                        UserPlanBehavior.prime_window_start_minute,
+                        UserPlanBehavior.prime_window_end_minute,
+                        UserPlanBehavior.confidence_score,
+                        UserPlanBehavior.behavior_metadata,
+                        UserPlanBehavior.deviations,
+                    ).where(UserPlanBehavior.user_coaching_plan_id.in_([p for p, _ in plans]))
+                )
+            }
+            rows: list[dict[str, Any]] = []
+            changes: list[CadenceChange] = []
+            for plan_id, user_id in plans:
+                row = _row(plan_id, str(user_id), analyses[str(user_id)])
+                rows.append(row)
+                # Compared as stored (two-decimal confidence): what the workflow gets is what a reload would read.
+                stored = _cadence_from(
+                    row["prime_window_start_minute"], row["prime_window_end_minute"], row["confidence_score"], row
+                )
+                if previous.get(plan_id) != stored:
+                    changes.append(CadenceChange(plan_id, str(user_id), stored))
+            table = UserPlanBehavior.__table__
+            stmt = _insert(session, table)
+            updated = [c for c in _ROW_COLUMNS if c not in ("user_id", "user_coaching_plan_id")]
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["user_id", "user_coaching_plan_id"],
+                    set_={**{c: stmt.excluded[c] for c in updated}, "updated_at": stmt.excluded.last_recomputed_at},
+                ),
+                rows,
+            )
+        return changes
+
+    async def stored(self, plan_id: int) -> CadenceSnapshot | None:
+        """The plan's cadence as stored (what a reload of the plan would read), or None without a row."""
+        async with self._sessionmaker() as session:
+            found = (
+                await session.execute(
+                    select(
+                        UserPlanBehavior.prime_window_start_minute,
+                        UserPlanBehavior.prime_window_end_minute,
+                        UserPlanBehavior.confidence_score,
+                        UserPlanBehavior.behavior_metadata,
+                        UserPlanBehavior.deviations,
+                    ).where(UserPlanBehavior.user_coaching_plan_id == plan_id)
+                )
+            ).first()
+        if found is None:
+            return None
+        start, end, confidence, metadata, deviations = found
+        return _cadence_from(start, end, confidence, {"metadata": metadata, "deviations": deviations})
+
+    async def analyze_athletes(self, user_ids: Sequence[str], as_of: datetime) -> dict[str, CadenceAnalysis]:
+        samples = await self.load_samples(user_ids, as_of)
+        return {user: analyze(found, as_of) for user, found in samples.items()}
+
+    async def note_timezone(self, user_id: str, timezone: str, at: datetime) -> bool:
+        """Record that the athlete is in ``timezone`` from ``at`` on, unless that is already what is known then."""
+        async with self._sessionmaker.begin() as session:
+            known = (
+                await session.execute(
+                    select(AthleteTimezone.timezone)
+                    .where(AthleteTimezone.user_id == user_id, AthleteTimezone.effective_from <= at)
+                    .order_by(AthleteTimezone.effective_from.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if known == timezone:
+                return False
+            stmt = _insert(session, AthleteTimezone).values(user_id=user_id, timezone=timezone, effective_from=at)
+            await session.execute(stmt.on_conflict_do_nothing(index_elements=["user_id", "effective_from"]))
+        return True
+
+
+class _ZoneHistory:
+    """The zone in effect at an instant: the last change before it; before the first known change, the first zone
+    (the best guess for the time before we knew); with no history at all, the athlete's current zone, else UTC."""
+
+    def __init__(self, history: Sequence[Any], current: Mapping[str, str]) -> None:
+        self._changes: dict[str, tuple[list[datetime], list[str]]] = defaultdict(lambda: ([], []))
+        for user_id, effective_from, timezone in history:
+            if _valid_zone(timezone):
+                instants, zones = self._changes[str(user_id)]
+                instants.append(effective_from)
+                zones.append(timezone)
+        self._current = current
+
+    def at(self, user_id: str, instant: datetime) -> str:
+        found = self._changes.get(user_id)
+        if not found or not found[0]:
+            return self._current.get(user_id, "UTC")
+        instants, zones = found
+        return zones[max(bisect.bisect_right(instants, instant) - 1, 0)]
+
+
+def _row(plan_id: int, user_id: str, analysis: CadenceAnalysis) -> dict[str, Any]:
+    snap = analysis.snapshot
+    return {
+        "user_id": user_id,
+        "user_coaching_plan_id": plan_id,
+        "prime_window_start_minute": snap.window_start_minute,
+        "prime_window_end_minute": snap.window_end_minute,
+        "confidence_score": round(snap.confidence, 2),
+        "weekday_pattern": analysis.weekday_pattern,
+        "deviations": [d.model_dump(mode="json") for d in analysis.deviations],
+        "metadata": analysis.metadata(),
+        "last_recomputed_at": analysis.as_of,
+    }
+
+
+_ROW_COLUMNS = (
+    "user_id",
+    "user_coaching_plan_id",
+    "prime_window_start_minute",
+    "prime_window_end_minute",
+    "confidence_score",
+    "weekday_pattern",
+    "deviations",
+    "metadata",
+    "last_recomputed_at",
+)
+
+
+__all__ = ["CadenceChange", "CadenceStore", "LIVE_PLAN_STATUSES", "RECHECK_AFTER"]
