@@ -11,11 +11,15 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.cadence import CadenceActivities
+from activities.cadence_store import CadenceStore
 from activities.database import make_engine, make_sessionmaker
 from activities.plan_activities import PlanActivities
 from activities.push import make_pusher
 from activities.store import Store
+from starter.schedules import ensure_cadence_schedule
 from starter.settings import Settings
+from workflows.cadence import CadenceRecomputeWorkflow
 from workflows.plan import CoachingPlanWorkflow
 
 logger = logging.getLogger(__name__)
@@ -32,13 +36,16 @@ async def build_worker(client: Client, settings: Settings, **worker_options: Any
         endpoint=settings.fcm_endpoint,
         timeout_seconds=settings.push_timeout_seconds,
     )
-    activities = PlanActivities(store=Store(make_sessionmaker(engine)), pusher=pusher)
+    store = Store(make_sessionmaker(engine))
+    cadence = CadenceStore(store.sessionmaker)
+    activities = PlanActivities(store=store, pusher=pusher, cadence=cadence)
+    cadence_activities = CadenceActivities(cadence=cadence, client=client)
     try:
         yield Worker(
             client,
             task_queue=worker_options.pop("task_queue", settings.task_queue),
-            workflows=[CoachingPlanWorkflow],
-            activities=activities.all(),
+            workflows=[CoachingPlanWorkflow, CadenceRecomputeWorkflow],
+            activities=[*activities.all(), *cadence_activities.all()],
             **worker_options,
         )
     finally:
@@ -48,6 +55,14 @@ async def build_worker(client: Client, settings: Settings, **worker_options: Any
 
 async def run_worker(client: Client, settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` is set (or forever), then finish in-flight tasks and close clients."""
+    if settings.cadence_schedule:
+        await ensure_cadence_schedule(
+            client,
+            task_queue=settings.task_queue,
+            hour_utc=settings.cadence_hour_utc,
+            minute=settings.cadence_minute,
+            batch_size=settings.cadence_batch_size,
+        )
     async with build_worker(client, settings) as worker:
         logger.info(
             "worker polling task queue %s (push via %s)",

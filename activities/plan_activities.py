@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.cadence_store import CadenceStore
 from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
 from activities.store import Store
 from coaching.content import render, resolve_tone
@@ -34,6 +35,8 @@ from coaching.models import (
     RecordCompletionInput,
     RecordScheduleInput,
     RecordSkipInput,
+    RefreshCadenceInput,
+    RefreshCadenceResult,
 )
 from coaching.payload import build_push_message
 
@@ -63,11 +66,30 @@ class PlanActivities:
 
     store: Store
     pusher: Pusher
+    cadence: CadenceStore | None = None
+
+    def __post_init__(self) -> None:
+        if self.cadence is None:
+            self.cadence = CadenceStore(self.store.sessionmaker)
 
     @activity.defn
     @_bad_data_is_permanent
     async def load_plan(self, input: LoadPlanInput) -> LoadPlanResult:
-        return LoadPlanResult(snapshot=await self.store.load_plan_snapshot(input.plan_id))
+        snapshot = await self.store.load_plan_snapshot(input.plan_id)
+        if snapshot is not None:
+            # The zone history lets the cadence analyzer read each ruck in the zone the athlete was in.
+            assert self.cadence is not None
+            await self.cadence.note_timezone(snapshot.user_id, snapshot.prefs.timezone, _server_now())
+        return LoadPlanResult(snapshot=snapshot)
+
+    @activity.defn
+    @_bad_data_is_permanent
+    async def refresh_cadence(self, input: RefreshCadenceInput) -> RefreshCadenceResult:
+        """Re-learn the athlete's cadence now (after a completed ruck) and return it as stored for this plan."""
+        assert self.cadence is not None
+        analyses = await self.cadence.analyze_athletes([input.user_id], _server_now())
+        await self.cadence.save(analyses)
+        return RefreshCadenceResult(cadence=await self.cadence.stored(input.plan_id))
 
     @activity.defn
     @_bad_data_is_permanent
@@ -202,7 +224,7 @@ class PlanActivities:
         self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, devices: int
     ) -> None:
         # The attempt's server time, not the host clock: identical in production, and right under time skipping.
-        sent_at = activity.info().current_attempt_scheduled_time or datetime.now(UTC)
+        sent_at = _server_now()
         await self.store.ledger_finish(
             n.notification_id,
             LedgerStatus.SENT,
@@ -243,11 +265,17 @@ class PlanActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.load_plan,
+            self.refresh_cadence,
             self.deliver_notification,
             self.record_skip,
             self.record_completion,
             self.record_schedule,
         ]
+
+
+def _server_now() -> datetime:
+    """The attempt's server time: the host clock in production, the skipped-to time in time-skipping tests."""
+    return activity.info().current_attempt_scheduled_time or datetime.now(UTC)
 
 
 def _sent_tokens_from_heartbeat() -> set[str]:

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     continue_as_new_after_events: int = Field(default=10_000, ge=100)
     activity_timeout_seconds: int = Field(default=60, ge=5, le=600)
 
+    # The nightly cadence recompute (a Temporal Schedule the worker creates or updates at start-up).
+    cadence_schedule: bool = True
+    cadence_hour_utc: int = Field(default=3, ge=0, le=23)
+    cadence_minute: int = Field(default=0, ge=0, le=59)
+    cadence_batch_size: int = Field(default=2000, ge=1, le=50_000)
+
     # The embedded dev server of `coach run`.
     dev_server_port: int = 7233
     dev_server_ui_port: int = 8233

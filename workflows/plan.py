@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from coaching import ids
     from coaching.models import (
         Action,
+        CadenceUpdatedInput,
         Completion,
         Decision,
         DeliverInput,
@@ -39,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         RecordCompletionInput,
         RecordScheduleInput,
         RecordSkipInput,
+        RefreshCadenceInput,
         SessionCompletedInput,
         SessionsChangedInput,
         UpcomingNotification,
@@ -57,6 +59,9 @@ STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
 NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
 
+#: Plans started before the cadence analyzer keep their start-time rule and do not refresh the cadence after a ruck
+#: (their histories would not replay otherwise); a plan's next run (continue-as-new) takes the new behaviour.
+ADAPTIVE_CADENCE_PATCH = "adaptive-cadence"
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
@@ -78,6 +83,7 @@ class CoachingPlanWorkflow:
         self._published: tuple[str, datetime | None, str | None] | None = None
         self._last_upcoming: list[UpcomingNotification] = []
         self._timeout = timedelta(seconds=60)
+        self._adaptive = False
 
     # --- run loop ----------------------------------------------------------------------------------------
 
@@ -86,6 +92,7 @@ class CoachingPlanWorkflow:
         self._plan_id = input.plan_id
         config = input.config
         self._timeout = timedelta(seconds=config.activity_timeout_seconds)
+        self._adaptive = workflow.patched(ADAPTIVE_CADENCE_PATCH)
         if input.state is not None:
             self._state = input.state
         if self._state.started_at is None:
@@ -104,7 +111,7 @@ class CoachingPlanWorkflow:
             # Completions are recorded even when the plan just ended: the last session's ruck still counts.
             await self._record_new_completions(snapshot)
             # A bug here fails the workflow task, which Temporal retries: a fixed deploy then carries the plan on.
-            evaluation = evaluate(snapshot, self._state, workflow.now())
+            evaluation = evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive)
             if self._state.status is PlanStatus.CANCELLED:
                 break
             if self._state.status is PlanStatus.COMPLETED:
@@ -161,9 +168,10 @@ class CoachingPlanWorkflow:
 
     def _prune_handled(self, snapshot: PlanSnapshot) -> dict[str, str]:
         """Keep only what the schedule can still produce, so the carried state stays small for the plan's life."""
-        from coaching.schedule import candidates
+        from coaching.schedule import candidates, session_starts
 
-        live = {n.notification_id for n in candidates(snapshot, self._state.completions)}
+        starts = session_starts(snapshot, adaptive=self._adaptive)
+        live = {n.notification_id for n in candidates(snapshot, self._state.completions, starts)}
         return {k: v for k, v in self._state.handled.items() if k in live}
 
     # --- activities ----------------------------------------------------------------------------------------
@@ -291,6 +299,22 @@ class CoachingPlanWorkflow:
                 PlanActivities.record_completion, RecordCompletionInput(plan_id=self._plan_id, completion=completion)
             )
             completion.recorded = True
+        if self._adaptive and self._state.cadence_pending:
+            # Learn from the new ruck(s) now rather than at night: the next reminders already follow it.
+            self._state.cadence_pending = False
+            try:
+                # A few tries only: the nightly recompute catches up, and the loop must not wait on this.
+                result = await workflow.execute_activity_method(
+                    PlanActivities.refresh_cadence,
+                    RefreshCadenceInput(plan_id=self._plan_id, user_id=snapshot.user_id),
+                    start_to_close_timeout=self._timeout,
+                    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
+                )
+            except ActivityError as err:
+                workflow.logger.warning("cadence refresh failed; keeping the previous window: %s", err.cause or err)
+                return
+            if result.cadence is not None:
+                snapshot.cadence = result.cadence
 
     async def _record_schedule(self, evaluation: Evaluation) -> None:
         """Mirror each session's next notification time into plan_sessions.next_notification_at."""
@@ -366,6 +390,7 @@ class CoachingPlanWorkflow:
                 duration_seconds=input.duration_seconds,
             )
         )
+        self._state.cadence_pending = True
         self._wake = True
 
     @workflow.signal
@@ -396,6 +421,13 @@ class CoachingPlanWorkflow:
     def sessions_changed(self, input: SessionsChangedInput) -> None:
         """The core API moved, added or removed sessions, or the athlete changed preferences: reload."""
         self._state.needs_reload = True
+        self._wake = True
+
+    @workflow.signal
+    def cadence_updated(self, input: CadenceUpdatedInput) -> None:
+        """The nightly analysis (or `coach cadence analyze`) learned a new window: re-plan with it."""
+        if self._state.snapshot is not None:
+            self._state.snapshot.cadence = input.cadence
         self._wake = True
 
     @workflow.query
