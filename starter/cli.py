@@ -337,6 +337,105 @@ async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+# --- coach cadence ------------------------------------------------------------------------------------------
+
+
+async def cmd_cadence(args: argparse.Namespace, settings: Settings) -> int:
+    if args.cadence_cmd == "analyze":
+        return await _cadence_analyze(args, settings)
+    return await _cadence_recompute(args, settings)
+
+
+async def _cadence_analyze(args: argparse.Namespace, settings: Settings) -> int:
+    from activities.cadence_store import CadenceStore
+    from activities.database import make_engine, make_sessionmaker
+
+    user_id = _uuid(args.user_id, "USER_ID")
+    as_of = datetime.now(UTC)
+    engine = make_engine(settings.database_url)
+    try:
+        store = CadenceStore(make_sessionmaker(engine))
+        analysis = (await store.analyze_athletes([user_id], as_of))[user_id]
+        changes = await store.save({user_id: analysis}) if args.apply else []
+    finally:
+        await engine.dispose()
+    if args.json:
+        print(analysis.model_dump_json(indent=2))
+    else:
+        _print_analysis(user_id, analysis)
+    if args.apply:
+        from activities.cadence import tell_plans
+        from starter.temporal import connect
+
+        told = await tell_plans(await connect(), changes) if changes else 0
+        print(f"\nStored for this athlete's live plans; {len(changes)} changed, {told} running workflow(s) told.")
+    return 0
+
+
+def _print_analysis(user_id: str, analysis: Any) -> None:
+    from coaching.cadence import WEEKDAYS
+    from coaching.schedule import CADENCE_CONFIDENCE_THRESHOLD
+    from coaching.timeutil import minute_label
+
+    snap = analysis.snapshot
+    print(f"Athlete {user_id}, as of {analysis.as_of:%Y-%m-%d %H:%M} UTC")
+    print(
+        f"  rucks with a start time: {analysis.timed_samples}; completed sessions with a date only: "
+        f"{analysis.date_only_samples}"
+    )
+    if snap.window_start_minute is None or snap.window_end_minute is None:
+        print("  prime window: none yet")
+    else:
+        used = "used for reminders" if snap.confidence >= CADENCE_CONFIDENCE_THRESHOLD else "too uncertain to use"
+        print(
+            f"  prime window: {minute_label(snap.window_start_minute)}–{minute_label(snap.window_end_minute)}, "
+            f"usually {minute_label(snap.centre_minute or snap.window_start_minute)}; confidence "
+            f"{snap.confidence:.2f} ({used}; threshold {CADENCE_CONFIDENCE_THRESHOLD:.2f})"
+        )
+    for day, w in sorted(snap.weekday_windows.items()):
+        print(
+            f"  {WEEKDAYS[day]:<9} {minute_label(w.start_minute)}–{minute_label(w.end_minute)}, usually "
+            f"{minute_label(w.centre_minute)}; confidence {w.confidence:.2f} ({w.sample_size} rucks)"
+        )
+    print("  weekday pattern: " + ", ".join(f"{d[:3]} {n}" for d, n in analysis.weekday_pattern.items()))
+    print("  deviations: " + ("; ".join(f"{d.kind} ({d.detail})" for d in analysis.deviations) or "none"))
+    print("  why:")
+    for reason in analysis.reasons:
+        print(f"    - {reason}")
+
+
+async def _cadence_recompute(args: argparse.Namespace, settings: Settings) -> int:
+    from coaching.ids import CADENCE_WORKFLOW_ID
+    from coaching.models import CadenceRecomputeInput
+    from starter.temporal import connect
+    from workflows.cadence import CadenceRecomputeWorkflow
+
+    client = await connect()
+    handle = await client.start_workflow(
+        CadenceRecomputeWorkflow.run,
+        CadenceRecomputeInput(batch_size=args.batch_size),
+        id=f"{CADENCE_WORKFLOW_ID}-manual-{datetime.now(UTC):%Y%m%dT%H%M%S}",
+        task_queue=settings.task_queue,
+    )
+    print(f"started {handle.id}")
+    if args.wait:
+        result = await handle.result()
+        print(
+            f"{result.athletes} athletes recomputed; {result.changed_plans} plans changed, "
+            f"{result.signalled_plans} running workflows told"
+        )
+    return 0
+
+
+def _uuid(value: str, field: str) -> str:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise UsageError(f"{field}: {value!r} is not a user id (a UUID such as 8d0e…-…)") from None
+
+
 # --- entry point ----------------------------------------------------------------------------------------------
 
 
@@ -369,6 +468,16 @@ def build_parser() -> argparse.ArgumentParser:
         elif name != "start":
             p.add_argument("--reason", default="")
 
+    cadence = sub.add_parser("cadence", help="the learned prime windows")
+    cadence_sub = cadence.add_subparsers(dest="cadence_cmd", required=True)
+    analyze = cadence_sub.add_parser("analyze", help="learn one athlete's window now and print it with the reasons")
+    analyze.add_argument("user_id", help="the athlete's user id (UUID)")
+    analyze.add_argument("--apply", action="store_true", help="store it and tell the athlete's running plans")
+    analyze.add_argument("--json", action="store_true")
+    recompute = cadence_sub.add_parser("recompute", help="run the nightly recompute now (needs a running worker)")
+    recompute.add_argument("--batch-size", type=_positive_int, default=2000)
+    recompute.add_argument("--wait", action="store_true", help="wait for it and print the totals")
+
     sim = sub.add_parser("simulate", help="run a scenario on the time-skipping server and print the timeline")
     sim.add_argument("scenario")
     sim.add_argument("--json", action="store_true")
@@ -382,12 +491,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"error: configuration: {_validation_message(exc)}", file=sys.stderr)
         return 2
-    _configure_logging(settings, quiet=args.command in ("simulate", "plan"))
+    _configure_logging(settings, quiet=args.command in ("simulate", "plan", "cadence"))
     from starter.temporal import route_core_logs_to_python
 
     # The time-skipping test server lacks capabilities the SDK core warns about; simulate shows errors only.
     route_core_logs_to_python(core_level="ERROR" if args.command == "simulate" else "WARN")
-    command = {"run": cmd_run, "worker": cmd_worker, "db": cmd_db, "plan": cmd_plan, "simulate": cmd_simulate}
+    command = {
+        "run": cmd_run,
+        "worker": cmd_worker,
+        "db": cmd_db,
+        "plan": cmd_plan,
+        "simulate": cmd_simulate,
+        "cadence": cmd_cadence,
+    }
     try:
         code = asyncio.run(command[args.command](args, settings))
     except UsageError as exc:
