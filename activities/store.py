@@ -704,12 +704,15 @@ def _plan_session(row: PlanSessionRow) -> PlanSession:
     points = row.coaching_points if isinstance(row.coaching_points, dict) else {}
     duration = _number(points.get("target_duration_minutes"))
     start = row.scheduled_start_time
+    metadata = row.notification_metadata if isinstance(row.notification_metadata, dict) else {}
     return PlanSession(
         id=row.id,
         planned_week=row.planned_week,
         planned_session_type=row.planned_session_type,
         scheduled_date=row.scheduled_date,
         scheduled_start_minute=start.hour * 60 + start.minute if start is not None else None,
+        # Set when the athlete chose this session's time (a reschedule): their choice beats the learned window.
+        start_fixed=metadata.get("start_source") == "athlete",
         completion_status=row.completion_status,
         distance_km=_number(points.get("target_distance_km")),
         duration_minutes=round(duration) if duration is not None else None,
