@@ -9,12 +9,17 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
-from coaching.models import SessionCompletedInput, WorkflowConfig
+from sqlalchemy import insert
+
+from activities.db import RuckSession
+from coaching.models import CadenceSnapshot, CadenceUpdatedInput, SessionCompletedInput, WorkflowConfig
 from coaching.timeutil import local_to_utc, to_local
 from starter.sandbox import local_stack
+from workflows.plan import CoachingPlanWorkflow
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
 TZ = "America/New_York"
@@ -65,12 +70,81 @@ async def record(name: str, *, complete: bool, cancel: bool, can_after: int = 10
             sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
 
 
-async def main() -> None:
+async def record_adaptive_cadence(name: str) -> None:
+    """A plan under the adaptive-cadence patch: sessions without a start time, a ruck history, a completed ruck
+    (which refreshes the cadence) and a nightly-style cadence_updated signal."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = WorkflowConfig(search_attributes=False)
+        async with local_stack(f"sqlite+aiosqlite:///{tmp}/h.db", config=config) as stack:
+            now = await stack.now()
+            today = to_local(now, TZ).date()
+            day = today + timedelta(days=1)
+            plan_id = await stack.store.create_demo_plan(
+                timezone=TZ,
+                start_date=day,
+                sessions=[
+                    {"scheduled_date": day + timedelta(days=2 * i), "planned_session_type": "Tempo Ruck"}
+                    for i in range(3)
+                ],
+                created_at=now,
+            )
+            snapshot = await stack.store.load_plan_snapshot(plan_id)
+            assert snapshot is not None
+            async with stack.store.sessionmaker.begin() as session:
+                await session.execute(
+                    insert(RuckSession),
+                    [
+                        {
+                            "id": 500 + back,
+                            "user_id": snapshot.user_id,
+                            "status": "completed",
+                            "started_at": local_to_utc(today - timedelta(days=back), 5 * 60 + 10, TZ),
+                            "completed_at": local_to_utc(today - timedelta(days=back), 6 * 60, TZ),
+                        }
+                        for back in range(1, 15)
+                    ],
+                )
+            handle = await stack.plans.start_plan(plan_id)
+            await stack.plans.session_completed(
+                plan_id, SessionCompletedInput(ruck_id=500, completed_at=local_to_utc(today, 6 * 60, TZ))
+            )
+            await stack.advance_to(local_to_utc(day, 12 * 60, TZ))
+            await stack.client.get_workflow_handle_for(CoachingPlanWorkflow.run, handle.id).signal(
+                CoachingPlanWorkflow.cadence_updated,
+                CadenceUpdatedInput(
+                    cadence=CadenceSnapshot(
+                        window_start_minute=17 * 60,
+                        window_end_minute=18 * 60,
+                        centre_minute=17 * 60 + 30,
+                        confidence=0.9,
+                        sample_size=40,
+                    )
+                ),
+            )
+            await stack.advance_to(local_to_utc(day + timedelta(days=5), 12 * 60, TZ))
+            await stack.plans.cancel(plan_id)
+            await handle.result()
+            history = await handle.fetch_history()
+            (OUT / f"{name}.json").write_text(history.to_json())
+            sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
+
+
+RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
+    # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
+    "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
+    "plan_running_missed": lambda n: record(n, complete=False, cancel=False),
+    "plan_continued_as_new": lambda n: record(n, complete=True, cancel=False, can_after=100),
+    "plan_adaptive_cadence": record_adaptive_cadence,
+}
+
+
+async def main(names: list[str]) -> None:
+    """Record the named histories, or those not yet committed. Re-recording an old one replaces a history of
+    the workflow as it was with one of today's code, so it is never done implicitly."""
     OUT.mkdir(parents=True, exist_ok=True)
-    await record("plan_completed_paused_cancelled", complete=True, cancel=True)
-    await record("plan_running_missed", complete=False, cancel=False)
-    await record("plan_continued_as_new", complete=True, cancel=False, can_after=100)
+    for name in names or [n for n in RECORDINGS if not (OUT / f"{n}.json").exists()]:
+        await RECORDINGS[name](name)
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
