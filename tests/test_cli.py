@@ -136,3 +136,60 @@ async def test_starting_a_missing_plan_reports_the_failure(tmp_path: Path) -> No
             assert out.startswith(f"Plan {plan_id}: active (America/New_York)")
     finally:
         await env.shutdown()
+
+
+def test_cadence_analyze_rejects_a_user_id_that_is_not_a_uuid() -> None:
+    result = coach("cadence", "analyze", "bob")
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: USER_ID: 'bob' is not a user id") and "Traceback" not in result.stderr
+
+
+async def test_cadence_analyze_prints_the_window_the_confidence_and_why(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from activities.cadence_store import CadenceStore
+    from activities.database import make_engine, make_sessionmaker
+    from activities.db import RuckSession
+    from activities.store import Store
+    from coaching.timeutil import local_to_utc
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    await upgrade_database(url)
+    engine = make_engine(url)
+    user_id = str(uuid.uuid4())
+    today = datetime.now(UTC).date()
+    try:
+        store = Store(make_sessionmaker(engine))
+        await store.create_demo_plan(
+            user_id=user_id, timezone="Asia/Kolkata", start_date=today, sessions=[{"scheduled_date": today}]
+        )
+        async with store.sessionmaker.begin() as session:
+            await session.execute(
+                insert(RuckSession),
+                [
+                    {
+                        "user_id": user_id,
+                        "status": "completed",
+                        "started_at": local_to_utc(today - timedelta(days=d), 5 * 60 + 40, "Asia/Kolkata"),
+                        "completed_at": local_to_utc(today - timedelta(days=d), 6 * 60 + 30, "Asia/Kolkata"),
+                    }
+                    for d in range(1, 13)
+                ],
+            )
+    finally:
+        await engine.dispose()
+
+    result = await asyncio.to_thread(coach, "cadence", "analyze", user_id, env={"COACH_DATABASE_URL": url})
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "prime window: 05:25–05:55, usually 05:40; confidence 0.71 (used for reminders" in out
+    assert "rucks with a start time: 12" in out and "why:" in out and "12 rucks with a start time" in out
+    # Read-only without --apply: nothing is stored, so the athlete is still due for the nightly recompute.
+    engine = make_engine(url)
+    try:
+        due = await CadenceStore(make_sessionmaker(engine)).athletes_due(datetime.now(UTC), after=None, limit=5)
+    finally:
+        await engine.dispose()
+    assert due == [user_id]
