@@ -28,10 +28,12 @@ How it works (the README's "Cadence" section says the same for operators):
 * **Per-weekday windows** are formed for a weekday with at least :data:`MIN_NARROW_SAMPLES` timed samples; the
   **weekday pattern** counts rucks per local weekday (date-only history included).
 * **Deviations:** ``window_shift`` when the last :data:`RECENT` days hold at least :data:`MIN_NARROW_SAMPLES` timed
-  rucks whose window's centre is :data:`SHIFT_MINUTES` or more away from the long-run centre (the recent window then
-  becomes the one used, so reminders follow a new routine within days); ``frequency_drop`` when the recent rate is
-  under :data:`FREQUENCY_DROP_RATIO` of the long-run rate; ``timezone_change`` when the recent rucks were in another
-  zone than most of the earlier ones (informational: local times already follow the athlete).
+  rucks whose window's centre is :data:`SHIFT_MINUTES` or more away from the long-run centre and whose window does
+  not hold that centre (the recent window then becomes the one used, so reminders follow a new routine within days;
+  an odd ruck among a few recent ones stretches their window over the usual time and is no new routine);
+  ``frequency_drop`` when the recent rate is under :data:`FREQUENCY_DROP_RATIO` of the long-run rate;
+  ``timezone_change`` when the recent rucks were in another zone than most of the earlier ones (informational: local
+  times already follow the athlete).
 """
 
 from __future__ import annotations
@@ -200,6 +202,11 @@ def window_of(minutes: Sequence[int], k: float) -> CadenceWindow | None:
     )
 
 
+def _holds(window: CadenceWindow, minute: int) -> bool:
+    """Whether ``minute`` lies on the window's arc (which may wrap midnight)."""
+    return (minute - window.start_minute) % _DAY <= (window.end_minute - window.start_minute) % _DAY
+
+
 def circular_distance(a: int, b: int) -> int:
     """Minutes between two times of day the short way round the clock (0…720)."""
     d = abs(a - b) % _DAY
@@ -281,7 +288,9 @@ def analyze(samples: Iterable[RuckSample], as_of: datetime) -> CadenceAnalysis:
     analysis.recent = recent_window
     if recent_window is not None and earlier:
         moved = circular_distance(recent_window.centre_minute, long_run.centre_minute)
-        if moved >= SHIFT_MINUTES:
+        # A recent window that still holds the usual start is the old routine plus an odd ruck or two (three rucks at
+        # 06:00 and one at 18:00 must all be in it: 06:00–18:00, centred on 09:00), not a new routine.
+        if moved >= SHIFT_MINUTES and not _holds(recent_window, long_run.centre_minute):
             deviations.append(
                 Deviation(
                     kind="window_shift",
