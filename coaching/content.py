@@ -16,6 +16,25 @@ Three rules shape everything here:
   the AI prompt promises too). When a rendering is too long, optional clauses are dropped, then the other
   variants are tried, and only as a last resort the text is cut at a word boundary with an ellipsis.
 
+Facts (all strings, all optional): ``session_focus``, ``session_date``, ``weekday``, ``start_time`` ('HH:MM'
+local), ``planned_week``, ``distance_km``, ``duration_minutes``, ``weight_kg``, ``missed_state`` (missed
+follow-ups), ``planned``/``completed``/``adherence_pct`` (digest), ``milestone``/``milestone_label``,
+``plan_name``, ``start_date`` (kickoff) and ``source`` (celebration), as the schedule sends them, plus the
+adaptive ones:
+
+* ``start_time`` before 07:00 -> *early_start*: the evening brief says to lay out gear tonight and sleep early.
+* ``recent_misses`` >= 1, or ``missed_state`` 'repeated_miss'/'plan_at_risk' on a non-missed push ->
+  *comeback* (brief, hype, celebration).
+* ``planned_week`` == ``plan_weeks`` -> *last_week*; ``planned_week`` == 1 -> *first_week* (brief, hype;
+  last week also celebration).
+* ``streak`` >= 3 (consecutive sessions done) -> *streak* (brief, hype, celebration).
+* ``weekday`` (or ``session_date``) on Saturday/Sunday -> *weekend* (brief, hype).
+* ``weather`` (a short phrase such as '14°C, light rain likely', at most 40 characters) and
+  ``week_completed``/``week_planned`` (this week so far) add optional closing lines to briefs and hypes.
+
+When several situations apply, the first in that order wins; its copy is the tone's situational title and
+note after a short lead naming the session.
+
 Template syntax: ``{name}`` is a placeholder (see :data:`_PLACEHOLDERS`); ``[ ... ]`` is an optional clause
 (no nesting). A candidate is usable when every placeholder outside optional clauses has a value.
 """
@@ -47,12 +66,23 @@ _LB_PER_KG = 2.2046226218
 
 
 class Tone(StrEnum):
-    """The four tones that have their own template set (the backend's canonical snake_case ids)."""
+    """Every coaching voice with its own template set (the backend's canonical snake_case ids).
+
+    Nine are the personalities the Flutter client offers; ``minimalist`` is the backend's own terse voice.
+    ``DATA_NERD`` is kept as an enum alias of :attr:`SESSION_ANALYST` (the old id of the analytical voice).
+    """
 
     DRILL_SERGEANT = "drill_sergeant"
     SUPPORTIVE_FRIEND = "supportive_friend"
-    DATA_NERD = "data_nerd"
+    SOUTHERN_REDNECK = "southern_redneck"
+    YOGA_INSTRUCTOR = "yoga_instructor"
+    BRITISH_BUTLER = "british_butler"
+    SPORTS_COMMENTATOR = "sports_commentator"
+    COWBOY_COWGIRL = "cowboy_cowgirl"
+    NATURE_LOVER = "nature_lover"
+    SESSION_ANALYST = "session_analyst"
     MINIMALIST = "minimalist"
+    DATA_NERD = "session_analyst"  # alias: same member as SESSION_ANALYST
 
 
 DEFAULT_TONE = Tone.SUPPORTIVE_FRIEND
@@ -60,30 +90,21 @@ DEFAULT_TONE = Tone.SUPPORTIVE_FRIEND
 #: Every name a tone arrives under: the snake_case ids and the nine display names the Flutter client stores
 #: in ``user_coaching_plans.coaching_personality`` (its personality ``id`` *is* the display name). Lookup
 #: ignores case, spaces and punctuation, so 'DRILL SERGEANT', 'drill-sergeant' and 'drill_sergeant' are one
-#: key. The five personalities without a template set of their own map to the closest of the four until they
-#: get theirs (ElevenLabs voice keys such as 'southern_redneck' resolve through the same normalization).
+#: key (ElevenLabs voice keys such as 'southern_redneck' resolve through the same normalization). 'data_nerd'
+#: is the old id of the session analyst and still appears in stored preferences.
 TONE_ALIASES: dict[str, Tone] = {
-    "drill_sergeant": Tone.DRILL_SERGEANT,
+    **{tone.value: tone for tone in Tone},
+    "data_nerd": Tone.SESSION_ANALYST,
     "Drill Sergeant": Tone.DRILL_SERGEANT,
-    "supportive_friend": Tone.SUPPORTIVE_FRIEND,
     "Supportive Friend": Tone.SUPPORTIVE_FRIEND,
-    "data_nerd": Tone.DATA_NERD,
-    # The client's analytical personality ("Your pace improved 12% this week...") is the backend's data nerd.
-    "Session Analyst": Tone.DATA_NERD,
-    "minimalist": Tone.MINIMALIST,
+    "Southern Redneck": Tone.SOUTHERN_REDNECK,
+    "Yoga Instructor": Tone.YOGA_INSTRUCTOR,
+    "British Butler": Tone.BRITISH_BUTLER,
+    "Sports Commentator": Tone.SPORTS_COMMENTATOR,
+    "Cowboy/Cowgirl": Tone.COWBOY_COWGIRL,
+    "Nature Lover": Tone.NATURE_LOVER,
+    "Session Analyst": Tone.SESSION_ANALYST,
     "Minimalist": Tone.MINIMALIST,
-    # Folksy humour and country charm ("Keep on truckin'!") is encouragement, not orders: warm, no shame.
-    "Southern Redneck": Tone.SUPPORTIVE_FRIEND,
-    # Breath, mindfulness, gentleness: the warm, no-shame voice.
-    "Yoga Instructor": Tone.SUPPORTIVE_FRIEND,
-    # Gentle and inspiring ("Feel the earth beneath your feet"): the warm voice again.
-    "Nature Lover": Tone.SUPPORTIVE_FRIEND,
-    # Impeccable manners and dry understatement: short, composed lines suit him better than cheerleading.
-    "British Butler": Tone.MINIMALIST,
-    # Live, high-energy play-by-play: the drill sergeant's punch and urgency is the closest voice.
-    "Sports Commentator": Tone.DRILL_SERGEANT,
-    # Grit and plain-spoken Western resolve ("You've got the grit"): firm and direct, like the drill sergeant.
-    "Cowboy/Cowgirl": Tone.DRILL_SERGEANT,
 }
 
 
@@ -160,6 +181,10 @@ _PLACEHOLDERS = frozenset(
         "m_label",
         "M_label",
         "m_title",
+        # adaptive (see the module docstring)
+        "streak",
+        "weather",
+        "week_done",  # "2/4"
     }
 )
 _PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
@@ -308,6 +333,12 @@ _MISSING = frozenset({"", "none", "null", "nil", "nan", "undefined"})
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
+#: Sessions starting before this hour get the early-start brief (gear out tonight, sleep early).
+_EARLY_HOUR = 7
+#: A streak shorter than this is not worth mentioning.
+_STREAK_MIN = 3
+#: A longer weather phrase is dropped rather than crowding out the session.
+_WEATHER_MAX = 40
 #: Larger distances (km), durations (min) or loads (kg) are corrupt facts, not training.
 _NUMBER_CAP = 1_000_000.0
 
@@ -407,8 +438,24 @@ def _milestone_label(key: str) -> str:
     return ""
 
 
-def _values(facts: Mapping[str, str], tone: Tone, prefer_metric: bool) -> dict[str, str]:
-    """Every placeholder's display value ('' when unknown), with units converted for the athlete."""
+def _clock(facts: Mapping[str, str]) -> tuple[int, int] | None:
+    """The session's local start as (hour, minute) from an 'HH:MM' fact, else None."""
+    text = _text(facts, "start_time")
+    if not _TIME_RE.match(text):
+        return None
+    hour, minute = text.split(":")
+    return int(hour), int(minute)
+
+
+def _time_label(hour: int, minute: int, clock_24h: bool) -> str:
+    """'05:10' on a 24-hour clock, '5:10 AM' on a 12-hour one."""
+    if clock_24h:
+        return f"{hour:02d}:{minute:02d}"
+    return f"{hour % 12 or 12}:{minute:02d} {'AM' if hour < 12 else 'PM'}"
+
+
+def _values(facts: Mapping[str, str], tone: Tone, prefer_metric: bool, clock_24h: bool = True) -> dict[str, str]:
+    """Every placeholder's display value ('' when unknown), with units and times in the athlete's format."""
     values: dict[str, str] = dict.fromkeys(_PLACEHOLDERS, "")
 
     focus = _text(facts, "session_focus")
@@ -418,8 +465,8 @@ def _values(facts: Mapping[str, str], tone: Tone, prefer_metric: bool) -> dict[s
     values["weekday"] = weekday
     values["the_session"] = f"{weekday}'s {values['focus']}" if weekday else f"your {values['focus']}"
     values["The_session"] = _capitalize(values["the_session"])
-    start_time = _text(facts, "start_time")
-    values["start_time"] = start_time if _TIME_RE.match(start_time) else ""
+    clock = _clock(facts)
+    values["start_time"] = _time_label(*clock, clock_24h) if clock else ""
     week = _count(facts, "planned_week")
     values["week"] = str(week) if week else ""
 
@@ -469,6 +516,15 @@ def _values(facts: Mapping[str, str], tone: Tone, prefer_metric: bool) -> dict[s
     values["m_label"] = label
     values["M_label"] = _capitalize(label)
     values["m_title"] = _milestone_title(key)
+
+    streak = _count(facts, "streak")
+    values["streak"] = str(streak) if streak is not None and streak >= _STREAK_MIN else ""
+    weather = _text(facts, "weather")
+    values["weather"] = weather if len(weather) <= _WEATHER_MAX else ""
+    week_planned = _count(facts, "week_planned")
+    week_completed = _count(facts, "week_completed")
+    if week_planned and week_completed is not None and week_completed <= week_planned:
+        values["week_done"] = f"{week_completed}/{week_planned}"
     return values
 
 
@@ -486,12 +542,42 @@ _VERDICTS: dict[Tone, dict[str, str]] = {
         "mid": "Solid week. Let's keep building.",
         "low": "Every week is a fresh start, and next week is yours.",
     },
-    Tone.DATA_NERD: {
+    Tone.SESSION_ANALYST: {
         "high": "Trend: climbing.",
         "mid": "Trend: holding. Target is 80%+.",
         "low": "Trend: rebuilding. Short sessions count.",
     },
     Tone.MINIMALIST: {"high": "Strong.", "mid": "Steady.", "low": "Rebuild."},
+    Tone.SOUTHERN_REDNECK: {
+        "high": "Y'all are on fire!",
+        "mid": "Not bad, keep on truckin'.",
+        "low": "Shake it off, next week's a new rodeo.",
+    },
+    Tone.YOGA_INSTRUCTOR: {
+        "high": "Beautifully balanced.",
+        "mid": "Steady progress. Breathe and continue.",
+        "low": "Be gentle; next week is a fresh breath.",
+    },
+    Tone.BRITISH_BUTLER: {
+        "high": "Exemplary, if I may.",
+        "mid": "Respectable. Room for polish.",
+        "low": "A quieter week. We shall rally.",
+    },
+    Tone.SPORTS_COMMENTATOR: {
+        "high": "A dominant performance!",
+        "mid": "Solid showing, more in the tank!",
+        "low": "Comeback season starts now!",
+    },
+    Tone.COWBOY_COWGIRL: {
+        "high": "True grit, partner.",
+        "mid": "Steady ride. Keep the reins tight.",
+        "low": "Saddle up, new trail next week.",
+    },
+    Tone.NATURE_LOVER: {
+        "high": "You're in full bloom.",
+        "mid": "Growing steadily, like spring.",
+        "low": "Every season has a thaw. Next week is yours.",
+    },
 }
 
 # Slots: one per type, and one per escalation state for the missed follow-up.
@@ -503,7 +589,9 @@ _DIGEST = "digest"
 _MILESTONE = "milestone"
 _MISSED = {state: f"missed.{state.value}" for state in MissedState}
 
-_DS, _SF, _DN, _MIN = Tone.DRILL_SERGEANT, Tone.SUPPORTIVE_FRIEND, Tone.DATA_NERD, Tone.MINIMALIST
+_DS, _SF, _DN, _MIN = Tone.DRILL_SERGEANT, Tone.SUPPORTIVE_FRIEND, Tone.SESSION_ANALYST, Tone.MINIMALIST
+_SR, _YI, _BB = Tone.SOUTHERN_REDNECK, Tone.YOGA_INSTRUCTOR, Tone.BRITISH_BUTLER
+_SC, _CC, _NL = Tone.SPORTS_COMMENTATOR, Tone.COWBOY_COWGIRL, Tone.NATURE_LOVER
 
 _TEMPLATES: dict[tuple[Tone, str], tuple[_Variant, ...]] = {
     # ---- drill sergeant: direct, firm, short sentences; pushes without shaming ----
@@ -769,7 +857,7 @@ _TEMPLATES: dict[tuple[Tone, str], tuple[_Variant, ...]] = {
             ),
         ),
     ),
-    # ---- data nerd: analytical, numbers first, adherence and trends ----
+    # ---- session analyst (formerly data nerd): analytical, numbers first, adherence and trends ----
     (_DN, _KICKOFF): (
         _v(
             "Plan Initialized",
@@ -921,6 +1009,7 @@ _TEMPLATES: dict[tuple[Tone, str], tuple[_Variant, ...]] = {
     (_MIN, _KICKOFF): (
         _v("Plan Set", ("[{plan_name}. ]Starts {start_day}.", "Plan set. See you at session one.")),
         _v("Ready", ("First session: {start_day}.", "Your plan is ready.")),
+        _v("Begin", ("Day one: {start_day}. Show up.", "Day one soon. Show up.")),
     ),
     (_MIN, _BRIEF): (
         _v("Prep Tonight", "Tomorrow: {focus}[ at {start_time}].[ {spec}.]"),
@@ -940,14 +1029,17 @@ _TEMPLATES: dict[tuple[Tone, str], tuple[_Variant, ...]] = {
     (_MIN, _MISSED[MissedState.FIRST_MISS]): (
         _v("Missed", "{The_session}: missed. Make it up today, or walk easy."),
         _v("Reset", "Missed one. Go today."),
+        _v("Skipped", "{The_session} skipped. Next one counts."),
     ),
     (_MIN, _MISSED[MissedState.REPEATED_MISS]): (
         _v("Two Missed", "Two in a row. Short ruck today."),
         _v("Restart Today", "Two sessions missed. Go short, go today."),
+        _v("Back to It", "Two skipped. Twenty minutes today."),
     ),
     (_MIN, _MISSED[MissedState.PLAN_AT_RISK]): (
         _v("Plan at Risk", "Several missed. One easy ruck today."),
         _v("Reset Now", "Plan slipping. Short ruck today, or adjust it."),
+        _v("Start Small", "Missed a few. Start small today."),
     ),
     (_MIN, _DIGEST): (
         _v(
@@ -962,10 +1054,600 @@ _TEMPLATES: dict[tuple[Tone, str], tuple[_Variant, ...]] = {
                 "Week done.",
             ),
         ),
+        _v("Tally", ("Done: {completed}. Planned: {planned}.[ {verdict}]", "Tally in.")),
     ),
     (_MIN, _MILESTONE): (
         _v(("{m_title}", "Milestone"), ("{M_label}.", "Milestone reached.")),
         _v("Milestone", ("{M_label}. Keep going.", "New milestone. Keep going.")),
+        _v("Checkpoint", ("Checkpoint: {m_label}.", "Checkpoint.")),
+    ),
+    # ---- southern redneck: folksy humour, country charm, warm and never shaming ----
+    (_SR, _KICKOFF): (
+        _v(
+            "Well Alright Now",
+            (
+                "[{plan_name} is all set. ]Y'all kick off {start_day}. Keep on truckin'!",
+                "Your plan's all set, y'all. Keep on truckin'!",
+            ),
+        ),
+        _v(
+            "Fixin' to Start",
+            (
+                "We're fixin' to get rollin'[ {start_day}]. Dust off that pack, partner.",
+                "We're fixin' to get rollin'. Dust off that pack.",
+            ),
+        ),
+        _v(
+            "Yeehaw, Plan's Ready",
+            (
+                "[{plan_name}: ]first ruck's {start_day}. Bless your boots, let's go.",
+                "Plan's ready. Bless your boots, let's go.",
+            ),
+        ),
+    ),
+    (_SR, _BRIEF): (
+        _v(
+            "Tomorrow's Haul",
+            "Tomorrow[ at {start_time}]: {focus}[, {spec}]. Load that pack tonight and hit the hay early.",
+        ),
+        _v("Get Your Boots Ready", "{Focus} tomorrow[ at {start_time}][, {spec}]. Set your boots by the door, sugar."),
+        _v(
+            "Big Day Tomorrow, Y'all",
+            "Y'all got {focus} tomorrow[ at {start_time}]. Pack tonight and rest up like a hound dog.",
+        ),
+    ),
+    (_SR, _HYPE): (
+        _v("Giddy Up", "{Focus} time[ at {start_time}]. Keep on truckin', y'all!"),
+        _v("Rise and Shine, Y'all", "Grab your pack, {focus}'s a-waitin'[ ({spec})]. Let's git 'er done!"),
+        _v("Time to Git 'Er Done", "Lace 'em up.[ {Focus} at {start_time}.] Ain't nothin' to it but to do it."),
+    ),
+    (_SR, _CELEBRATION): (
+        _v("Well Butter My Biscuit", "{Focus} done[: {spec}]. Now that's some fine ruckin', y'all!"),
+        _v("Hot Dang!", "[{distance} in the books! ]Proud as a peacock. Go grab you some sweet tea."),
+        _v("You Done Good", "You showed up and got 'er done.[ {spec} logged.] Put your feet up a spell."),
+    ),
+    (_SR, _MISSED[MissedState.FIRST_MISS]): (
+        _v("No Harm Done", "{The_session} slipped by. Happens to the best of us. Make it up today or take a stroll."),
+        _v("Shake It Off", "Missed {the_session}? Shoot, no big deal. Get on out there today, y'all."),
+        _v("Life Happens, Y'all", "{The_session} didn't happen. Dust yourself off and ruck it out today."),
+    ),
+    (_SR, _MISSED[MissedState.REPEATED_MISS]): (
+        _v(
+            "Pack's Gettin' Lonely", "Two sessions missed in a row. That pack's cryin' in the corner. Short ruck today?"
+        ),
+        _v(
+            "Time to Get Back Up", "Two in a row slipped by, partner. A quick 20-minute ruck gets you back on the road."
+        ),
+        _v(
+            "Don't Let It Ride",
+            "Two misses back to back[, the last on {weekday}]. Shake off the dust and go easy today.",
+        ),
+    ),
+    (_SR, _MISSED[MissedState.PLAN_AT_RISK]): (
+        _v(
+            "Plan's in a Pickle",
+            "A few sessions slipped by. No judgin' here. One easy ruck today gets this wagon rollin'.",
+        ),
+        _v("Let's Get Back on the Road", "Missed a few now. Ain't nobody keepin' score, just go short and easy today."),
+        _v("Wagon Needs a Push", "Plan's a little stuck in the mud. A short ruck today, or tweak the schedule, y'all."),
+    ),
+    (_SR, _DIGEST): (
+        _v(
+            "Week's Tally, Y'all",
+            ("{completed} of {planned} sessions in the books.[ {verdict}]", "Your week's tally is in, y'all."),
+        ),
+        _v(
+            "How'd the Week Go",
+            (
+                "Y'all hit {adherence}% this week[ ({completed}/{planned})].[ {verdict}]",
+                "Week's done. Keep on truckin'.",
+            ),
+        ),
+        _v(
+            "Weekly Roundup",
+            ("Roundup: {completed} done, {planned} planned.[ {verdict}]", "Weekly roundup's in. Proud of y'all."),
+        ),
+    ),
+    (_SR, _MILESTONE): (
+        _v(
+            ("{m_title}, Y'all!", "Milestone, Y'all!"),
+            ("{M_label}! Well I'll be. Proud as punch.", "New milestone! Well I'll be."),
+        ),
+        _v(
+            "Hot Diggity!",
+            (
+                "You hit {m_label}. That's some serious boot leather.",
+                "Milestone hit. That's some serious boot leather.",
+            ),
+        ),
+        _v(
+            "Ring the Dinner Bell",
+            ("Milestone: {m_label}. Y'all earned a victory lap.", "Milestone reached. Y'all earned it."),
+        ),
+    ),
+    # ---- yoga instructor: calm, breath-led, mindful; honours the body ----
+    (_YI, _KICKOFF): (
+        _v(
+            "A New Practice Begins",
+            (
+                "[{plan_name} begins ]{start_day}. Set an intention and breathe.",
+                "Your practice begins soon. Set an intention and breathe.",
+            ),
+        ),
+        _v(
+            "Set Your Intention",
+            (
+                "Your journey starts[ {start_day}]. Arrive as you are, step by mindful step.",
+                "Your journey starts soon. Arrive as you are.",
+            ),
+        ),
+        _v(
+            "Welcome to Your Path",
+            (
+                "[{plan_name}: ]first session {start_day}. Every path begins with one breath.",
+                "Every path begins with one breath. Namaste.",
+            ),
+        ),
+    ),
+    (_YI, _BRIEF): (
+        _v(
+            "Prepare with Intention",
+            "Tomorrow[ at {start_time}]: {focus}[, {spec}]. Prepare your pack, then let the body rest.",
+        ),
+        _v(
+            "Tomorrow's Practice",
+            "{Focus} tomorrow[ at {start_time}][, {spec}]. Breathe deeply tonight and sleep softly.",
+        ),
+        _v(
+            "Rest Before Movement",
+            "Your {focus} awaits tomorrow[ at {start_time}]. Lay out your gear mindfully and unwind.",
+        ),
+    ),
+    (_YI, _HYPE): (
+        _v("Breathe and Begin", "{Focus}[ at {start_time}]. Inhale strength, exhale doubt. Begin."),
+        _v("Your Practice Awaits", "Today: {focus}[, {spec}]. Find your rhythm, one breath per step."),
+        _v("Ground Yourself", "Feel your feet on the earth.[ {Focus} at {start_time}.] Move with presence."),
+    ),
+    (_YI, _CELEBRATION): (
+        _v("Honor This Moment", "{Focus} complete[: {spec}]. Pause, breathe, and thank your body."),
+        _v("Beautiful Practice", "[{distance} walked with presence. ]Stretch gently and let gratitude settle in."),
+        _v("Namaste", "You showed up for yourself.[ {spec} logged.] Rest is part of the practice."),
+    ),
+    (_YI, _MISSED[MissedState.FIRST_MISS]): (
+        _v(
+            "Release and Return",
+            "{The_session} passed by. Release it without judgment. Return today, or take a gentle walk.",
+        ),
+        _v(
+            "Be Gentle with Yourself",
+            "Missing {the_session} is okay. Breathe, reset, and move when you're ready today.",
+        ),
+        _v("A Mindful Reset", "{The_session} didn't happen. Each moment is a new beginning. Try a short walk today."),
+    ),
+    (_YI, _MISSED[MissedState.REPEATED_MISS]): (
+        _v("Listen Inward", "Two sessions missed. Notice what your body needs. A short, gentle ruck today can help."),
+        _v("Return to the Mat", "Two in a row have passed. No judgment, only return. Twenty quiet minutes today."),
+        _v(
+            "Soft Restart", "Two missed sessions[, the last on {weekday}]. Begin again softly, with a short walk today."
+        ),
+    ),
+    (_YI, _MISSED[MissedState.PLAN_AT_RISK]): (
+        _v(
+            "Come Back to Center",
+            "Several sessions have slipped. Breathe. One easy ruck today brings you back to center.",
+        ),
+        _v("Begin Again", "It's been a while. Every practice allows a fresh start: 20 gentle minutes today."),
+        _v(
+            "Realign Your Path", "The plan has drifted. Honor where you are: walk briefly today or adjust the schedule."
+        ),
+    ),
+    (_YI, _DIGEST): (
+        _v(
+            "Weekly Reflection",
+            ("You practiced {completed} of {planned} sessions.[ {verdict}]", "Take a moment to reflect on your week."),
+        ),
+        _v(
+            "Pause and Reflect",
+            (
+                "This week: {adherence}% of your practice[ ({completed}/{planned})].[ {verdict}]",
+                "Pause and reflect on this week's practice.",
+            ),
+        ),
+        _v(
+            "Your Week in Balance",
+            ("{completed} sessions done, {planned} intended.[ {verdict}]", "Your week is complete. Breathe it in."),
+        ),
+    ),
+    (_YI, _MILESTONE): (
+        _v(
+            ("{m_title}: Namaste", "A Mindful Milestone"),
+            ("{M_label}. Breathe in this moment of growth.", "A milestone reached. Breathe it in."),
+        ),
+        _v(
+            "Growth Unfolds",
+            ("You reached {m_label}. Growth unfolds one step at a time.", "A milestone. Growth unfolds step by step."),
+        ),
+        _v(
+            "Celebrate Your Journey",
+            ("Milestone: {m_label}. Honor the effort it took.", "Milestone reached. Honor the effort it took."),
+        ),
+    ),
+    # ---- british butler: impeccable manners, dry understatement ----
+    (_BB, _KICKOFF): (
+        _v(
+            "Your Plan, As Requested",
+            (
+                "[{plan_name} is arranged. ]Proceedings commence {start_day}.",
+                "Your plan is arranged. Proceedings commence shortly.",
+            ),
+        ),
+        _v(
+            "Most Splendid News",
+            (
+                "I have prepared everything. First outing: {start_day}.",
+                "I have prepared everything for your first outing.",
+            ),
+        ),
+        _v(
+            "If I May",
+            (
+                "[{plan_name}: ]I shall expect you on {start_day}. Do bring the pack.",
+                "I shall expect you at session one. Do bring the pack.",
+            ),
+        ),
+    ),
+    (_BB, _BRIEF): (
+        _v(
+            "Tomorrow's Engagement",
+            "Tomorrow[ at {start_time}]: {focus}[, {spec}]. Might I suggest packing this evening?",
+        ),
+        _v(
+            "A Gentle Reminder",
+            "{Focus} is scheduled for tomorrow[ at {start_time}][, {spec}]. An early night would be wise.",
+        ),
+        _v(
+            "Preparations, If You Please",
+            "I've noted {focus} tomorrow[ at {start_time}]. Your boots await by the door.",
+        ),
+    ),
+    (_BB, _HYPE): (
+        _v("Your Ruck Is Served", "{Focus}[ at {start_time}], if you please. Do mind the puddles."),
+        _v("Shall We Proceed?", "Today's engagement: {focus}[, {spec}]. I shall have tea ready upon your return."),
+        _v("The Hour Approaches", "Your pack is ready.[ {Focus} at {start_time}.] Off you go, with decorum."),
+    ),
+    (_BB, _CELEBRATION): (
+        _v("Most Commendable", "{Focus} completed[: {spec}]. Rather well done, if I may say so."),
+        _v("Splendid Effort", "[{distance} concluded. ]I've drawn a bath, figuratively speaking. Do rest."),
+        _v("Jolly Good Show", "A fine outing.[ {spec} duly recorded.] One might even call it heroic."),
+    ),
+    (_BB, _MISSED[MissedState.FIRST_MISS]): (
+        _v("A Minor Oversight", "{The_session} appears to have slipped by. Today would do nicely, or a brief walk."),
+        _v("If I Might Mention", "{The_session} did not occur. Quite all right. Perhaps today instead?"),
+        _v("The Session Awaits", "{The_session} was missed. No matter. Your pack remains ready today."),
+    ),
+    (_BB, _MISSED[MissedState.REPEATED_MISS]): (
+        _v("A Delicate Matter", "Two sessions missed in a row. I'd not dream of fussing. A short ruck today, perhaps?"),
+        _v(
+            "Your Pack Is Gathering Dust",
+            "Two consecutive absences. I've dusted the pack. Twenty minutes today would suffice.",
+        ),
+        _v(
+            "Shall We Resume?",
+            "Two sessions missed[, the latest on {weekday}]. A modest ruck today would set things right.",
+        ),
+    ),
+    (_BB, _MISSED[MissedState.PLAN_AT_RISK]): (
+        _v(
+            "The Plan Is Rather at Risk",
+            "Several sessions have gone astray. One gentle ruck today would restore order.",
+        ),
+        _v("Might We Regroup?", "It has been a while. A short outing today, or I can rearrange the schedule."),
+        _v("Order Must Be Restored", "The plan is slipping, I'm afraid. One easy ruck today, if you'd be so kind."),
+    ),
+    (_BB, _DIGEST): (
+        _v(
+            "Your Weekly Report",
+            ("{completed} of {planned} engagements kept.[ {verdict}]", "Your weekly report is prepared."),
+        ),
+        _v(
+            "The Week, Summarised",
+            (
+                "Attendance: {adherence}%[ ({completed}/{planned})].[ {verdict}]",
+                "The week's summary awaits your review.",
+            ),
+        ),
+        _v(
+            "A Word on the Week",
+            ("{completed} completed, {planned} scheduled.[ {verdict}]", "A summary of the week, at your leisure."),
+        ),
+    ),
+    (_BB, _MILESTONE): (
+        _v(
+            ("{m_title}, Indeed", "A Milestone, Indeed"),
+            ("{M_label}. Most distinguished, if I may.", "A milestone. Most distinguished, if I may."),
+        ),
+        _v(
+            "Congratulations Are in Order",
+            ("You have reached {m_label}. Champagne, perhaps?", "A milestone. Champagne, perhaps?"),
+        ),
+        _v(
+            "A Distinguished Achievement",
+            ("Milestone: {m_label}. The household is proud.", "Milestone reached. The household is proud."),
+        ),
+    ),
+    # ---- sports commentator: live play-by-play, high energy ----
+    (_SC, _KICKOFF): (
+        _v(
+            "The Season Starts Now!",
+            (
+                "[{plan_name} is LIVE! ]Opening day: {start_day}. What a time to be alive!",
+                "The season is LIVE! Opening day is coming!",
+            ),
+        ),
+        _v(
+            "Welcome to the Big Show",
+            (
+                "The crowd is ready, first match {start_day}! Let's get it on!",
+                "The crowd is ready for your first match!",
+            ),
+        ),
+        _v(
+            "And We're Underway!",
+            (
+                "[{plan_name}: ]kickoff {start_day}. The fans are on their feet!",
+                "Kickoff is coming. The fans are on their feet!",
+            ),
+        ),
+    ),
+    (_SC, _BRIEF): (
+        _v("Match Preview", "Tomorrow[ at {start_time}]: {focus}[, {spec}]. Pack tonight, the fans expect a big show!"),
+        _v(
+            "Big Game Tomorrow", "{Focus} tomorrow[ at {start_time}][, {spec}]. Pre-game rule: gear ready, early night!"
+        ),
+        _v(
+            "Tomorrow's Main Event",
+            "Folks, it's {focus} tomorrow[ at {start_time}]. Gear up tonight, rest like a champion!",
+        ),
+    ),
+    (_SC, _HYPE): (
+        _v("And They're Off!", "{Focus}[ at {start_time}]! The crowd is roaring. Go, go, go!"),
+        _v("It's Game Day!", "{Focus} is on[, {spec}]! Pack on, game face on. Let's see it!"),
+        _v(
+            "Here Comes the Champ", "Steps off[ at {start_time}] for {focus}. This could be one for the highlight reel!"
+        ),
+    ),
+    (_SC, _CELEBRATION): (
+        _v("What a Performance!", "{Focus} complete[: {spec}]! Absolutely sensational!"),
+        _v("Crowd Goes Wild!", "[{distance} and across the line! ]A performance for the ages, folks!"),
+        _v("Highlight Reel!", "Unbelievable scenes![ {spec} on the board.] Replay that one in slow motion!"),
+    ),
+    (_SC, _MISSED[MissedState.FIRST_MISS]): (
+        _v("A Rare Stumble", "{The_session} didn't make the scoresheet. The great ones bounce back. Rematch today?"),
+        _v("Timeout Called", "{The_session}: no play today. Back in the game today, or a recovery lap!"),
+        _v("Off the Scoresheet", "{The_session} missed, folks! Champions answer with a comeback today."),
+    ),
+    (_SC, _MISSED[MissedState.REPEATED_MISS]): (
+        _v(
+            "Two Games Missed!",
+            "Two sessions missed in a row, folks! A short ruck today and the comeback story begins.",
+        ),
+        _v("Comeback Watch", "Two straight off the field! Twenty minutes today puts the champ back on the board."),
+        _v("The Bench Is Calling", "Two misses back to back[, the latest {weekday}]. Time to get off the bench today!"),
+    ),
+    (_SC, _MISSED[MissedState.PLAN_AT_RISK]): (
+        _v("Season on the Line!", "Several sessions missed! One easy ruck today and this season is still alive!"),
+        _v(
+            "Fourth Quarter Drama", "The plan is slipping, folks! A short ruck today could turn this whole game around."
+        ),
+        _v(
+            "Can They Recover?",
+            "Multiple misses on the record. A quick ruck or a schedule change today saves the season!",
+        ),
+    ),
+    (_SC, _DIGEST): (
+        _v(
+            "Weekly Scoreboard",
+            ("Final score: {completed} of {planned} sessions![ {verdict}]", "The weekly scoreboard is in, folks!"),
+        ),
+        _v(
+            "Post-Game Analysis",
+            ("{adherence}% this week[ ({completed}/{planned})]![ {verdict}]", "Post-game analysis is in. What a week!"),
+        ),
+        _v(
+            "That's a Wrap, Folks!",
+            ("{completed} played, {planned} on the schedule.[ {verdict}]", "That's a wrap on the week, folks!"),
+        ),
+    ),
+    (_SC, _MILESTONE): (
+        _v(
+            ("{m_title}! Unreal!", "Record Broken!"),
+            ("{M_label}! History in the making, folks!", "A new milestone! History in the making!"),
+        ),
+        _v(
+            "For the Record Books!",
+            ("{M_label}! Put it in the record books!", "Milestone! Put it in the record books!"),
+        ),
+        _v(
+            "Milestone Alert!",
+            ("Milestone: {m_label}! The crowd is on its feet!", "Milestone reached! The crowd is on its feet!"),
+        ),
+    ),
+    # ---- cowboy/cowgirl: grit, plain-spoken Western resolve ----
+    (_CC, _KICKOFF): (
+        _v(
+            "Saddle Up",
+            (
+                "[{plan_name} rides out ]{start_day}. Pack your grit, partner.",
+                "The trail starts soon. Pack your grit, partner.",
+            ),
+        ),
+        _v(
+            "The Trail Awaits",
+            (
+                "First ride: {start_day}. Long trail ahead, and you've got the grit.",
+                "Long trail ahead, and you've got the grit.",
+            ),
+        ),
+        _v(
+            "Round 'Em Up",
+            ("[{plan_name}: ]we ride {start_day}. Boots on, hat tight.", "We ride soon. Boots on, hat tight."),
+        ),
+    ),
+    (_CC, _BRIEF): (
+        _v("Ride Out Tomorrow", "Tomorrow[ at {start_time}]: {focus}[, {spec}]. Pack your saddlebag tonight, partner."),
+        _v("Check Your Gear", "{Focus} tomorrow[ at {start_time}][, {spec}]. Boots by the door and turn in early."),
+        _v("Trail Notes", "We ride {focus} tomorrow[ at {start_time}]. Ready your gear tonight and bed down early."),
+    ),
+    (_CC, _HYPE): (
+        _v("Time to Ride", "{Focus}[ at {start_time}]. Cinch that pack and hit the trail."),
+        _v("Boots On, Partner", "Trail's calling: {focus}[, {spec}]. Steady pace, steady grit."),
+        _v("Head 'Em Out", "Pack on.[ {Focus} at {start_time}.] Ride hard, ride steady."),
+    ),
+    (_CC, _CELEBRATION): (
+        _v("Fine Ridin'", "{Focus} done[: {spec}]. That's true grit, partner."),
+        _v("Trail Conquered", "[{distance} of trail behind you. ]Rest them boots, you earned it."),
+        _v("Well Done, Partner", "You rode it out.[ {spec} logged.] Water the horse and yourself."),
+    ),
+    (_CC, _MISSED[MissedState.FIRST_MISS]): (
+        _v("Missed the Stage", "{The_session} rode on without you. Happens. Saddle up today or take an easy walk."),
+        _v("Back in the Saddle", "Fell off the horse on {the_session}. Get back on today, partner."),
+        _v("Trail's Still There", "{The_session} got away. Trail's still there; ride it today."),
+    ),
+    (_CC, _MISSED[MissedState.REPEATED_MISS]): (
+        _v("Dust on the Saddle", "Two rides missed in a row. A short ruck today knocks that dust off."),
+        _v(
+            "Round Up the Grit",
+            "Two sessions slipped, partner. Twenty minutes on the trail today keeps you in the herd.",
+        ),
+        _v(
+            "Don't Let the Herd Scatter",
+            "Two misses back to back[, last on {weekday}]. Saddle up short and easy today.",
+        ),
+    ),
+    (_CC, _MISSED[MissedState.PLAN_AT_RISK]): (
+        _v("Trail Gone Cold", "Several rides missed. One easy ruck today warms the trail back up."),
+        _v("Time to Ride Back In", "It's been a spell. Cowboys get back up: 20 easy minutes today."),
+        _v("Fork in the Trail", "The plan's drifting. Ride short today, or redraw the map with a new schedule."),
+    ),
+    (_CC, _DIGEST): (
+        _v(
+            "Week on the Trail",
+            ("{completed} of {planned} rides done.[ {verdict}]", "Your week on the trail is tallied."),
+        ),
+        _v(
+            "Tally Book",
+            (
+                "{adherence}% of the trail ridden[ ({completed}/{planned})].[ {verdict}]",
+                "The tally book's updated, partner.",
+            ),
+        ),
+        _v(
+            "Campfire Recap",
+            ("{completed} rides done, {planned} on the map.[ {verdict}]", "Campfire recap: the week is done."),
+        ),
+    ),
+    (_CC, _MILESTONE): (
+        _v(
+            ("{m_title}, Partner", "Notch on the Belt"),
+            ("{M_label}. Another notch on the belt.", "Another notch on the belt, partner."),
+        ),
+        _v("Yeehaw!", ("You made it to {m_label}. That's grit.", "Milestone reached. That's grit.")),
+        _v("Trail Marker Passed", ("Milestone: {m_label}. Keep riding.", "Trail marker passed. Keep riding.")),
+    ),
+    # ---- nature lover: gentle, outdoors, sensory ----
+    (_NL, _KICKOFF): (
+        _v(
+            "The Trail Is Calling",
+            (
+                "[{plan_name} begins ]{start_day}. Fresh air and open paths await.",
+                "Fresh air and open paths await you.",
+            ),
+        ),
+        _v(
+            "A New Season Begins",
+            (
+                "Your first walk outdoors: {start_day}. Let the seasons guide you.",
+                "A new season of rucking begins soon.",
+            ),
+        ),
+        _v(
+            "Into the Wild",
+            (
+                "[{plan_name}: ]we set out {start_day}. Feel the earth beneath your feet.",
+                "Soon you set out. Feel the earth beneath your feet.",
+            ),
+        ),
+    ),
+    (_NL, _BRIEF): (
+        _v(
+            "Tomorrow Outdoors", "Tomorrow[ at {start_time}]: {focus}[, {spec}]. Pack tonight and rest like the forest."
+        ),
+        _v("The Path Awaits", "{Focus} tomorrow[ at {start_time}][, {spec}]. Sleep early; the birds start before you."),
+        _v(
+            "Ready for the Trail", "The trail hosts your {focus} tomorrow[ at {start_time}]. Lay out your gear tonight."
+        ),
+    ),
+    (_NL, _HYPE): (
+        _v("Step into the Fresh Air", "{Focus}[ at {start_time}]. Breathe the fresh air and go."),
+        _v("The Trail Is Calling", "Today: {focus}[, {spec}]. Listen for the birds along the way."),
+        _v("Feel the Earth", "Pack on, boots on the earth.[ {Focus} at {start_time}.] Enjoy the view."),
+    ),
+    (_NL, _CELEBRATION): (
+        _v("What a Journey", "{Focus} done[: {spec}]. The outdoors thanks you for the visit."),
+        _v("Back from the Trail", "[{distance} under open sky. ]Drink some water and soak in the calm."),
+        _v("Rooted and Strong", "You grew a little stronger today.[ {spec} logged.] Rest like a resting field."),
+    ),
+    (_NL, _MISSED[MissedState.FIRST_MISS]): (
+        _v("The Trail Will Wait", "{The_session} slipped by. The trail is patient. Step outside today, even briefly."),
+        _v("Seasons Change", "{The_session} didn't happen, and that's natural. A walk in the fresh air today?"),
+        _v("Fresh Air Awaits", "Missed {the_session}? The path is still there today."),
+    ),
+    (_NL, _MISSED[MissedState.REPEATED_MISS]): (
+        _v("The Trail Misses You", "Two sessions missed in a row. A short ruck outdoors today can clear the mind."),
+        _v("Return to the Path", "Two in a row have drifted by like clouds. Twenty minutes outside today is enough."),
+        _v(
+            "Nature Is Patient",
+            "Two missed sessions[, the last on {weekday}]. Step outside for a short, easy ruck today.",
+        ),
+    ),
+    (_NL, _MISSED[MissedState.PLAN_AT_RISK]): (
+        _v(
+            "Let's Find the Path Again",
+            "Several sessions slipped away. One easy ruck outdoors today helps you find the path.",
+        ),
+        _v("New Growth", "Even forests regrow. Begin again with 20 gentle minutes outside today."),
+        _v(
+            "Back to the Trailhead",
+            "The plan has wandered. Walk briefly today, or adjust the schedule to fit your season.",
+        ),
+    ),
+    (_NL, _DIGEST): (
+        _v(
+            "Your Week Outdoors",
+            ("{completed} of {planned} sessions under open sky.[ {verdict}]", "Your week outdoors is complete."),
+        ),
+        _v(
+            "Seasonal Notes",
+            (
+                "{adherence}% of your trail walked[ ({completed}/{planned})].[ {verdict}]",
+                "Seasonal notes on your week are ready.",
+            ),
+        ),
+        _v(
+            "Trail Journal",
+            ("{completed} sessions done, {planned} planned.[ {verdict}]", "Your trail journal for the week is ready."),
+        ),
+    ),
+    (_NL, _MILESTONE): (
+        _v(
+            ("{m_title} on the Trail", "A Summit Reached"),
+            ("{M_label}. Like a summit after a long climb.", "A summit reached. Enjoy the view."),
+        ),
+        _v("Deep Roots", ("You reached {m_label}. Your roots run deeper.", "A milestone. Your roots run deeper.")),
+        _v(
+            "Peak View",
+            ("Milestone: {m_label}. Pause and take in the view.", "Milestone reached. Pause and take in the view."),
+        ),
     ),
 }
 
@@ -990,6 +1672,30 @@ _COMPACT: dict[tuple[Tone, str], tuple[_Template, ...]] = {
         (_MIN, _HYPE): ("{Focus}. Go.",),
         (_MIN, _CELEBRATION): ("{Focus} done.",),
         (_MIN, _MISSED[MissedState.FIRST_MISS]): ("Missed: {the_session}.",),
+        (_SR, _BRIEF): ("Tomorrow: {focus}. Pack tonight, y'all.",),
+        (_SR, _HYPE): ("{Focus}. Giddy up!",),
+        (_SR, _CELEBRATION): ("{Focus} done. Hot dang!",),
+        (_SR, _MISSED[MissedState.FIRST_MISS]): ("{The_session} slipped by. Today, y'all.",),
+        (_YI, _BRIEF): ("Tomorrow: {focus}. Rest deeply.",),
+        (_YI, _HYPE): ("{Focus}. Breathe and begin.",),
+        (_YI, _CELEBRATION): ("{Focus} complete. Namaste.",),
+        (_YI, _MISSED[MissedState.FIRST_MISS]): ("{The_session} passed. Return today.",),
+        (_BB, _BRIEF): ("Tomorrow: {focus}. Pack, if you please.",),
+        (_BB, _HYPE): ("{Focus}, if you please.",),
+        (_BB, _CELEBRATION): ("{Focus} completed. Splendid.",),
+        (_BB, _MISSED[MissedState.FIRST_MISS]): ("{The_session} missed. Today, perhaps?",),
+        (_SC, _BRIEF): ("Tomorrow: {focus}. Big game!",),
+        (_SC, _HYPE): ("{Focus}. And they're off!",),
+        (_SC, _CELEBRATION): ("{Focus} complete! Sensational!",),
+        (_SC, _MISSED[MissedState.FIRST_MISS]): ("{The_session} missed. Rematch today!",),
+        (_CC, _BRIEF): ("Tomorrow: {focus}. Saddle up.",),
+        (_CC, _HYPE): ("{Focus}. Ride out.",),
+        (_CC, _CELEBRATION): ("{Focus} done. Fine ridin'.",),
+        (_CC, _MISSED[MissedState.FIRST_MISS]): ("{The_session} missed. Ride today.",),
+        (_NL, _BRIEF): ("Tomorrow: {focus}. Rest well.",),
+        (_NL, _HYPE): ("{Focus}. Fresh air awaits.",),
+        (_NL, _CELEBRATION): ("{Focus} done. Breathe it in.",),
+        (_NL, _MISSED[MissedState.FIRST_MISS]): ("{The_session} slipped by. Step out today.",),
     }.items()
 }
 
@@ -1001,6 +1707,193 @@ _TYPE_SLOTS: dict[NotificationType, str] = {
     NotificationType.WEEKLY_DIGEST: _DIGEST,
     NotificationType.MILESTONE_ALERT: _MILESTONE,
 }
+
+
+#: Adaptive lines per tone and situation: (title, note). The note closes an adaptive body after a short lead
+#: naming the session; it must read well in every slot its situation applies to (see :data:`_SITUATION_SLOTS`).
+_SITUATION_COPY: dict[Tone, dict[str, tuple[str, str]]] = {
+    Tone.DRILL_SERGEANT: {
+        "early_start": ("Early Start: Prep Now", "Gear laid out tonight. In bed early. No excuses."),
+        "comeback": ("Back in Formation", "You're back in formation. Earn it, one step at a time."),
+        "last_week": ("Final Week, Soldier", "Final week of the plan. Finish like you mean it."),
+        "first_week": ("Week One. Lock In", "Week one. Build the habit, not the ego."),
+        "streak": ("{streak} in a Row. Hold the Line", "{streak} sessions straight. Do not break the chain."),
+        "weekend": ("Weekend Duty", "Weekend is no excuse. Get it done early."),
+    },
+    Tone.SUPPORTIVE_FRIEND: {
+        "early_start": ("Early Start Tomorrow", "Early one! Lay out your gear tonight and get to bed early."),
+        "comeback": ("Welcome Back!", "So good to have you back. Go easy and enjoy it!"),
+        "last_week": ("The Final Week!", "It's the final week of your plan. You've come so far!"),
+        "first_week": ("Week One, Here We Go!", "Week one is about the habit. Easy effort is perfect."),
+        "streak": ("{streak} in a Row!", "That's {streak} sessions in a row. You're on a roll!"),
+        "weekend": ("Weekend Ruck!", "Weekend ruck! Maybe bring a friend along?"),
+    },
+    Tone.SOUTHERN_REDNECK: {
+        "early_start": (
+            "Early Bird Gets the Ruck",
+            "Early one, y'all. Gear by the door tonight and off to bed early.",
+        ),
+        "comeback": ("Well Look Who's Back", "Well look who's back! Easy does it, partner."),
+        "last_week": ("Home Stretch, Y'all", "Last week of the plan, y'all. Bring it on home!"),
+        "first_week": ("Week One, Y'all", "Week one, y'all. Slow and steady wins the rodeo."),
+        "streak": ("{streak} in a Row, Y'all!", "{streak} in a row! Hotter than a July sidewalk."),
+        "weekend": ("Weekend Ruckin'", "Weekend ruckin'! Take the long way past the fishin' hole."),
+    },
+    Tone.YOGA_INSTRUCTOR: {
+        "early_start": ("An Early Practice", "An early practice: set out your gear tonight and sleep early."),
+        "comeback": ("Welcome Back to Practice", "Welcome back. Move gently and honor where you are."),
+        "last_week": ("The Final Week", "The final week of your plan. Finish with presence."),
+        "first_week": ("Beginner's Mind", "Week one. Keep a beginner's mind and an easy breath."),
+        "streak": ("{streak} Sessions of Flow", "{streak} sessions in a row. Notice the flow you've built."),
+        "weekend": ("A Weekend Practice", "A weekend practice. Take your time and savor it."),
+    },
+    Tone.BRITISH_BUTLER: {
+        "early_start": ("An Early Engagement", "An early start. I'd lay out the gear tonight and retire to bed early."),
+        "comeback": ("Welcome Back", "Welcome back. The pack has been kept in fine order."),
+        "last_week": ("The Final Week", "The final week, if you please. Do finish with style."),
+        "first_week": ("Week One, If You Please", "Week one. A measured pace is perfectly proper."),
+        "streak": ("{streak} in Succession", "{streak} sessions in succession. Most distinguished."),
+        "weekend": ("A Weekend Outing", "A weekend outing. Do take the scenic route."),
+    },
+    Tone.SPORTS_COMMENTATOR: {
+        "early_start": ("Early Kickoff!", "Early kickoff! Gear ready tonight, early to bed, champ!"),
+        "comeback": ("The Comeback Is On!", "The comeback is ON! The crowd loves a return!"),
+        "last_week": ("Championship Week!", "Final week of the plan! Leave it all out there!"),
+        "first_week": ("Rookie Season!", "Week one of the rookie season! Build that form!"),
+        "streak": ("{streak} Straight!", "{streak} in a row! Can anyone stop this streak?"),
+        "weekend": ("Weekend Showdown!", "Weekend showdown! Prime-time performance!"),
+    },
+    Tone.COWBOY_COWGIRL: {
+        "early_start": ("Ride at Dawn", "Riding at dawn. Gear by the door tonight and bed down early."),
+        "comeback": ("Back in the Saddle", "Back in the saddle, partner. Easy on the reins."),
+        "last_week": ("End of the Trail", "Last week of the plan. Ride it home strong."),
+        "first_week": ("First Week on the Trail", "Week one on the trail. Find your stride."),
+        "streak": ("{streak} Rides Straight", "{streak} rides straight. That's true grit."),
+        "weekend": ("Weekend Ride", "Weekend ride. Open range, take it in."),
+    },
+    Tone.NATURE_LOVER: {
+        "early_start": ("Sunrise Start", "A sunrise start: set out your gear tonight and sleep early."),
+        "comeback": ("The Trail Welcomes You Back", "Welcome back to the trail. Go gently, breathe deep."),
+        "last_week": ("The Final Stretch", "The final week of your plan. Enjoy every view."),
+        "first_week": ("First Steps Outdoors", "Week one. Easy steps, like new spring growth."),
+        "streak": ("{streak} Days on the Trail", "{streak} sessions in a row. Your roots are growing."),
+        "weekend": ("Weekend Wander", "Weekend ruck: try a new trail or a longer view."),
+    },
+    Tone.SESSION_ANALYST: {
+        "early_start": (
+            "Early Session: Prep Tonight",
+            "Pre-dawn start: lay out gear tonight and sleep early for recovery.",
+        ),
+        "comeback": ("Back in the Dataset", "Back in the dataset. Keep the intensity low to rebuild."),
+        "last_week": ("Final Week of the Plan", "Final plan week. Finish with complete data."),
+        "first_week": ("Week 1: Baseline", "Week 1: set a baseline, easy effort, full logging."),
+        "streak": ("Streak: {streak}", "Streak: {streak} consecutive sessions. Consistency compounds."),
+        "weekend": ("Weekend Session", "Weekend session: more time, same target effort."),
+    },
+    Tone.MINIMALIST: {
+        "early_start": ("Early Start", "Early start. Gear out tonight. Sleep early."),
+        "comeback": ("Welcome Back", "Welcome back. Go easy."),
+        "last_week": ("Final Week", "Final week. Finish."),
+        "first_week": ("Week One", "Week one. Easy."),
+        "streak": ("{streak} Straight", "{streak} straight. Keep it."),
+        "weekend": ("Weekend", "Weekend ruck. Enjoy."),
+    },
+}
+
+#: Per tone: the optional weather and week-so-far lines briefs and hypes close with, when the facts are there.
+_EXTRA_LINES: dict[Tone, tuple[str, str]] = {
+    Tone.DRILL_SERGEANT: ("Conditions: {weather}.", "Week so far: {week_done}."),
+    Tone.SUPPORTIVE_FRIEND: ("Forecast: {weather}.", "This week: {week_done} done!"),
+    Tone.SOUTHERN_REDNECK: ("Weather: {weather}.", "{week_done} done this week, y'all."),
+    Tone.YOGA_INSTRUCTOR: ("Sky: {weather}.", "This week: {week_done} practiced."),
+    Tone.BRITISH_BUTLER: ("The forecast: {weather}.", "This week: {week_done} kept."),
+    Tone.SPORTS_COMMENTATOR: ("Field conditions: {weather}!", "Week so far: {week_done}!"),
+    Tone.COWBOY_COWGIRL: ("Sky says: {weather}.", "Week's tally: {week_done}."),
+    Tone.NATURE_LOVER: ("Outside: {weather}.", "This week: {week_done} outdoors."),
+    Tone.SESSION_ANALYST: ("Forecast: {weather}.", "Week: {week_done} sessions."),
+    Tone.MINIMALIST: ("{weather}.", "Week: {week_done}."),
+}
+
+#: The adaptive situations in priority order, and the slots each one applies to.
+_SITUATION_SLOTS: dict[str, frozenset[str]] = {
+    "early_start": frozenset({_BRIEF}),
+    "comeback": frozenset({_BRIEF, _HYPE, _CELEBRATION}),
+    "last_week": frozenset({_BRIEF, _HYPE, _CELEBRATION}),
+    "first_week": frozenset({_BRIEF, _HYPE}),
+    "streak": frozenset({_BRIEF, _HYPE, _CELEBRATION}),
+    "weekend": frozenset({_BRIEF, _HYPE}),
+}
+
+#: The short lead naming the session that an adaptive note follows, per slot: the first usable one that fits
+#: wins, so the start time outranks the spec (it matters most for an early start); the last needs no fact.
+_ADAPTIVE_LEADS: dict[str, tuple[_Template, ...]] = {
+    slot: tuple(_compile(line) for line in lines)
+    for slot, lines in {
+        _BRIEF: (
+            "{Focus} tomorrow at {start_time}[, {spec}].",
+            "{Focus} tomorrow[, {spec}].",
+            "Tomorrow at {start_time}.",
+            "Session tomorrow.",
+        ),
+        _HYPE: (
+            "{Focus} today at {start_time}[, {spec}].",
+            "{Focus} today[, {spec}].",
+            "Today at {start_time}.",
+            "Session today.",
+        ),
+        _CELEBRATION: ("{Focus} done[: {spec}].", "Session done."),
+    }.items()
+}
+
+_SITUATION_TEMPLATES: dict[tuple[Tone, str], tuple[_Template, _Template]] = {
+    (tone, situation): (_compile(title), _compile(note))
+    for tone, lines in _SITUATION_COPY.items()
+    for situation, (title, note) in lines.items()
+}
+_EXTRA_TEMPLATES: dict[Tone, tuple[_Template, ...]] = {
+    tone: tuple(_compile(line) for line in lines) for tone, lines in _EXTRA_LINES.items()
+}
+_COMEBACK_STATES = frozenset({MissedState.REPEATED_MISS.value, MissedState.PLAN_AT_RISK.value})
+
+
+def _situation(slot: str, facts: Mapping[str, str]) -> str | None:
+    """The highest-priority adaptive situation the facts show for this slot, if any."""
+    week = _count(facts, "planned_week")
+    plan_weeks = _count(facts, "plan_weeks")
+    clock = _clock(facts)
+    misses = _count(facts, "recent_misses")
+    streak = _count(facts, "streak")
+    active = {
+        "early_start": clock is not None and clock[0] < _EARLY_HOUR,
+        "comeback": bool(misses) or _text(facts, "missed_state").casefold() in _COMEBACK_STATES,
+        "last_week": bool(week) and week == plan_weeks,
+        "first_week": week == 1,
+        "streak": streak is not None and streak >= _STREAK_MIN,
+        "weekend": _weekday(facts, "weekday", "session_date") in ("Saturday", "Sunday"),
+    }
+    return next((name for name, slots in _SITUATION_SLOTS.items() if slot in slots and active[name]), None)
+
+
+def _render_adaptive(tone: Tone, slot: str, situation: str, values: Mapping[str, str]) -> tuple[str, str] | None:
+    """(title, body) for an adaptive situation: the tone's situational title, a lead and the tone's note."""
+    title_template, note_template = _SITUATION_TEMPLATES[(tone, situation)]
+    title = _fit((title_template,), values, TITLE_MAX)
+    note = _render_template(note_template, values)
+    if title is None or not note:
+        return None
+    lead = _fit(_ADAPTIVE_LEADS[slot], values, BODY_MAX - len(note) - 1)
+    return None if lead is None else (title, f"{lead} {note}")
+
+
+def _with_extras(body: str, tone: Tone, slot: str, values: Mapping[str, str]) -> str:
+    """Briefs and hypes close with the tone's weather and week-so-far lines, each only when it fits."""
+    if slot not in (_BRIEF, _HYPE):
+        return body
+    for template in _EXTRA_TEMPLATES[tone]:
+        line = _render_template(template, values)
+        if line and len(body) + 1 + len(line) <= BODY_MAX:
+            body = f"{body} {line}"
+    return body
 
 
 # --- public rendering API -----------------------------------------------------------------------------------
@@ -1046,13 +1939,17 @@ def render_variant(
     *,
     variant: int,
     prefer_metric: bool = True,
+    clock_24h: bool = True,
 ) -> Content:
     """Render one specific variant: what :func:`render` does once it has picked one (tests reach each).
 
-    The title and body each keep the most optional clauses that fit their limit. If the variant cannot fit at
-    all (huge facts), the slot's other variants are tried in order, then a compact line (slots that name the
-    session), and as a last resort the variant's shortest form is cut at a word boundary. ``template_key``
-    names the variant the body came from ('v2', 'compact').
+    When the facts show an adaptive situation for the slot (see the module docstring), the tone's situational
+    copy is used instead of the variant (``template_key`` ends in the situation's name, e.g. ':early_start'),
+    unless even its shortest form cannot fit. Otherwise the title and body each keep the most optional clauses
+    that fit their limit. If the variant cannot fit at all (huge facts), the slot's other variants are tried in
+    order, then a compact line (slots that name the session), and as a last resort the variant's shortest
+    form is cut at a word boundary. ``template_key`` names the variant the body came from ('v2', 'compact').
+    Briefs and hypes then close with the weather and week-so-far lines when present and room allows.
     """
     ntype = NotificationType(ntype)
     resolved = resolve_tone(tone)
@@ -1060,12 +1957,20 @@ def render_variant(
     variants = _TEMPLATES[(resolved, slot)]
     if not 0 <= variant < len(variants):
         raise ValueError(f"variant {variant} out of range for {slot}/{resolved.value} ({len(variants)} variants)")
-    values = _values(facts, resolved, prefer_metric)
-    order = [variants[(variant + step) % len(variants)] for step in range(len(variants))]
+    values = _values(facts, resolved, prefer_metric, clock_24h)
 
-    title = next((t for v in order if (t := _fit(v.titles, values, TITLE_MAX)) is not None), None)
-    if title is None:
-        title = _truncate(_first_usable(variants[variant].titles, values), TITLE_MAX)
+    situation = _situation(slot, facts)
+    adaptive = _render_adaptive(resolved, slot, situation, values) if situation else None
+    if adaptive is not None and situation is not None:
+        return Content(
+            title=adaptive[0],
+            body=_with_extras(adaptive[1], resolved, slot, values),
+            template_key=_template_key(ntype, resolved, slot, situation),
+        )
+
+    order = [variants[(variant + step) % len(variants)] for step in range(len(variants))]
+    title_or_none = next((t for v in order if (t := _fit(v.titles, values, TITLE_MAX)) is not None), None)
+    title = title_or_none or _truncate(_first_usable(variants[variant].titles, values), TITLE_MAX)
 
     body: str | None = None
     used = f"v{variant + 1}"
@@ -1079,7 +1984,11 @@ def render_variant(
     if body is None:
         body = _truncate(_first_usable(variants[variant].bodies, values), BODY_MAX)
         used = f"v{variant + 1}"
-    return Content(title=title, body=body, template_key=_template_key(ntype, resolved, slot, used))
+    return Content(
+        title=title,
+        body=_with_extras(body, resolved, slot, values),
+        template_key=_template_key(ntype, resolved, slot, used),
+    )
 
 
 def render(
@@ -1089,18 +1998,47 @@ def render(
     *,
     notification_id: str,
     prefer_metric: bool = True,
+    clock_24h: bool = True,
 ) -> Content:
     """The template copy for one notification: same id and facts, same text (retries and replays agree).
 
     ``tone`` may be a tone id or any client display name (see :data:`TONE_ALIASES`); ``facts`` are the
     schedule's string facts, any of which may be missing. Distances and loads arrive metric and are shown in
-    miles and pounds when ``prefer_metric`` is false. The result always satisfies
-    :data:`TITLE_MAX` and :data:`BODY_MAX`.
+    miles and pounds when ``prefer_metric`` is false; start times print as '17:10', or '5:10 PM' when
+    ``clock_24h`` is false. The result always satisfies :data:`TITLE_MAX` and :data:`BODY_MAX`.
     """
     count = variant_count(ntype, tone, facts.get("missed_state"))
     return render_variant(
-        ntype, tone, facts, variant=variant_index(notification_id, count), prefer_metric=prefer_metric
+        ntype,
+        tone,
+        facts,
+        variant=variant_index(notification_id, count),
+        prefer_metric=prefer_metric,
+        clock_24h=clock_24h,
     )
+
+
+class PlanContentFactory:
+    """The template copy for one athlete: their coach's tone, their units and their clock.
+
+    ``tone`` may be any id or client display name (unknown -> supportive friend). :meth:`compose` delegates to
+    :func:`render`, so it is deterministic per notification id and always within the length limits.
+    """
+
+    def __init__(self, tone: str | Tone | None, *, prefer_metric: bool = True, clock_24h: bool = True) -> None:
+        self.tone = resolve_tone(tone)
+        self.prefer_metric = prefer_metric
+        self.clock_24h = clock_24h
+
+    def compose(self, ntype: NotificationType, facts: Mapping[str, str], *, notification_id: str) -> Content:
+        return render(
+            ntype,
+            self.tone,
+            facts,
+            notification_id=notification_id,
+            prefer_metric=self.prefer_metric,
+            clock_24h=self.clock_24h,
+        )
 
 
 __all__ = [
@@ -1109,6 +2047,7 @@ __all__ = [
     "TITLE_MAX",
     "TONE_ALIASES",
     "Content",
+    "PlanContentFactory",
     "Tone",
     "render",
     "render_variant",

@@ -19,6 +19,7 @@ from coaching.content import (
     TITLE_MAX,
     TONE_ALIASES,
     Content,
+    PlanContentFactory,
     Tone,
     render,
     render_variant,
@@ -41,7 +42,7 @@ SLOTS: list[tuple[NotificationType, str | None]] = [
 SESSION_FULL = {
     "session_focus": "Tempo Ruck",
     "weekday": "Tuesday",
-    "start_time": "06:30",
+    "start_time": "07:30",
     "session_date": "2026-03-10",
     "planned_week": "3",
     "distance_km": "8",
@@ -62,13 +63,14 @@ FULL: dict[NotificationType, dict[str, str]] = {
     N.WEEKLY_DIGEST: {"planned": "4", "completed": "3", "adherence_pct": "75"},
     N.MILESTONE_ALERT: {"milestone": "pct50", "milestone_label": "50% of the plan done"},
 }
-#: What the schedule always sends (no optional distance, duration, load or celebration facts).
+#: What the schedule always sends (no optional distance, duration, load or celebration facts), outside every
+#: adaptive situation (week 2 of the plan, a weekday, not before 07:00).
 SESSION_REQUIRED = {
     "session_focus": "Ruck",
     "weekday": "Friday",
     "start_time": "07:00",
     "session_date": "2026-03-13",
-    "planned_week": "1",
+    "planned_week": "2",
 }
 REQUIRED: dict[NotificationType, dict[str, str]] = {
     N.KICKOFF_PRIMER: {"plan_name": "Coaching plan", "start_date": "2026-03-09"},
@@ -104,18 +106,22 @@ EXTREME: dict[NotificationType, dict[str, str]] = {
     N.WEEKLY_DIGEST: {"planned": "123456789", "completed": "123456788", "adherence_pct": "100"},
     N.MILESTONE_ALERT: {"milestone": "streak30", "milestone_label": "thirty sessions in a row " * 4},
 }
-FACT_KEYS = sorted({key for facts in (*FULL.values(), *EXTREME.values()) for key in facts} | {"missed_state"})
+#: The adaptive facts, added to FACT_KEYS for the property test.
+ADAPTIVE_KEYS = ["recent_misses", "streak", "plan_weeks", "weather", "week_completed", "week_planned"]
+FACT_KEYS = sorted(
+    {key for facts in (*FULL.values(), *EXTREME.values()) for key in facts} | {"missed_state", *ADAPTIVE_KEYS}
+)
 CLIENT_DISPLAY_NAMES: dict[str, Tone] = {
     "Drill Sergeant": Tone.DRILL_SERGEANT,
     "Supportive Friend": Tone.SUPPORTIVE_FRIEND,
-    "Session Analyst": Tone.DATA_NERD,
+    "Southern Redneck": Tone.SOUTHERN_REDNECK,
+    "Yoga Instructor": Tone.YOGA_INSTRUCTOR,
+    "British Butler": Tone.BRITISH_BUTLER,
+    "Sports Commentator": Tone.SPORTS_COMMENTATOR,
+    "Cowboy/Cowgirl": Tone.COWBOY_COWGIRL,
+    "Nature Lover": Tone.NATURE_LOVER,
+    "Session Analyst": Tone.SESSION_ANALYST,
     "Minimalist": Tone.MINIMALIST,
-    "Southern Redneck": Tone.SUPPORTIVE_FRIEND,
-    "Yoga Instructor": Tone.SUPPORTIVE_FRIEND,
-    "British Butler": Tone.MINIMALIST,
-    "Sports Commentator": Tone.DRILL_SERGEANT,
-    "Cowboy/Cowgirl": Tone.DRILL_SERGEANT,
-    "Nature Lover": Tone.SUPPORTIVE_FRIEND,
 }
 
 
@@ -204,8 +210,8 @@ def test_every_variant_holds_the_limits_with_extreme_facts(
 
 
 def test_full_facts_are_used_when_they_fit() -> None:
-    brief = render_variant(N.EVENING_BRIEF, Tone.DATA_NERD, FULL[N.EVENING_BRIEF], variant=1)
-    assert brief.body == ("Week 3: Tempo Ruck tomorrow at 06:30. Plan: 8 km, 90 min, 20 kg. Target pace: 11:15/km.")
+    brief = render_variant(N.EVENING_BRIEF, Tone.SESSION_ANALYST, FULL[N.EVENING_BRIEF], variant=1)
+    assert brief.body == ("Week 3: Tempo Ruck tomorrow at 07:30. Plan: 8 km, 90 min, 20 kg. Target pace: 11:15/km.")
     missed = render_variant(N.MISSED_FOLLOWUP, Tone.SUPPORTIVE_FRIEND, FULL[N.MISSED_FOLLOWUP], variant=1)
     assert "Tuesday's Tempo Ruck" in missed.body
 
@@ -213,7 +219,7 @@ def test_full_facts_are_used_when_they_fit() -> None:
 def test_slot_sizes() -> None:
     for tone in Tone:
         for ntype, state in SLOTS:
-            assert 2 <= variant_count(ntype, tone, state) <= 3, (tone, ntype, state)
+            assert variant_count(ntype, tone, state) == 3, (tone, ntype, state)
 
 
 def test_variants_of_a_slot_differ() -> None:
@@ -298,7 +304,7 @@ def test_missed_escalation_states_read_differently() -> None:
 
 def test_unknown_missed_state_reads_as_a_first_miss() -> None:
     facts = with_state(FULL[N.MISSED_FOLLOWUP], "bogus")
-    content = render_variant(N.MISSED_FOLLOWUP, Tone.DATA_NERD, facts, variant=0)
+    content = render_variant(N.MISSED_FOLLOWUP, Tone.SESSION_ANALYST, facts, variant=0)
     assert ":first_miss:" in content.template_key
 
 
@@ -317,17 +323,23 @@ def test_every_client_display_name_resolves(name: str, tone: Tone) -> None:
     [
         ("drill_sergeant", Tone.DRILL_SERGEANT),
         ("supportive_friend", Tone.SUPPORTIVE_FRIEND),
-        ("data_nerd", Tone.DATA_NERD),
+        ("data_nerd", Tone.SESSION_ANALYST),
         ("minimalist", Tone.MINIMALIST),
         ("DRILL SERGEANT", Tone.DRILL_SERGEANT),
         ("  drill-sergeant  ", Tone.DRILL_SERGEANT),
-        ("Data Nerd", Tone.DATA_NERD),
-        ("session_analyst", Tone.DATA_NERD),
-        ("cowboy / cowgirl", Tone.DRILL_SERGEANT),
-        ("cowboy_cowgirl", Tone.DRILL_SERGEANT),
-        ("british_butler", Tone.MINIMALIST),
-        ("southern_redneck", Tone.SUPPORTIVE_FRIEND),
-        (Tone.DATA_NERD, Tone.DATA_NERD),
+        ("Data Nerd", Tone.SESSION_ANALYST),
+        ("session_analyst", Tone.SESSION_ANALYST),
+        ("cowboy / cowgirl", Tone.COWBOY_COWGIRL),
+        ("cowboy_cowgirl", Tone.COWBOY_COWGIRL),
+        ("COWBOY/COWGIRL", Tone.COWBOY_COWGIRL),
+        ("british_butler", Tone.BRITISH_BUTLER),
+        ("british  butler", Tone.BRITISH_BUTLER),
+        ("southern_redneck", Tone.SOUTHERN_REDNECK),
+        ("yoga_instructor", Tone.YOGA_INSTRUCTOR),
+        ("sports_commentator", Tone.SPORTS_COMMENTATOR),
+        ("nature_lover", Tone.NATURE_LOVER),
+        ("nature lover", Tone.NATURE_LOVER),
+        (Tone.DATA_NERD, Tone.SESSION_ANALYST),
     ],
 )
 def test_tone_ids_and_spellings_resolve(name: str, tone: Tone) -> None:
@@ -345,7 +357,7 @@ def test_display_name_renders_its_tones_templates() -> None:
     facts = FULL[N.EVENING_BRIEF]
     nid = "p2:evening_brief:s1:2026-03-10"
     assert render(N.EVENING_BRIEF, "Session Analyst", facts, notification_id=nid) == render(
-        N.EVENING_BRIEF, Tone.DATA_NERD, facts, notification_id=nid
+        N.EVENING_BRIEF, Tone.SESSION_ANALYST, facts, notification_id=nid
     )
     unknown = render(N.EVENING_BRIEF, "Pirate Captain", facts, notification_id=nid)
     assert ":supportive_friend:" in unknown.template_key
@@ -355,8 +367,8 @@ def test_display_name_renders_its_tones_templates() -> None:
 
 
 def brief_spec(facts: dict[str, str], metric: bool) -> str:
-    """The data nerd's spec variant, which prints distance, duration, load and pace."""
-    return render_variant(N.EVENING_BRIEF, Tone.DATA_NERD, facts, variant=1, prefer_metric=metric).body
+    """The session analyst's spec variant, which prints distance, duration, load and pace."""
+    return render_variant(N.EVENING_BRIEF, Tone.SESSION_ANALYST, facts, variant=1, prefer_metric=metric).body
 
 
 def test_metric_units() -> None:
@@ -382,8 +394,10 @@ def test_metric_numbers_drop_a_trailing_zero_decimal() -> None:
 
 def test_pace_follows_the_unit_system() -> None:
     celebration = {"session_focus": "Ruck", "distance_km": "8", "duration_minutes": "96"}
-    metric = render_variant(N.COMPLETION_CELEBRATION, Tone.DATA_NERD, celebration, variant=1)
-    imperial = render_variant(N.COMPLETION_CELEBRATION, Tone.DATA_NERD, celebration, variant=1, prefer_metric=False)
+    metric = render_variant(N.COMPLETION_CELEBRATION, Tone.SESSION_ANALYST, celebration, variant=1)
+    imperial = render_variant(
+        N.COMPLETION_CELEBRATION, Tone.SESSION_ANALYST, celebration, variant=1, prefer_metric=False
+    )
     assert "12:00/km" in metric.body
     assert "19:19/mi" in imperial.body  # 96 min over 4.97 mi
 
@@ -430,14 +444,14 @@ def test_braces_and_control_characters_in_facts_are_stripped() -> None:
 
 
 def test_digest_computes_adherence_when_missing() -> None:
-    content = render_variant(N.WEEKLY_DIGEST, Tone.DATA_NERD, {"planned": "4", "completed": "2"}, variant=0)
+    content = render_variant(N.WEEKLY_DIGEST, Tone.SESSION_ANALYST, {"planned": "4", "completed": "2"}, variant=0)
     assert content.body.startswith("Adherence: 50% (2/4 sessions).")
 
 
 @pytest.mark.parametrize(("pct", "verdict"), [("100", "climbing"), ("67", "holding"), ("20", "rebuilding")])
 def test_digest_verdict_follows_adherence(pct: str, verdict: str) -> None:
     facts = {"planned": "3", "completed": "2", "adherence_pct": pct}
-    assert verdict in render_variant(N.WEEKLY_DIGEST, Tone.DATA_NERD, facts, variant=0).body
+    assert verdict in render_variant(N.WEEKLY_DIGEST, Tone.SESSION_ANALYST, facts, variant=0).body
 
 
 def test_digest_without_numbers_still_reads() -> None:
@@ -502,6 +516,250 @@ def test_a_huge_single_word_is_cut_to_the_limit() -> None:
     for tone in Tone:
         for index in range(variant_count(N.MISSED_FOLLOWUP, tone, "first_miss")):
             assert_within_limits(render_variant(N.MISSED_FOLLOWUP, tone, facts, variant=index))
+
+
+# --- every tone its own voice -------------------------------------------------------------------------------
+
+
+def test_every_client_personality_has_its_own_tone() -> None:
+    resolved = {name: resolve_tone(name) for name in CLIENT_DISPLAY_NAMES}
+    assert len(set(resolved.values())) == len(CLIENT_DISPLAY_NAMES)  # no two personalities share a voice
+    for name, tone in resolved.items():
+        assert (tone is Tone.SUPPORTIVE_FRIEND) == (name == "Supportive Friend"), (name, tone)
+        assert tone.value == name.casefold().replace(" ", "_").replace("/", "_"), (name, tone)
+
+
+def test_every_tone_writes_its_own_copy() -> None:
+    for ntype, state in SLOTS:
+        for index in range(3):
+            renders = {
+                tone: render_variant(ntype, tone, with_state(FULL[ntype], state), variant=index) for tone in Tone
+            }
+            bodies = [c.body for c in renders.values()]
+            assert len(set(bodies)) == len(Tone), (ntype, state, index, bodies)
+    titles = {
+        tone: {render_variant(n, tone, with_state(FULL[n], st), variant=i).title for n, st in SLOTS for i in range(3)}
+        for tone in Tone
+    }
+    for tone, own in titles.items():
+        for other, theirs in titles.items():
+            if other is not tone:
+                assert len(own - theirs) >= len(own) // 2, (tone, other, own & theirs)
+
+
+# --- adaptive copy ------------------------------------------------------------------------------------------
+
+SESSION_PLAIN = {**SESSION_FULL, "planned_week": "3", "weekday": "Tuesday", "start_time": "07:30"}
+SITUATION_FACTS: dict[str, dict[str, str]] = {
+    "early_start": {"start_time": "05:10"},
+    "comeback": {"recent_misses": "2"},
+    "last_week": {"planned_week": "8", "plan_weeks": "8"},
+    "first_week": {"planned_week": "1", "plan_weeks": "8"},
+    "streak": {"streak": "5"},
+    "weekend": {"weekday": "Saturday", "session_date": "2026-03-14"},
+}
+SITUATION_TYPES: dict[str, list[NotificationType]] = {
+    "early_start": [N.EVENING_BRIEF],
+    "comeback": [N.EVENING_BRIEF, N.MORNING_HYPE, N.COMPLETION_CELEBRATION],
+    "last_week": [N.EVENING_BRIEF, N.MORNING_HYPE, N.COMPLETION_CELEBRATION],
+    "first_week": [N.EVENING_BRIEF, N.MORNING_HYPE],
+    "streak": [N.EVENING_BRIEF, N.MORNING_HYPE, N.COMPLETION_CELEBRATION],
+    "weekend": [N.EVENING_BRIEF, N.MORNING_HYPE],
+}
+ADAPTIVE_ALL = {
+    **SESSION_FULL,
+    "start_time": "05:10",
+    "recent_misses": "1",
+    "streak": "4",
+    "plan_weeks": "3",
+    "weather": "14°C, light rain likely",
+    "week_completed": "2",
+    "week_planned": "4",
+}
+
+
+def base_facts(ntype: NotificationType) -> dict[str, str]:
+    return dict(FULL[ntype]) if ntype is N.COMPLETION_CELEBRATION else dict(SESSION_PLAIN)
+
+
+@pytest.mark.parametrize("situation", sorted(SITUATION_FACTS))
+def test_adaptive_copy_appears_when_its_facts_are_present(situation: str) -> None:
+    for ntype in SITUATION_TYPES[situation]:
+        bodies = set()
+        for tone in Tone:
+            plain = render(ntype, tone, base_facts(ntype), notification_id="p1:x:s1")
+            adaptive = render(
+                ntype, tone, {**base_facts(ntype), **SITUATION_FACTS[situation]}, notification_id="p1:x:s1"
+            )
+            assert_clean(adaptive)
+            assert adaptive.template_key == f"{ntype.value}:{tone.value}:{situation}", adaptive.template_key
+            assert not plain.template_key.endswith(situation)
+            assert adaptive.body != plain.body
+            if ntype is not N.COMPLETION_CELEBRATION:
+                assert "Tempo Ruck" in adaptive.body, adaptive.body  # the lead still names the session
+            if situation == "streak":
+                assert "5" in adaptive.title + adaptive.body, adaptive
+            bodies.add(adaptive.body)
+        assert len(bodies) == len(Tone), bodies  # every tone says it in its own words
+
+
+def test_early_morning_brief_says_lay_out_gear_and_sleep_early() -> None:
+    for tone in Tone:
+        for clock_24h in (True, False):
+            facts = {**SESSION_PLAIN, "start_time": "05:10"}
+            content = render(N.EVENING_BRIEF, tone, facts, notification_id="p1:b:s2", clock_24h=clock_24h)
+            lower = content.body.casefold()
+            assert "gear" in lower and ("sleep" in lower or "bed" in lower), content.body
+            assert ("05:10" if clock_24h else "5:10 AM") in content.body, content.body
+
+
+def test_adaptive_situations_apply_only_where_they_make_sense() -> None:
+    early = render_variant(N.MORNING_HYPE, Tone.DRILL_SERGEANT, {**SESSION_PLAIN, "start_time": "05:10"}, variant=0)
+    assert early.template_key.endswith(":v1")  # an early start changes the evening brief, not the hype
+    weekend = {**FULL[N.COMPLETION_CELEBRATION], "weekday": "Sunday"}
+    assert render_variant(N.COMPLETION_CELEBRATION, Tone.MINIMALIST, weekend, variant=2).template_key.endswith(":v3")
+    for state in MISSED_STATES:  # the escalation state of a missed push is no comeback
+        facts = {**SESSION_PLAIN, "missed_state": state, "streak": "9", "recent_misses": "3"}
+        assert render_variant(N.MISSED_FOLLOWUP, Tone.NATURE_LOVER, facts, variant=0).template_key.endswith(":v1")
+    for tone in Tone:
+        for ntype in (N.KICKOFF_PRIMER, N.WEEKLY_DIGEST, N.MILESTONE_ALERT):
+            content = render_variant(ntype, tone, {**FULL[ntype], **ADAPTIVE_ALL}, variant=1)
+            assert content.template_key.endswith(":v2"), content.template_key
+
+
+@pytest.mark.parametrize(
+    ("extra", "situation"),
+    [
+        ({"start_time": "06:59", "planned_week": "1"}, "early_start"),  # early start beats everything
+        ({"start_time": "07:00", "planned_week": "1"}, "first_week"),  # 07:00 is not early
+        ({"missed_state": "repeated_miss", "streak": "4"}, "comeback"),
+        ({"missed_state": "plan_at_risk"}, "comeback"),
+        ({"missed_state": "first_miss"}, None),
+        ({"recent_misses": "0"}, None),
+        ({"planned_week": "1", "plan_weeks": "1"}, "last_week"),
+        ({"planned_week": "7", "plan_weeks": "8"}, None),
+        ({"streak": "2"}, None),
+        ({"streak": "3", "weekday": "Sunday"}, "streak"),
+        ({"weekday": "", "session_date": "2026-03-15"}, "weekend"),  # a Sunday, from the date
+    ],
+)
+def test_adaptive_triggers_and_priority(extra: dict[str, str], situation: str | None) -> None:
+    content = render_variant(N.EVENING_BRIEF, Tone.SUPPORTIVE_FRIEND, {**SESSION_PLAIN, **extra}, variant=0)
+    expected = f":{situation}" if situation else ":v1"
+    assert content.template_key.endswith(expected), content.template_key
+
+
+@pytest.mark.parametrize("case", VARIANTS, ids=variant_id)
+def test_every_variant_stays_clean_with_adaptive_facts(case: tuple[Tone, NotificationType, str | None, int]) -> None:
+    tone, ntype, state, index = case
+    for facts in (ADAPTIVE_ALL, {**EXTREME_SESSION, **ADAPTIVE_ALL, "session_focus": LONG_FOCUS}):
+        for metric in (True, False):
+            for clock_24h in (True, False):
+                content = render_variant(
+                    ntype, tone, with_state(facts, state), variant=index, prefer_metric=metric, clock_24h=clock_24h
+                )
+                assert_clean(content)
+
+
+def test_adaptive_copy_holds_the_limits_when_the_session_name_is_huge() -> None:
+    facts = {**SESSION_PLAIN, "start_time": "05:10", "session_focus": LONG_FOCUS + " " + LONG_FOCUS}
+    for tone in Tone:
+        content = render_variant(N.EVENING_BRIEF, tone, facts, variant=0)
+        assert_clean(content)
+        # The lead gives way ("Session tomorrow."), never the advice, and nothing is cut mid-sentence.
+        assert content.template_key.endswith(":early_start")
+        assert "…" not in content.body and "gear" in content.body.casefold(), content.body
+
+
+def test_weather_and_week_so_far_close_briefs_and_hypes() -> None:
+    weather = {**SESSION_REQUIRED, "weather": "14°C, light rain likely."}
+    week = {**SESSION_REQUIRED, "week_completed": "2", "week_planned": "4"}
+    both = {**weather, **week}
+    for tone in Tone:
+        with_both = 0
+        for ntype in (N.EVENING_BRIEF, N.MORNING_HYPE):
+            for index in range(3):
+                content = render_variant(ntype, tone, weather, variant=index)
+                assert_clean(content)
+                assert content.body.endswith("14°C, light rain likely.") or content.body.endswith("likely!"), content
+                assert "2/4" in render_variant(ntype, tone, week, variant=index).body
+                combined = render_variant(ntype, tone, both, variant=index).body
+                assert "14°C, light rain likely" in combined, combined  # the forecast outranks the tally
+                with_both += "2/4" in combined
+        assert with_both >= 1, tone  # short bodies have room for both
+        celebration = render_variant(
+            N.COMPLETION_CELEBRATION, tone, {**FULL[N.COMPLETION_CELEBRATION], **both}, variant=0
+        )
+        assert "rain" not in celebration.body and "2/4" not in celebration.body
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"weather": "None"},
+        {"weather": "x" * 41},
+        {"week_completed": "5", "week_planned": "4"},
+        {"week_completed": "1", "week_planned": "0"},
+        {"week_completed": "abc", "week_planned": "4"},
+    ],
+)
+def test_bad_weather_and_week_facts_are_left_out(extra: dict[str, str]) -> None:
+    plain = render_variant(N.EVENING_BRIEF, Tone.DRILL_SERGEANT, SESSION_REQUIRED, variant=0)
+    assert render_variant(N.EVENING_BRIEF, Tone.DRILL_SERGEANT, {**SESSION_REQUIRED, **extra}, variant=0) == plain
+
+
+# --- clock format -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("start", "h24", "h12"),
+    [
+        ("17:10", "17:10", "5:10 PM"),
+        ("07:05", "07:05", "7:05 AM"),
+        ("7:05", "07:05", "7:05 AM"),
+        ("00:05", "00:05", "12:05 AM"),
+        ("12:00", "12:00", "12:00 PM"),
+    ],
+)
+def test_start_time_follows_the_athletes_clock(start: str, h24: str, h12: str) -> None:
+    facts = {**SESSION_PLAIN, "start_time": start}
+    shown = 0
+    for tone in Tone:
+        for ntype in (N.EVENING_BRIEF, N.MORNING_HYPE):
+            for index in range(3):
+                as_24 = render_variant(ntype, tone, facts, variant=index, clock_24h=True).body
+                as_12 = render_variant(ntype, tone, facts, variant=index, clock_24h=False).body
+                assert "AM" not in as_24 and "PM" not in as_24, as_24
+                # The same clause in either clock (a longer 12-hour label may only drop its clause).
+                assert h24 in as_24 or h12 not in as_12, (as_24, as_12)
+                shown += h12 in as_12
+    assert shown >= len(Tone) * 3, shown
+    if start.zfill(5) < "07:00":
+        return  # an early start gets the adaptive brief instead of the spec variant
+    body = brief_spec(facts, metric=True)
+    assert f"at {h24}." in body
+    assert f"at {h12}." in render_variant(N.EVENING_BRIEF, Tone.SESSION_ANALYST, facts, variant=1, clock_24h=False).body
+
+
+# --- factory ------------------------------------------------------------------------------------------------
+
+
+def test_factory_composes_like_render_with_the_athletes_settings() -> None:
+    factory = PlanContentFactory("Cowboy/Cowgirl", prefer_metric=False, clock_24h=False)
+    assert factory.tone is Tone.COWBOY_COWGIRL
+    facts = {**SESSION_PLAIN, "start_time": "17:10"}
+    for n in range(12):
+        nid = f"p1:evening_brief:s{n}:2026-03-10"
+        content = factory.compose(N.EVENING_BRIEF, facts, notification_id=nid)
+        assert content == render(
+            N.EVENING_BRIEF, "cowboy_cowgirl", facts, notification_id=nid, prefer_metric=False, clock_24h=False
+        )
+        assert ":cowboy_cowgirl:" in content.template_key
+        assert "17:10" not in content.body and " km" not in content.body
+    assert PlanContentFactory("Pirate Captain").tone is Tone.SUPPORTIVE_FRIEND
+    assert PlanContentFactory(None).tone is Tone.SUPPORTIVE_FRIEND
+    metric = PlanContentFactory("Session Analyst").compose(N.EVENING_BRIEF, facts, notification_id="p1:e:s1")
+    assert ":session_analyst:" in metric.template_key
 
 
 # --- property -----------------------------------------------------------------------------------------------
