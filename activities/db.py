@@ -351,3 +351,50 @@ class PlanNotificationAudit(Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
+
+
+class LocationPoint(Base):
+    """A GPS fix of a ruck (``location_point``, RuckTracker's; created by migration 0003 only for standalone runs).
+
+    ``session_id`` is the ``ruck_session`` id without a foreign key, as in RuckTracker. ``timestamp`` is naive
+    UTC there, so it is a plain naive ``DateTime`` here too. The service only reads this table: the first point
+    of an athlete's latest ruck gives the (rounded) place of the weather forecast.
+    """
+
+    __tablename__ = "location_point"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    latitude: Mapped[float] = mapped_column(Float, nullable=False)
+    longitude: Mapped[float] = mapped_column(Float, nullable=False)
+    altitude: Mapped[float | None] = mapped_column(Float)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+
+
+class WeatherCache(Base):
+    """One 3-hour forecast slot of one rounded place (``weather_cache``, owned by this service).
+
+    The place is the latitude and longitude rounded to 2 decimals (about 1 km), stored as whole hundredths of a
+    degree so the key compares exactly on both databases; the exact position of an athlete is never stored. A
+    fetch upserts every slot of the response with the same ``fetched_at``, and rows older than the cache TTL
+    count as missing.
+    """
+
+    __tablename__ = "weather_cache"
+    __table_args__ = (UniqueConstraint("lat_e2", "lon_e2", "slot_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    #: Latitude × 100, rounded: 5151 is 51.51°.
+    lat_e2: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: Longitude × 100, rounded: -12 is -0.12°.
+    lon_e2: Mapped[int] = mapped_column(Integer, nullable=False)
+    slot_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    temp_c: Mapped[float] = mapped_column(Float, nullable=False)
+    #: OpenWeatherMap's condition code (2xx thunderstorm … 6xx snow are precipitation, 800 clear, 80x clouds).
+    condition_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: The condition group ("Rain") and its description ("light rain").
+    condition: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    #: Probability of precipitation, 0..1.
+    pop: Mapped[float] = mapped_column(Float, nullable=False, default=0.0, server_default="0")
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -42,6 +42,8 @@ TABLES = {
     "user_plan_behavior",
     "plan_notification_audit",
     "athlete_timezones",
+    "location_point",
+    "weather_cache",
 }
 
 
@@ -121,7 +123,7 @@ async def test_migration_creates_exactly_the_models(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert tables == TABLES | {"alembic_version"}
-    assert version == "0002"
+    assert version == "0003"
 
 
 # ---- the plan snapshot ----------------------------------------------------------------------------------------
