@@ -32,5 +32,9 @@ format: install
 test: lint
 	$(BIN)/pytest
 
+## bench: time the nightly cadence recompute on 100,000 synthetic athletes in PostgreSQL (bench/README.md)
+bench: install
+	$(BIN)/python bench/cadence_recompute.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -31,9 +31,9 @@ class CadenceActivities:
 
     @activity.defn
     async def recompute_cadence_batch(self, input: CadenceBatchInput) -> CadenceBatchResult:
-        users = await self.cadence.athletes_due(input.as_of, after=input.after, limit=input.batch_size)
-        analyses = await self.cadence.analyze_athletes(users, input.as_of)
-        changes = await self.cadence.save(analyses)
+        users, changes = await self.cadence.recompute_page(
+            input.as_of, after=input.after, before=input.before, limit=input.batch_size
+        )
         activity.heartbeat(len(users))
         signalled = await tell_plans(self.client, changes)
         return CadenceBatchResult(

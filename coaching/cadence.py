@@ -41,8 +41,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from pydantic import Field
 
@@ -77,9 +77,9 @@ _DAY = 1440
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-@dataclass(frozen=True)
-class RuckSample:
-    """One completed ruck (or a date-only completed plan session) as the analyzer reads it.
+class RuckSample(NamedTuple):
+    """One completed ruck (or a date-only completed plan session) as the analyzer reads it (a tuple: the nightly
+    batch makes millions).
 
     ``started_at`` is an aware instant; ``timezone`` is the IANA zone the athlete was in for it. A sample with no
     ``started_at`` carries only its local ``day`` (date-only history).
@@ -91,8 +91,7 @@ class RuckSample:
     ruck_id: int | None = None
 
 
-@dataclass(frozen=True)
-class _Local:
+class _Local(NamedTuple):
     instant: datetime
     minute: int
     day: date
@@ -151,14 +150,19 @@ def _positions(minutes: Sequence[int]) -> list[int]:
     return [(m - ref) % _DAY for m in minutes]
 
 
+_SCALE = 2 * math.pi / _DAY
+#: cos and sin of every minute of the day, looked up rather than computed for each of millions of samples.
+_COS = tuple(math.cos(p * _SCALE) for p in range(_DAY))
+_SIN = tuple(math.sin(p * _SCALE) for p in range(_DAY))
+
+
 def concentration(minutes: Sequence[int]) -> tuple[float, float]:
     """(mean resultant length R̄, circular standard deviation in minutes) of minutes of the day."""
     positions = _positions(minutes)
-    scale = 2 * math.pi / _DAY
-    c = sum(math.cos(p * scale) for p in positions)
-    s = sum(math.sin(p * scale) for p in positions)
+    c = sum(map(_COS.__getitem__, positions))
+    s = sum(map(_SIN.__getitem__, positions))
     r = min(math.hypot(c, s) / len(positions), 1.0)
-    sigma = math.inf if r <= 0 else math.sqrt(max(-2.0 * math.log(r), 0.0)) / scale
+    sigma = math.inf if r <= 0 else math.sqrt(max(-2.0 * math.log(r), 0.0)) / _SCALE
     return r, sigma
 
 
@@ -170,7 +174,7 @@ def confidence_for(n: int, sigma_minutes: float, k: float) -> float:
     return round(size * math.exp(-(sigma_minutes**2) / (2 * TAU_MINUTES**2)), 4)
 
 
-def window_of(minutes: Sequence[int], k: float) -> CadenceWindow | None:
+def window_of(minutes: Sequence[int], k: float, sigma: float | None = None) -> CadenceWindow | None:
     """The shortest arc holding :data:`COVERAGE` of ``minutes`` (chronological order), its centre and confidence."""
     n = len(minutes)
     if n == 0:
@@ -192,7 +196,8 @@ def window_of(minutes: Sequence[int], k: float) -> CadenceWindow | None:
     if width < MIN_WINDOW_MINUTES:
         middle = first + width // 2
         start, width = middle - MIN_WINDOW_MINUTES // 2, MIN_WINDOW_MINUTES
-    _, sigma = concentration(minutes)
+    if sigma is None:
+        _, sigma = concentration(minutes)
     return CadenceWindow(
         start_minute=(ref + start) % _DAY,
         end_minute=(ref + start + width) % _DAY,
@@ -219,21 +224,23 @@ def circular_distance(a: int, b: int) -> int:
 def _localise(samples: Iterable[RuckSample], as_of: datetime) -> tuple[list[_Local], list[date]]:
     """Timed samples in their own zones (chronological), and the days of date-only ones not already timed."""
     since = as_of - LOOKBACK
+    # Keyed by ruck id (an int) where known, else by the instant or the day: a ruck seen twice counts once, and a
+    # date-only session of a ruck that has a timestamp is not counted again.
     timed: dict[object, _Local] = {}
-    dated: dict[object, tuple[date, int | None]] = {}
-    for sample in samples:
-        if sample.started_at is not None:
-            if since <= sample.started_at <= as_of:
-                local = sample.started_at.astimezone(zone(sample.timezone))
-                key = ("ruck", sample.ruck_id) if sample.ruck_id is not None else ("at", sample.started_at)
-                timed[key] = _Local(sample.started_at, local.hour * 60 + local.minute, local.date(), sample.timezone)
-        elif sample.day is not None:
-            tz = zone(sample.timezone)
-            if since.astimezone(tz).date() <= sample.day <= as_of.astimezone(tz).date():
-                day_key = ("ruck", sample.ruck_id) if sample.ruck_id is not None else ("day", sample.day)
-                dated[day_key] = (sample.day, sample.ruck_id)
+    dated: dict[object, date] = {}
+    for started_at, timezone, day, ruck_id in samples:
+        if started_at is not None:
+            if since <= started_at <= as_of:
+                local = started_at.astimezone(zone(timezone))
+                timed[started_at if ruck_id is None else ruck_id] = _Local(
+                    started_at, local.hour * 60 + local.minute, local.date(), timezone
+                )
+        elif day is not None:
+            tz = zone(timezone)
+            if since.astimezone(tz).date() <= day <= as_of.astimezone(tz).date():
+                dated[("day", day) if ruck_id is None else ruck_id] = day
     ordered = sorted(timed.values(), key=lambda s: s.instant)
-    days = sorted(day for key, (day, _) in dated.items() if key not in timed)
+    days = sorted(day for key, day in dated.items() if key not in timed)
     return ordered, days
 
 
@@ -273,10 +280,10 @@ def analyze(samples: Iterable[RuckSample], as_of: datetime) -> CadenceAnalysis:
         analysis.deviations = _frequency_drop(analysis)
         return analysis
 
-    long_run = window_of(minutes, K_OVERALL)
+    _, analysis.std_dev_minutes = concentration(minutes)
+    long_run = window_of(minutes, K_OVERALL, analysis.std_dev_minutes)
     assert long_run is not None
     analysis.long_run = long_run
-    _, analysis.std_dev_minutes = concentration(minutes)
     reasons.append(
         f"{len(timed)} rucks with a start time in the last {LOOKBACK.days} days: {COVERAGE:.0%} started "
         f"{_label(long_run)}, usually at {minute_label(long_run.centre_minute)} "
@@ -317,8 +324,10 @@ def analyze(samples: Iterable[RuckSample], as_of: datetime) -> CadenceAnalysis:
             )
 
     weekday_windows: dict[int, CadenceWindow] = {}
-    for weekday in range(7):
-        day_minutes = [s.minute for s in used_samples if s.day.weekday() == weekday]
+    by_weekday: dict[int, list[int]] = {}
+    for sample in used_samples:
+        by_weekday.setdefault(sample.day.weekday(), []).append(sample.minute)
+    for weekday, day_minutes in sorted(by_weekday.items()):
         if len(day_minutes) >= MIN_NARROW_SAMPLES:
             window = window_of(day_minutes, K_NARROW)
             assert window is not None

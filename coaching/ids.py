@@ -14,6 +14,17 @@ CADENCE_SCHEDULE_ID = "coaching-cadence-nightly"
 CADENCE_WORKFLOW_ID = "coaching-cadence-recompute"
 
 
+def user_id_partitions(count: int) -> list[tuple[str | None, str | None]]:
+    """``count`` contiguous ranges (after, before] of the UUID user-id space, as (exclusive lower, exclusive upper)
+    bounds (None: open), so the nightly recompute can page through them concurrently."""
+    if count < 1:
+        raise ValueError("count: at least one partition")
+    bounds: list[str | None] = [None]
+    bounds += [f"{i * 16**8 // count:08x}-0000-0000-0000-000000000000" for i in range(1, count)]
+    bounds.append(None)
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
 def plan_workflow_id(plan_id: int) -> str:
     return f"{WORKFLOW_ID_PREFIX}{plan_id}"
 

@@ -6,6 +6,8 @@ same definitions. Every field added later must have a default so that histories 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -221,6 +223,17 @@ class WorkflowConfig(Model):
     search_attributes: bool = True
     continue_as_new_after_events: int = 10_000
     activity_timeout_seconds: int = 60
+    #: How long before a notification is due its copy (weather, AI) is prepared; delivery never waits for it.
+    content_lead_seconds: int = Field(default=15 * 60, ge=0)
+    #: The types whose copy the AI writes (when the worker has an AI client and the athlete's daily budget allows).
+    ai_types: list[NotificationType] = Field(
+        default_factory=lambda: [
+            NotificationType.EVENING_BRIEF,
+            NotificationType.MORNING_HYPE,
+            NotificationType.MISSED_FOLLOWUP,
+            NotificationType.WEEKLY_DIGEST,
+        ]
+    )
 
 
 class PlanState(Model):
@@ -311,6 +324,44 @@ class LoadPlanResult(Model):
     snapshot: PlanSnapshot | None = None
 
 
+def content_fingerprint(n: PlannedNotification, tone: str, prefer_metric: bool) -> str:
+    """What prepared copy was composed from: the notification's key, type and facts, the tone and the units.
+
+    Prepared copy is only used when the notification due still has this fingerprint (a moved session, or a
+    changed tone, makes the prepared text wrong). Pure and stable (SHA-256 of sorted JSON), so replays agree.
+    """
+    material = json.dumps(
+        [n.notification_id, n.type.value, sorted(n.facts.items()), tone, prefer_metric],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+class PrepareContentInput(Model):
+    plan_id: int
+    user_id: str
+    notification: PlannedNotification
+    tone: str
+    timezone: str
+    prefer_metric: bool = True
+    #: When the session starts (briefs and hypes): the weather phrase describes that moment.
+    session_start: AwareDatetime | None = None
+    #: The workflow's configuration lists this type for AI copy.
+    use_ai: bool = False
+
+
+class PreparedContent(Model):
+    title: str
+    body: str
+    source: str = "template"
+    #: Why AI copy was not used ("not_configured", "type_not_ai", "daily_budget", "timeout", ...); None for AI.
+    ai_fallback_reason: str | None = None
+    weather: str | None = None
+    #: :func:`content_fingerprint` of the notification the copy was composed for.
+    fingerprint: str = ""
+
+
 class DeliverInput(Model):
     plan_id: int
     user_id: str
@@ -320,6 +371,8 @@ class DeliverInput(Model):
     prefer_metric: bool = True
     facts: dict[str, str] = Field(default_factory=dict)
     honor_database_pause: bool = True
+    #: Copy prepared ahead (and still matching the notification); None = render the template now.
+    content: PreparedContent | None = None
 
 
 class DeliverResult(Model):
@@ -357,9 +410,13 @@ class CadenceRecomputeInput(Model):
     """The nightly recompute (also started by hand): every athlete due, in pages of ``batch_size``."""
 
     batch_size: int = Field(default=2000, ge=1, le=50_000)
+    #: Ranges of the user-id space paged through concurrently (one page of each at a time).
+    partitions: int = Field(default=2, ge=1, le=64)
     #: Defaults to the workflow's start time; fixed for all its pages.
     as_of: AwareDatetime | None = None
-    after: str | None = None
+    #: Each partition's cursor (the last athlete done; None: from its start), carried through continue-as-new.
+    cursors: list[str | None] | None = None
+    finished: list[bool] | None = None
     athletes: int = 0
     changed_plans: int = 0
     signalled_plans: int = 0
@@ -375,6 +432,8 @@ class CadenceRecomputeResult(Model):
 class CadenceBatchInput(Model):
     as_of: AwareDatetime
     after: str | None = None
+    #: The partition's upper bound (inclusive); None: to the end.
+    before: str | None = None
     batch_size: int = 2000
 
 
