@@ -6,17 +6,21 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
+import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.ai_copy import AiCopywriter, make_client
 from activities.cadence import CadenceActivities
 from activities.cadence_store import CadenceStore
 from activities.database import make_engine, make_sessionmaker
 from activities.plan_activities import PlanActivities
 from activities.push import make_pusher
 from activities.store import Store
+from activities.weather import WeatherService
 from starter.schedules import ensure_cadence_schedule
 from starter.settings import Settings
 from workflows.cadence import CadenceRecomputeWorkflow
@@ -38,7 +42,39 @@ async def build_worker(client: Client, settings: Settings, **worker_options: Any
     )
     store = Store(make_sessionmaker(engine))
     cadence = CadenceStore(store.sessionmaker)
-    activities = PlanActivities(store=store, pusher=pusher, cadence=cadence)
+    openai_client = (
+        make_client(
+            settings.openai_api_key.get_secret_value(),
+            base_url=settings.openai_base_url,
+            timeout=settings.ai_budget_seconds,
+        )
+        if settings.openai_api_key
+        else None
+    )
+    http = httpx.AsyncClient()
+    weather = (
+        WeatherService(
+            http,
+            settings.openweather_api_key.get_secret_value(),
+            store.sessionmaker,
+            base_url=settings.openweather_base_url,
+            cache_ttl=timedelta(minutes=settings.weather_cache_ttl_minutes),
+        )
+        if settings.openweather_api_key
+        else None
+    )
+    activities = PlanActivities(
+        store=store,
+        pusher=pusher,
+        cadence=cadence,
+        copywriter=(
+            AiCopywriter(openai_client, model=settings.ai_model, budget_seconds=settings.ai_budget_seconds)
+            if openai_client
+            else None
+        ),
+        weather=weather,
+        ai_daily_budget=settings.ai_daily_budget,
+    )
     cadence_activities = CadenceActivities(cadence=cadence, client=client)
     try:
         yield Worker(
@@ -50,6 +86,9 @@ async def build_worker(client: Client, settings: Settings, **worker_options: Any
         )
     finally:
         await pusher.close()
+        if openai_client is not None:
+            await openai_client.close()
+        await http.aclose()
         await engine.dispose()
 
 

@@ -20,10 +20,12 @@ from typing import Any, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.ai_copy import AiCopywriter
 from activities.cadence_store import CadenceStore
 from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
 from activities.store import Store
-from coaching.content import render, resolve_tone
+from activities.weather import WeatherService
+from coaching.content import Content, PlanContentFactory, render, resolve_tone
 from coaching.models import (
     DeliverInput,
     DeliverResult,
@@ -32,13 +34,20 @@ from coaching.models import (
     LoadPlanResult,
     NotificationType,
     PlannedNotification,
+    PrepareContentInput,
+    PreparedContent,
     RecordCompletionInput,
     RecordScheduleInput,
     RecordSkipInput,
     RefreshCadenceInput,
     RefreshCadenceResult,
+    content_fingerprint,
 )
 from coaching.payload import build_push_message
+from coaching.timeutil import local_date, local_to_utc
+
+#: The types whose copy mentions the weather at the session's start.
+WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE})
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -62,11 +71,16 @@ def _bad_data_is_permanent(fn: Callable[[Any, _A], Awaitable[_R]]) -> Callable[[
 
 @dataclass
 class PlanActivities:
-    """Activities share clients built once by the worker: the sessionmaker (inside ``store``) and the pusher."""
+    """Activities share clients built once by the worker: the sessionmaker (inside ``store``), the pusher and,
+    when configured, the AI copywriter and the weather service (None: templates only, no weather line)."""
 
     store: Store
     pusher: Pusher
     cadence: CadenceStore | None = None
+    copywriter: AiCopywriter | None = None
+    weather: WeatherService | None = None
+    #: AI-written notifications per athlete and local day; the rest get the template.
+    ai_daily_budget: int = 3
 
     def __post_init__(self) -> None:
         if self.cadence is None:
@@ -90,6 +104,55 @@ class PlanActivities:
         analyses = await self.cadence.analyze_athletes([input.user_id], _server_now())
         await self.cadence.save(analyses)
         return RefreshCadenceResult(cadence=await self.cadence.stored(input.plan_id))
+
+    @activity.defn
+    @_bad_data_is_permanent
+    async def prepare_content(self, input: PrepareContentInput) -> PreparedContent:
+        """The copy of a notification about to be due: weather line, then AI copy when allowed, else the template.
+
+        Never fails for want of AI or weather (both fall back); the workflow delivers without it anyway when this
+        is late, so it is only ever an improvement.
+        """
+        n = input.notification
+        facts = dict(n.facts)
+        weather = None
+        if self.weather is not None and n.type in WEATHER_TYPES and input.session_start is not None:
+            weather = await self.weather.phrase_for(
+                input.user_id, input.session_start, prefer_metric=input.prefer_metric
+            )
+            if weather:
+                facts["weather"] = weather
+        content: Content | None = None
+        reason: str | None
+        if not input.use_ai:
+            reason = "type_not_ai"
+        elif self.copywriter is None:
+            reason = "not_configured"
+        elif await self._ai_budget_used(input):
+            reason = "daily_budget"
+        else:
+            activity.heartbeat()
+            result = await self.copywriter.compose(n.type, input.tone, facts)
+            content, reason = result.content, (None if result.ok else result.reason)
+        if content is None:
+            content = PlanContentFactory(input.tone, prefer_metric=input.prefer_metric).compose(
+                n.type, facts, notification_id=n.notification_id
+            )
+        activity.logger.info("prepared %s: %s copy (%s)", n.notification_id, content.source, reason or "ok")
+        return PreparedContent(
+            title=content.title,
+            body=content.body,
+            source=content.source,
+            ai_fallback_reason=reason,
+            weather=weather,
+            fingerprint=content_fingerprint(n, input.tone, input.prefer_metric),
+        )
+
+    async def _ai_budget_used(self, input: PrepareContentInput) -> bool:
+        day = local_date(input.notification.send_at, input.timezone)
+        start = local_to_utc(day, 0, input.timezone)
+        end = local_to_utc(day + timedelta(days=1), 0, input.timezone)
+        return await self.store.ai_copy_count(input.user_id, start, end) >= self.ai_daily_budget
 
     @activity.defn
     @_bad_data_is_permanent
@@ -121,18 +184,24 @@ class PlanActivities:
             activity.logger.info("not sending %s: %s", n.notification_id, blocker.split(":", 1)[0])
             return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SKIPPED, detail=blocker)
 
-        content = render(
-            n.type,
-            resolve_tone(input.tone),
-            n.facts,
-            notification_id=n.notification_id,
-            prefer_metric=input.prefer_metric,
-        )
+        prepared = input.content
+        if prepared is not None:
+            content = Content(title=prepared.title, body=prepared.body, template_key="prepared", source=prepared.source)
+        else:
+            content = render(
+                n.type,
+                resolve_tone(input.tone),
+                n.facts,
+                notification_id=n.notification_id,
+                prefer_metric=input.prefer_metric,
+            )
         context: dict[str, object] = {
             **n.facts,
             "timezone": input.timezone,
             "local_date": n.local_date.isoformat(),
         }
+        if prepared is not None and prepared.weather:
+            context["weather"] = prepared.weather
         message = build_push_message(
             notification_id=n.notification_id,
             type=n.type.value,
@@ -266,6 +335,7 @@ class PlanActivities:
         return [
             self.load_plan,
             self.refresh_cadence,
+            self.prepare_content,
             self.deliver_notification,
             self.record_skip,
             self.record_completion,

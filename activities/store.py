@@ -272,6 +272,21 @@ class Store:
             ).one()
             return _ledger_row(row)
 
+    async def ai_copy_count(self, user_id: str, start: datetime, end: datetime) -> int:
+        """How many of the athlete's notifications due in ``[start, end)`` carry AI copy (the daily AI budget)."""
+        async with self._sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(PlanNotificationAudit)
+                .where(
+                    PlanNotificationAudit.user_id == _user_id(user_id),
+                    PlanNotificationAudit.copy_source == "ai",
+                    PlanNotificationAudit.scheduled_for >= start,
+                    PlanNotificationAudit.scheduled_for < end,
+                )
+            )
+            return int(count or 0)
+
     async def ledger_rows(self, plan_id: int) -> list[LedgerRow]:
         """Every ledger row of a plan, in due order."""
         async with self._sessionmaker.begin() as session:

@@ -17,7 +17,7 @@ from sqlalchemy import insert
 
 from activities.db import RuckSession
 from coaching.models import CadenceSnapshot, CadenceUpdatedInput, SessionCompletedInput, WorkflowConfig
-from coaching.timeutil import local_to_utc, to_local
+from coaching.timeutil import local_to_utc, to_local, zone
 from starter.sandbox import local_stack
 from workflows.plan import CoachingPlanWorkflow
 
@@ -129,12 +129,64 @@ async def record_adaptive_cadence(name: str) -> None:
             sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
 
 
+async def record_prepared_content(name: str) -> None:
+    """A plan under the prepare-content patch: copy prepared ahead by the (fake) AI, one preparation made stale by a
+    moved session, one AI answer slower than the lead time (template on time)."""
+    from pydantic import SecretStr
+    from sqlalchemy import update
+
+    from activities.db import PlanSessionRow
+    from starter.settings import Settings
+
+    sys.path.insert(0, str(OUT.parent.parent))  # the repo root: the fakes live in tests/
+    from tests.fakes.openai_api import FakeOpenAI
+
+    with tempfile.TemporaryDirectory() as tmp, FakeOpenAI() as ai:
+        url = f"sqlite+aiosqlite:///{tmp}/h.db"
+        settings = Settings(
+            database_url=url, environment="test", openai_api_key=SecretStr("sk-test"), openai_base_url=ai.base_url
+        )
+        config = settings.workflow_config(search_attributes=False)
+        async with local_stack(url, settings=settings, config=config) as stack:
+            day = to_local(await stack.now(), TZ).date() + timedelta(days=2)
+            plan_id = await stack.store.create_demo_plan(
+                timezone=TZ,
+                start_date=day,
+                sessions=[
+                    {
+                        "scheduled_date": day + timedelta(days=2 * i),
+                        "planned_session_type": "Tempo Ruck",
+                        "planned_week": 1,
+                        "scheduled_start_time": "07:30",
+                    }
+                    for i in range(2)
+                ],
+                created_at=await stack.now(),
+            )
+            handle = await stack.plans.start_plan(plan_id)
+            await stack.advance_to(local_to_utc(day - timedelta(days=1), 19 * 60 + 50, TZ))
+            async with stack.store.sessionmaker.begin() as session:
+                await session.execute(
+                    update(PlanSessionRow)
+                    .where(PlanSessionRow.user_coaching_plan_id == plan_id, PlanSessionRow.scheduled_date == day)
+                    .values(scheduled_start_time=local_to_utc(day, 9 * 60, TZ).astimezone(zone(TZ)).time())
+                )
+            await stack.plans.sessions_changed(plan_id, "moved to 09:00")
+            await stack.advance_to(local_to_utc(day, 12 * 60, TZ))
+            await stack.plans.cancel(plan_id)
+            await handle.result()
+            history = await handle.fetch_history()
+            (OUT / f"{name}.json").write_text(history.to_json())
+            sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
+
+
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
     "plan_running_missed": lambda n: record(n, complete=False, cancel=False),
     "plan_continued_as_new": lambda n: record(n, complete=True, cancel=False, can_after=100),
     "plan_adaptive_cadence": record_adaptive_cadence,
+    "plan_prepared_content": record_prepared_content,
 }
 
 

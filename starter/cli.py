@@ -43,11 +43,7 @@ def _configure_logging(settings: Settings, quiet: bool = False) -> None:
 
 
 def _workflow_config(settings: Settings) -> WorkflowConfig:
-    return WorkflowConfig(
-        search_attributes=settings.search_attributes,
-        continue_as_new_after_events=settings.continue_as_new_after_events,
-        activity_timeout_seconds=settings.activity_timeout_seconds,
-    )
+    return settings.workflow_config()
 
 
 def find_binary(name: str) -> str:
@@ -332,7 +328,7 @@ async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         scenario = load_scenario(Path(args.scenario))
     except ScenarioError as exc:
         raise UsageError(str(exc)) from exc
-    timeline = await run_scenario(scenario)
+    timeline = await run_scenario(scenario, settings)
     print(json.dumps(timeline.model_dump(mode="json"), indent=2) if args.json else render_timeline(timeline))
     return 0
 

@@ -97,7 +97,7 @@ async def local_stack(
     environment = env or await start_environment(time_skipping)
     engine = make_engine(database_url)
     task_queue = f"coaching-test-{uuid.uuid4().hex[:8]}"
-    workflow_config = config or WorkflowConfig(search_attributes=not time_skipping)
+    workflow_config = config or settings.workflow_config(search_attributes=not time_skipping)
     stack = Stack(
         env=environment,
         settings=settings,

@@ -8,12 +8,13 @@ separately by Temporal's own environment variables (``TEMPORAL_ADDRESS``, ``TEMP
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coaching.ids import TASK_QUEUE
+from coaching.models import NotificationType, WorkflowConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coach.db"
 
@@ -41,6 +42,30 @@ class Settings(BaseSettings):
     continue_as_new_after_events: int = Field(default=10_000, ge=100)
     activity_timeout_seconds: int = Field(default=60, ge=5, le=600)
 
+    # Notification copy: AI (OpenAI) for some types, the weather at the session's start; templates are the fallback.
+    #: None: templates only.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = Field(default=None, description="Override the OpenAI base URL (proxies, fakes)")
+    ai_model: str = Field(default="gpt-4o-mini", min_length=1)
+    ai_types: list[NotificationType] = Field(
+        default_factory=lambda: [
+            NotificationType.EVENING_BRIEF,
+            NotificationType.MORNING_HYPE,
+            NotificationType.MISSED_FOLLOWUP,
+            NotificationType.WEEKLY_DIGEST,
+        ]
+    )
+    #: The longest one AI call may take before the template is used instead.
+    ai_budget_seconds: float = Field(default=8.0, gt=0, le=60)
+    #: AI-written notifications per athlete and local day.
+    ai_daily_budget: int = Field(default=3, ge=0)
+    #: None: no weather line.
+    openweather_api_key: SecretStr | None = None
+    openweather_base_url: str = "https://api.openweathermap.org"
+    weather_cache_ttl_minutes: int = Field(default=180, ge=1, le=24 * 60)
+    #: How long before a notification is due its copy is prepared (delivery never waits for it).
+    content_lead_minutes: int = Field(default=15, ge=0, le=24 * 60)
+
     # The nightly cadence recompute (a Temporal Schedule the worker creates or updates at start-up).
     cadence_schedule: bool = True
     cadence_hour_utc: int = Field(default=3, ge=0, le=23)
@@ -64,6 +89,17 @@ class Settings(BaseSettings):
             if self.fcm_endpoint:
                 raise ValueError("COACH_FCM_ENDPOINT: endpoint overrides are for local fakes, not production")
         return self
+
+    def workflow_config(self, **overrides: Any) -> WorkflowConfig:
+        """The knobs each plan workflow gets in its input (the workflow itself never reads settings)."""
+        values: dict[str, Any] = {
+            "search_attributes": self.search_attributes,
+            "continue_as_new_after_events": self.continue_as_new_after_events,
+            "activity_timeout_seconds": self.activity_timeout_seconds,
+            "content_lead_seconds": self.content_lead_minutes * 60,
+            "ai_types": list(self.ai_types),
+        }
+        return WorkflowConfig(**{**values, **overrides})
 
     @property
     def firebase_credentials(self) -> str | None:

@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -28,6 +28,7 @@ from coaching.timeutil import format_local, local_to_utc, to_local, zone
 
 if TYPE_CHECKING:
     from activities.store import Store
+    from starter.settings import Settings
 
 _WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="local time, HH:MM")]
@@ -147,6 +148,8 @@ class TimelineEntry(BaseModel):
     reason: str | None
     copy_source: str | None
     notification_id: str
+    #: The weather line the copy was prepared with, if any.
+    weather: str | None = None
 
 
 class Timeline(BaseModel):
@@ -288,12 +291,32 @@ def shifted(scenario: Scenario, not_before: datetime) -> tuple[Scenario, int, bo
     return _moved(scenario, minimal), minimal, False
 
 
-async def run_scenario(scenario: Scenario) -> Timeline:
+#: The settings a simulation takes from the caller's: the copy (AI, weather); everything else is the sandbox's own.
+_COPY_SETTINGS = (
+    "openai_api_key",
+    "openai_base_url",
+    "ai_model",
+    "ai_types",
+    "ai_budget_seconds",
+    "ai_daily_budget",
+    "openweather_api_key",
+    "openweather_base_url",
+    "weather_cache_ttl_minutes",
+    "content_lead_minutes",
+)
+
+
+async def run_scenario(scenario: Scenario, settings: Settings | None = None) -> Timeline:
+    """Run ``scenario``; with ``settings``, its notification copy settings (AI, weather) apply too."""
     from starter.sandbox import local_stack
+    from starter.settings import Settings
 
     athlete = scenario.athlete
     with tempfile.TemporaryDirectory(prefix="coach-sim-") as tmp:
-        async with local_stack(f"sqlite+aiosqlite:///{tmp}/simulation.db") as stack:
+        url = f"sqlite+aiosqlite:///{tmp}/simulation.db"
+        copy = {name: getattr(settings, name) for name in _COPY_SETTINGS} if settings else {}
+        sim_settings = Settings(database_url=url, environment="test", **copy)
+        async with local_stack(url, settings=sim_settings) as stack:
             scenario, weeks, dst_aligned = shifted(scenario, await stack.now() + timedelta(minutes=1))
             plan = scenario.plan
             await stack.advance_to(plan.created_at)
@@ -367,6 +390,7 @@ async def run_scenario(scenario: Scenario) -> Timeline:
                 reason=r.reason,
                 copy_source=r.copy_source,
                 notification_id=r.notification_id,
+                weather=_weather_of(r.payload),
             )
         )
     entries.sort(key=lambda e: (e.utc_time, e.notification_id))
@@ -394,6 +418,16 @@ async def _name_plan(store: Store, plan_id: int, name: str) -> None:
         )
 
 
+def _weather_of(payload: dict[str, Any] | None) -> str | None:
+    """The weather phrase delivery put into the push's context (see PlanActivities.deliver_notification)."""
+    try:
+        context = json.loads(((payload or {}).get("data") or {}).get("context") or "{}")
+    except (TypeError, ValueError):
+        return None
+    weather = context.get("weather") if isinstance(context, dict) else None
+    return str(weather) if weather else None
+
+
 def render_timeline(timeline: Timeline) -> str:
     lines = []
     if timeline.description:
@@ -413,7 +447,10 @@ def render_timeline(timeline: Timeline) -> str:
         utc = e.utc_time.strftime("%Y-%m-%d %H:%MZ")
         lines.append(f"{e.local_time:<26} ({utc})  {e.type:<28} {e.status.upper()}")
         if e.title or e.body:
-            lines.append(f"    {e.title or ''}: {e.body or ''}  [{e.copy_source or 'template'}]")
+            source = "AI" if e.copy_source == "ai" else (e.copy_source or "template")
+            lines.append(f"    {e.title or ''}: {e.body or ''}  [{source}]")
+        if e.weather:
+            lines.append(f"    weather: {e.weather}")
         if e.reason:
             lines.append(f"    reason: {e.reason}")
     return "\n".join(lines)

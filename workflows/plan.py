@@ -8,13 +8,13 @@ the loop. The state is one model carried through continue-as-new.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ActivityCancellationType
+from temporalio.workflow import ActivityCancellationType, ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan_activities import PlanActivities
@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         PlanStatusResult,
         PlanWorkflowInput,
         PlanWorkflowResult,
+        PrepareContentInput,
+        PreparedContent,
         RecordCompletionInput,
         RecordScheduleInput,
         RecordSkipInput,
@@ -44,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         SessionCompletedInput,
         SessionsChangedInput,
         UpcomingNotification,
+        content_fingerprint,
     )
     from coaching.schedule import (
         FINAL_TYPES,
@@ -53,7 +56,7 @@ with workflow.unsafe.imports_passed_through():
         match_completion,
         session_seen_key,
     )
-    from coaching.timeutil import format_local, local_date
+    from coaching.timeutil import format_local, local_date, local_to_utc
 
 STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
@@ -62,6 +65,14 @@ NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
 #: Plans started before the cadence analyzer keep their start-time rule and do not refresh the cadence after a ruck
 #: (their histories would not replay otherwise); a plan's next run (continue-as-new) takes the new behaviour.
 ADAPTIVE_CADENCE_PATCH = "adaptive-cadence"
+#: Plans started before content preparation render every notification at delivery (their histories have no
+#: prepare_content activities); their next run (continue-as-new) prepares copy ahead.
+PREPARE_CONTENT_PATCH = "prepare-content-ahead"
+#: Types whose copy carries the weather at the session's start, so they are prepared even without AI.
+_WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE})
+#: Less time than this before the due time is not worth starting a preparation for.
+_MIN_PREPARE = timedelta(seconds=1)
+_PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
@@ -84,6 +95,12 @@ class CoachingPlanWorkflow:
         self._last_upcoming: list[UpcomingNotification] = []
         self._timeout = timedelta(seconds=60)
         self._adaptive = False
+        self._prepare = False
+        self._lead = timedelta(0)
+        self._ai_types: frozenset[NotificationType] = frozenset()
+        #: notification id -> (fingerprint it was started for, the running or finished preparation). Deliberately
+        #: not in the state: continue-as-new drops them, and the next run prepares again if there is still time.
+        self._preparing: dict[str, tuple[str, ActivityHandle[PreparedContent]]] = {}
 
     # --- run loop ----------------------------------------------------------------------------------------
 
@@ -93,6 +110,9 @@ class CoachingPlanWorkflow:
         config = input.config
         self._timeout = timedelta(seconds=config.activity_timeout_seconds)
         self._adaptive = workflow.patched(ADAPTIVE_CADENCE_PATCH)
+        self._prepare = workflow.patched(PREPARE_CONTENT_PATCH)
+        self._lead = timedelta(seconds=config.content_lead_seconds)
+        self._ai_types = frozenset(config.ai_types)
         if input.state is not None:
             self._state = input.state
         if self._state.started_at is None:
@@ -140,7 +160,11 @@ class CoachingPlanWorkflow:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 self._state.handled = self._prune_handled(snapshot)
                 workflow.continue_as_new(PlanWorkflowInput(plan_id=self._plan_id, config=config, state=self._state))
-            await self._sleep_until(evaluation.next_wake)
+            wake = evaluation.next_wake
+            if self._prepare and self._state.status is PlanStatus.ACTIVE:
+                prepare_at = self._start_preparations(snapshot, evaluation)
+                wake = prepare_at if wake is None or (prepare_at is not None and prepare_at < wake) else wake
+            await self._sleep_until(wake)
 
         if config.search_attributes:
             self._publish(Evaluation())
@@ -213,6 +237,7 @@ class CoachingPlanWorkflow:
 
     async def _apply(self, snapshot: PlanSnapshot, action: Action) -> None:
         n = action.notification
+        prepared = self._take_prepared(snapshot, n)
         if action.decision is Decision.SKIP:
             self._state.handled[n.notification_id] = await self._record_skip(
                 snapshot, n, action.skip_reason or "skipped"
@@ -232,6 +257,7 @@ class CoachingPlanWorkflow:
                 prefer_metric=snapshot.prefs.prefer_metric,
                 # A pause or resume signal is newer than the row: only without one does the row's 'paused' count.
                 honor_database_pause=not self._state.status_signalled,
+                content=prepared,
             ),
             start_to_close_timeout=self._timeout,
             schedule_to_close_timeout=budget,
@@ -266,6 +292,74 @@ class CoachingPlanWorkflow:
         if status is LedgerStatus.SENT and n.counts_toward_cap:
             day = local_date(now, snapshot.prefs.timezone).isoformat()
             self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + 1
+
+    # --- content prepared ahead --------------------------------------------------------------------------------
+
+    def _prepares(self, n: PlannedNotification) -> bool:
+        return n.type in self._ai_types or n.type in _WEATHER_TYPES
+
+    def _start_preparations(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> datetime | None:
+        """Start preparing the copy of every notification due within the lead time; when to wake for the next.
+
+        Preparations run beside the loop (never awaited here): delivery takes whatever is finished by the due time.
+        """
+        now = workflow.now()
+        prefs = snapshot.prefs
+        upcoming = {n.notification_id: n for n in evaluation.upcoming}
+        for nid in [k for k in self._preparing if k not in upcoming]:
+            self._drop_preparation(nid)  # moved or gone: its notification id is not due any more
+        next_start: datetime | None = None
+        for n in evaluation.upcoming:
+            if not self._prepares(n) or n.send_at - now < _MIN_PREPARE:
+                continue
+            starts_at = n.send_at - self._lead
+            if starts_at > now:
+                next_start = starts_at if next_start is None or starts_at < next_start else next_start
+                continue
+            fingerprint = content_fingerprint(n, prefs.coaching_tone, prefs.prefer_metric)
+            current = self._preparing.get(n.notification_id)
+            if current is not None and current[0] == fingerprint and not _failed(current[1]):
+                continue
+            self._drop_preparation(n.notification_id)
+            handle = workflow.start_activity_method(
+                PlanActivities.prepare_content,
+                PrepareContentInput(
+                    plan_id=self._plan_id,
+                    user_id=snapshot.user_id,
+                    notification=n,
+                    tone=prefs.coaching_tone,
+                    timezone=prefs.timezone,
+                    prefer_metric=prefs.prefer_metric,
+                    session_start=_session_start(n, prefs.timezone),
+                    use_ai=n.type in self._ai_types,
+                ),
+                # Useless after the due time: delivery will not wait for it.
+                schedule_to_close_timeout=n.send_at - now,
+                retry_policy=_PREPARE_RETRY,
+            )
+            handle.add_done_callback(_retrieve)
+            self._preparing[n.notification_id] = (fingerprint, handle)
+        return next_start
+
+    def _take_prepared(self, snapshot: PlanSnapshot, n: PlannedNotification) -> PreparedContent | None:
+        """The prepared copy of ``n`` if it is finished and still matches ``n``; the preparation is forgotten."""
+        entry = self._preparing.get(n.notification_id)
+        if entry is None:
+            return None
+        self._drop_preparation(n.notification_id)  # unfinished: cancelled, delivery never waits for it
+        fingerprint, handle = entry
+        if not handle.done() or _failed(handle):
+            return None
+        result = handle.result()
+        current = content_fingerprint(n, snapshot.prefs.coaching_tone, snapshot.prefs.prefer_metric)
+        if fingerprint != current or result.fingerprint != current:
+            return None  # the plan changed since: the prepared text describes something else
+        return result
+
+    def _drop_preparation(self, notification_id: str) -> None:
+        entry = self._preparing.pop(notification_id, None)
+        if entry is not None and not entry[1].done():
+            entry[1].cancel()
 
     async def _record_skip(
         self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, failed: bool = False
@@ -442,6 +536,28 @@ class CoachingPlanWorkflow:
             sent=self._count(LedgerStatus.SENT),
             skipped=self._count(LedgerStatus.SKIPPED),
         )
+
+
+def _failed(handle: ActivityHandle[PreparedContent]) -> bool:
+    return handle.done() and (handle.cancelled() or handle.exception() is not None)
+
+
+def _retrieve(handle: ActivityHandle[PreparedContent]) -> None:
+    """Mark a preparation's failure as seen: a failed preparation only means the template is used."""
+    if not handle.cancelled():
+        handle.exception()
+
+
+def _session_start(n: PlannedNotification, timezone: str) -> datetime | None:
+    """When the notification's session starts (its local date and start time), if the facts say."""
+    day, clock = n.facts.get("session_date"), n.facts.get("start_time")
+    if not day or not clock:
+        return None
+    try:
+        hours, minutes = clock.split(":")
+        return local_to_utc(date.fromisoformat(day), int(hours) * 60 + int(minutes), timezone)
+    except ValueError:
+        return None
 
 
 __all__ = ["CoachingPlanWorkflow"]
