@@ -116,14 +116,12 @@ class CadenceStore:
 
         zones = _ZoneHistory(history, current)
         out: dict[str, list[RuckSample]] = {u: [] for u in ids}
-        at = zones.at
-        for user, ruck_id, started_at, completed_at, duration in rucks:
-            start = started_at
-            if start is None and completed_at is not None and duration:
-                start = completed_at - timedelta(seconds=duration)
+        at, fixed = zones.at, zones.fixed
+        for user, ruck_id, start in rucks:
             if start is None:
                 continue  # neither a start nor a duration: no time of day to learn from
-            out[user].append(RuckSample(start, at(user, start), None, ruck_id))
+            tz = fixed(user)
+            out[user].append(RuckSample(start, tz if tz is not None else at(user, start), None, ruck_id))
         for user_id, session_ruck_id, completed_date in dated:
             if completed_date is None:
                 continue
@@ -134,18 +132,21 @@ class CadenceStore:
 
     async def _recent_rucks(
         self, session: AsyncSession, ids: list[str], since: datetime, as_of: datetime
-    ) -> Sequence[tuple[str, int, datetime | None, datetime | None, int | None]]:
-        """(user id, ruck id, started_at, completed_at, duration_seconds) of the batch's completed rucks.
+    ) -> Sequence[tuple[str, int, datetime | None]]:
+        """(user id, ruck id, start) of the batch's completed rucks; the start is ``started_at``, else
+        ``completed_at`` minus ``duration_seconds``, else None.
 
         The biggest read of the nightly job (~50 rows per athlete): on PostgreSQL it goes straight through asyncpg
-        with the ids as one array parameter, which is several times faster than the ORM's per-row processing.
+        with the ids as one array parameter and the start computed by the server, several times faster than the
+        ORM's per-row processing.
         """
         connection = await session.connection()
         if connection.dialect.name == "postgresql":
             raw = await connection.get_raw_connection()
             rows: Sequence[Any] = await raw.driver_connection.fetch(  # type: ignore[union-attr]
-                "SELECT user_id::text, id, started_at, completed_at, duration_seconds FROM ruck_session"
-                " WHERE user_id = ANY($1::uuid[]) AND status = 'completed'"
+                "SELECT user_id::text, id,"
+                " coalesce(started_at, completed_at - make_interval(secs => nullif(duration_seconds, 0)))"
+                " FROM ruck_session WHERE user_id = ANY($1::uuid[]) AND status = 'completed'"
                 " AND completed_at >= $2 AND completed_at <= $3",
                 ids,
                 since,
@@ -166,7 +167,14 @@ class CadenceStore:
                 RuckSession.completed_at <= as_of,
             )
         )
-        return [(str(u), r, s, c, d) for u, r, s, c, d in result]
+        return [
+            (
+                str(user),
+                ruck_id,
+                started or (completed - timedelta(seconds=duration) if completed and duration else None),
+            )
+            for user, ruck_id, started, completed, duration in result
+        ]
 
     async def _current_zones(self, session: AsyncSession, ids: list[str]) -> dict[str, str]:
         """The zone each athlete is in now, as the plan snapshot resolves it (profile, else live plan)."""
@@ -326,6 +334,13 @@ class _ZoneHistory:
                 instants.append(effective_from)
                 zones.append(timezone)
         self._current = current
+
+    def fixed(self, user_id: str) -> str | None:
+        """The athlete's zone when it has never changed (most athletes), else None: then ask :meth:`at`."""
+        found = self._changes.get(user_id)
+        if not found or not found[0]:
+            return self._current.get(user_id, "UTC")
+        return found[1][0] if len(found[1]) == 1 else None
 
     def at(self, user_id: str, instant: datetime) -> str:
         found = self._changes.get(user_id)

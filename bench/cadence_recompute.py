@@ -12,9 +12,13 @@ What it measures
        :func:`coaching.cadence.analyze`, one upsert into ``user_plan_behavior``, one transaction each. It does not
        diff against the stored row (the table is empty then), which if anything flatters it.
     3. ``TRUNCATE user_plan_behavior``, so both runs do the same work: insert into an empty table.
-    4. **Set-based recompute** of the whole population, exactly as the ``recompute_cadence_batch`` activity does it
-       minus signalling workflows: ``athletes_due`` → ``analyze_athletes`` → ``save`` per page of ``--batch-size``
-       until a short page, with :class:`activities.cadence_store.CadenceStore` on the project's engine.
+    4. **Set-based recompute** of the whole population, exactly as ``CadenceRecomputeWorkflow`` and its
+       ``recompute_cadence_batch`` activity do it minus signalling workflows: rounds of one page per id-range
+       partition (``--partitions``, the workflow's default 2) run concurrently in one process, each page
+       ``athletes_due`` → ``analyze_athletes`` → ``save`` of ``--batch-size``, with
+       :class:`activities.cadence_store.CadenceStore` on the project's engine.
+    5. ``TRUNCATE`` again, then the same pages shared by ``--workers`` worker processes (default 2: one partition
+       each), which is how two worker replicas run the night's activities.
 
 It prints athletes per second for both (the baseline projected to the whole population), the set-based run's split
 between its steps, PASS/MISS against the target (whole population under 60 s), whether both runs agree on the
@@ -33,9 +37,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import bisect
+import concurrent.futures
 import cProfile
 import gc
 import json
+import multiprocessing
 import os
 import platform
 import pstats
@@ -626,6 +632,9 @@ class Measured:
     set_seconds: float = 0.0
     run: SetBasedRun = field(default_factory=SetBasedRun)
     agree: int = 0
+    workers: int = 0
+    workers_athletes: int = 0
+    workers_seconds: float = 0.0
 
 
 async def measure(target: Target, args: argparse.Namespace, profiler: cProfile.Profile | None) -> Measured:
@@ -667,6 +676,16 @@ async def measure(target: Target, args: argparse.Namespace, profiler: cProfile.P
         print(f"set-based: {m.run.athletes:,} athletes in {m.set_seconds:.1f} s ({m.run.batches} pages)")
         memory("set-based recompute")
 
+        if args.workers > 1:
+            # The deployment shape for a bigger night: the workflow's partitions taken by several worker processes.
+            async with engine.begin() as conn:
+                await conn.exec_driver_sql("TRUNCATE user_plan_behavior")
+            m.workers = args.workers
+            m.workers_athletes, m.workers_seconds = await in_worker_processes(target.url, args)
+            print(
+                f"set-based in {args.workers} processes: {m.workers_athletes:,} athletes in {m.workers_seconds:.1f} s"
+            )
+
         if baseline:
             columns = (
                 UserPlanBehavior.user_id,
@@ -681,6 +700,42 @@ async def measure(target: Target, args: argparse.Namespace, profiler: cProfile.P
     finally:
         await engine.dispose()
     return m
+
+
+def _partition_process(url: str, lower: str | None, upper: str | None, batch_size: int) -> int:
+    """One worker process's share: the pages of one id range (what a worker does with the workflow's activities)."""
+
+    async def run() -> int:
+        engine = make_engine(url)
+        try:
+            store = CadenceStore(make_sessionmaker(engine))
+            done, after = 0, lower
+            while True:
+                users, _ = await store.recompute_page(AS_OF, after=after, before=upper, limit=batch_size)
+                done += len(users)
+                if len(users) < batch_size:
+                    return done
+                after = users[-1]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+async def in_worker_processes(url: str, args: argparse.Namespace) -> tuple[int, float]:
+    context = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=context) as pool:
+        # Start the processes (and their imports) before the clock does.
+        await asyncio.gather(*(loop.run_in_executor(pool, abs, 0) for _ in range(args.workers)))
+        t0 = perf_counter()
+        done = await asyncio.gather(
+            *(
+                loop.run_in_executor(pool, _partition_process, url, lower, upper, args.batch_size)
+                for lower, upper in user_id_partitions(args.workers)
+            )
+        )
+        return sum(done), perf_counter() - t0
 
 
 def report(args: argparse.Namespace, m: Measured) -> None:
@@ -698,6 +753,14 @@ def report(args: argparse.Namespace, m: Measured) -> None:
         f"{label:26}{run.athletes:>10,}{m.set_seconds:>10.1f}{rate_set:>12,.0f}"
         f"   {m.set_seconds:>10,.1f} s measured  {verdict} (target < {TARGET_SECONDS:.0f} s)"
     )
+    if m.workers:
+        rate_w = m.workers_athletes / m.workers_seconds
+        verdict_w = "PASS" if m.workers_seconds < TARGET_SECONDS and m.workers_athletes >= n else "MISS"
+        label = f"set-based, {m.workers} processes"
+        print(
+            f"{label:26}{m.workers_athletes:>10,}{m.workers_seconds:>10.1f}{rate_w:>12,.0f}"
+            f"   {m.workers_seconds:>10,.1f} s measured  {verdict_w} (target < {TARGET_SECONDS:.0f} s)"
+        )
     if m.sample:
         print(f"speed-up of set-based over naive: {rate_set / (m.sample / m.naive_seconds):.1f}x")
     other = m.set_seconds - run.due - run.analyze - run.save
@@ -733,6 +796,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--athletes", type=int, default=100_000, help="population size (default 100,000)")
     p.add_argument("--baseline-sample", type=int, default=2000, help="athletes in the naive run (0: skip it)")
     p.add_argument("--batch-size", type=int, default=2000, help="page size of the set-based run (the worker's)")
+    p.add_argument("--workers", type=int, default=2, help="also run it in N worker processes (0/1: skip)")
     p.add_argument("--partitions", type=int, default=2, help="id ranges paged concurrently (the workflow's default)")
     p.add_argument("--seed", type=int, default=20261125)
     p.add_argument("--keep", action="store_true", help="reuse the database if it holds this population already")
