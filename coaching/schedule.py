@@ -299,6 +299,28 @@ def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> li
     return out
 
 
+def _progress(joined: list[PlanSession], done: set[int]) -> dict[int, dict[str, str]]:
+    """Per session, what the copy can say about the plan so far: the plan's length, the session's week so far, the
+    streak of completed sessions and the run of misses just before it (sessions before the athlete joined excluded)."""
+    plan_weeks = max((s.planned_week for s in joined), default=1)
+    per_week: dict[int, list[PlanSession]] = {}
+    for s in joined:
+        per_week.setdefault(s.planned_week, []).append(s)
+    out: dict[int, dict[str, str]] = {}
+    streak = misses = 0
+    for s in joined:
+        week = per_week[s.planned_week]
+        out[s.id] = {
+            "plan_weeks": str(plan_weeks),
+            "week_planned": str(len(week)),
+            "week_completed": str(sum(1 for w in week if w.id in done)),
+            "streak": str(streak),
+            "recent_misses": str(misses),
+        }
+        streak, misses = (streak + 1, 0) if s.id in done else (0, misses + 1)
+    return out
+
+
 # --- candidates ----------------------------------------------------------------------------------------------
 
 
@@ -362,12 +384,14 @@ def candidates(
         )
     )
 
+    progress = _progress(joined, done)
     for session in ordered:
         timing = starts.get(session.id)
         if timing is None or session.completion_status in ("skipped", "modified") and session.id not in done:
             continue
         assert session.scheduled_date is not None
         facts = {
+            **progress.get(session.id, {}),
             "session_focus": session.planned_session_type,
             "session_date": session.scheduled_date.isoformat(),
             "weekday": _WEEKDAYS[session.scheduled_date.weekday()],

@@ -481,3 +481,26 @@ def test_notifications_long_past_their_limit_are_neither_sent_nor_logged() -> No
     assert {a.notification.plan_session_id for a in actions if a.notification.type is T.MORNING_HYPE} == set(
         range(18, 31)
     )
+
+
+def test_session_copy_facts_tell_the_plan_so_far() -> None:
+    created = datetime(2027, 1, 3, 12, tzinfo=UTC)
+    monday = date(2027, 1, 4)
+    sessions = [
+        PlanSession(id=1, planned_week=1, scheduled_date=monday, scheduled_start_minute=420),
+        PlanSession(id=2, planned_week=1, scheduled_date=monday + timedelta(days=2), scheduled_start_minute=420),
+        PlanSession(id=3, planned_week=1, scheduled_date=monday + timedelta(days=4), scheduled_start_minute=420),
+        PlanSession(id=4, planned_week=2, scheduled_date=monday + timedelta(days=7), scheduled_start_minute=420),
+        PlanSession(id=5, planned_week=2, scheduled_date=monday + timedelta(days=9), scheduled_start_minute=420),
+    ]
+    snap = plan("Asia/Kathmandu", sessions, created)
+    done = [
+        completion(snap, 10, local_to_utc(monday, 450, "Asia/Kathmandu"), 1),
+        completion(snap, 11, local_to_utc(monday + timedelta(days=2), 450, "Asia/Kathmandu"), 2),
+    ]
+    hypes = {n.plan_session_id: n.facts for n in of_type(candidates(snap, done), T.MORNING_HYPE)}
+    assert hypes[3].items() >= {"plan_weeks": "2", "week_planned": "3", "week_completed": "2", "streak": "2"}.items()
+    assert hypes[3]["recent_misses"] == "0"
+    # Session 3 went by without a ruck: the next one is a comeback after one miss, the streak is broken.
+    assert (hypes[4]["streak"], hypes[4]["recent_misses"], hypes[4]["week_completed"]) == ("0", "1", "0")
+    assert (hypes[5]["streak"], hypes[5]["recent_misses"], hypes[5]["week_planned"]) == ("0", "2", "2")
