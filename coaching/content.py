@@ -25,7 +25,7 @@ adaptive ones:
 * ``start_time`` before 07:00 -> *early_start*: the evening brief says to lay out gear tonight and sleep early.
 * ``recent_misses`` >= 1, or ``missed_state`` 'repeated_miss'/'plan_at_risk' on a non-missed push ->
   *comeback* (brief, hype, celebration).
-* ``planned_week`` == ``plan_weeks`` -> *last_week*; ``planned_week`` == 1 -> *first_week* (brief, hype;
+* ``planned_week`` == ``plan_weeks`` > 1 -> *last_week*; ``planned_week`` == 1 -> *first_week* (brief, hype;
   last week also celebration).
 * ``streak`` >= 3 (consecutive sessions done) -> *streak* (brief, hype, celebration).
 * ``weekday`` (or ``session_date``) on Saturday/Sunday -> *weekend* (brief, hype).
@@ -1866,7 +1866,8 @@ def _situation(slot: str, facts: Mapping[str, str]) -> str | None:
     active = {
         "early_start": clock is not None and clock[0] < _EARLY_HOUR,
         "comeback": bool(misses) or _text(facts, "missed_state").casefold() in _COMEBACK_STATES,
-        "last_week": bool(week) and week == plan_weeks,
+        # A one-week plan's only week is its first, not a "final week" on day one.
+        "last_week": bool(week) and week == plan_weeks and week > 1,
         "first_week": week == 1,
         "streak": streak is not None and streak >= _STREAK_MIN,
         "weekend": _weekday(facts, "weekday", "session_date") in ("Saturday", "Sunday"),

@@ -636,7 +636,8 @@ def test_adaptive_situations_apply_only_where_they_make_sense() -> None:
         ({"missed_state": "plan_at_risk"}, "comeback"),
         ({"missed_state": "first_miss"}, None),
         ({"recent_misses": "0"}, None),
-        ({"planned_week": "1", "plan_weeks": "1"}, "last_week"),
+        ({"planned_week": "1", "plan_weeks": "1"}, "first_week"),  # a one-week plan: not a "final week" on day one
+        ({"planned_week": "2", "plan_weeks": "2"}, "last_week"),
         ({"planned_week": "7", "plan_weeks": "8"}, None),
         ({"streak": "2"}, None),
         ({"streak": "3", "weekday": "Sunday"}, "streak"),
