@@ -1867,7 +1867,7 @@ def _situation(slot: str, facts: Mapping[str, str]) -> str | None:
         "early_start": clock is not None and clock[0] < _EARLY_HOUR,
         "comeback": bool(misses) or _text(facts, "missed_state").casefold() in _COMEBACK_STATES,
         # A one-week plan's only week is its first, not a "final week" on day one.
-        "last_week": bool(week) and week == plan_weeks and week > 1,
+        "last_week": week is not None and week > 1 and week == plan_weeks,
         "first_week": week == 1,
         "streak": streak is not None and streak >= _STREAK_MIN,
         "weekend": _weekday(facts, "weekday", "session_date") in ("Saturday", "Sunday"),

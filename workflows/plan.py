@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from coaching import ids
     from coaching.models import (
         Action,
+        CadenceSnapshot,
         CadenceUpdatedInput,
         Completion,
         Decision,
@@ -95,6 +96,10 @@ class CoachingPlanWorkflow:
         self._last_upcoming: list[UpcomingNotification] = []
         self._timeout = timedelta(seconds=60)
         self._adaptive = False
+        #: The last cadence signalled, and how many have arrived: a load that was in flight when one arrived read the
+        #: database before it, so the signalled one is newer.
+        self._signalled_cadence: CadenceSnapshot | None = None
+        self._cadence_signals = 0
         self._prepare = False
         self._lead = timedelta(0)
         self._ai_types: frozenset[NotificationType] = frozenset()
@@ -208,7 +213,11 @@ class CoachingPlanWorkflow:
 
     async def _reload(self) -> None:
         self._state.needs_reload = False
+        signals_before = self._cadence_signals
         result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
+        if result.snapshot is not None and self._cadence_signals != signals_before:
+            assert self._signalled_cadence is not None
+            result.snapshot.cadence = self._signalled_cadence
         if result.snapshot is None:
             if self._state.snapshot is None:
                 raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
@@ -520,6 +529,8 @@ class CoachingPlanWorkflow:
     @workflow.signal
     def cadence_updated(self, input: CadenceUpdatedInput) -> None:
         """The nightly analysis (or `coach cadence analyze`) learned a new window: re-plan with it."""
+        self._signalled_cadence = input.cadence
+        self._cadence_signals += 1
         if self._state.snapshot is not None:
             self._state.snapshot.cadence = input.cadence
         self._wake = True
