@@ -80,8 +80,10 @@ RESPONSE_FORMAT: dict[str, Any] = {
         "schema": {
             "type": "object",
             "properties": {
-                "title": {"type": "string", "maxLength": TITLE_MAX},
-                "body": {"type": "string", "maxLength": BODY_MAX},
+                # No maxLength: strict structured outputs do not accept it; the limits are in the prompt and
+                # validate_copy enforces them.
+                "title": {"type": "string"},
+                "body": {"type": "string"},
             },
             "required": ["title", "body"],
             "additionalProperties": False,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ValidationError
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -31,20 +32,49 @@ class CadenceActivities:
 
     @activity.defn
     async def recompute_cadence_batch(self, input: CadenceBatchInput) -> CadenceBatchResult:
-        users, changes = await self.cadence.recompute_page(
-            input.as_of, after=input.after, before=input.before, limit=input.batch_size
-        )
-        activity.heartbeat(len(users))
+        done = _page_done_before()
+        if done is None:
+            users, changes = await self.cadence.recompute_page(
+                input.as_of, after=input.after, before=input.before, limit=input.batch_size
+            )
+            # The page is committed (its athletes are no longer due): a retry must not lose its signals, so it finds
+            # the page here and tells the plans again (a repeated signal only re-plans with the same window).
+            done = CadencePageDone(
+                athletes=len(users),
+                next_after=users[-1] if len(users) >= input.batch_size else None,
+                plan_ids=[c.plan_id for c in changes],
+            )
+            activity.heartbeat(done.model_dump(mode="json"))
+        else:
+            changes = await self.cadence.stored_changes(done.plan_ids)
         signalled = await tell_plans(self.client, changes)
         return CadenceBatchResult(
-            athletes=len(users),
-            changed_plans=len(changes),
+            athletes=done.athletes,
+            changed_plans=len(done.plan_ids),
             signalled_plans=signalled,
-            next_after=users[-1] if len(users) >= input.batch_size else None,
+            next_after=done.next_after,
         )
 
     def all(self) -> list[Callable[..., Any]]:
         return [self.recompute_cadence_batch]
+
+
+class CadencePageDone(BaseModel):
+    """What a page committed, kept in the activity's heartbeat for its retries."""
+
+    athletes: int
+    next_after: str | None
+    plan_ids: list[int]
+
+
+def _page_done_before() -> CadencePageDone | None:
+    details = activity.info().heartbeat_details
+    if not details:
+        return None
+    try:
+        return CadencePageDone.model_validate(details[0])
+    except ValidationError:
+        return None
 
 
 async def tell_plans(client: Client, changes: list[CadenceChange]) -> int:

@@ -215,22 +215,31 @@ class CadenceStore:
             ).all()
             if not plans:
                 return []
-            previous = {
-                plan_id: _cadence_from(start, end, confidence, {"metadata": metadata, "deviations": deviations})
-                for plan_id, start, end, confidence, metadata, deviations in await session.execute(
-                    select(
-                        UserPlanBehavior.user_coaching_plan_id,
-                        UserPlanBehavior.prime_window_start_minute,
-                        UserPlanBehavior.prime_window_end_minute,
-                        UserPlanBehavior.confidence_score,
-                        UserPlanBehavior.behavior_metadata,
-                        UserPlanBehavior.deviations,
-                    ).where(UserPlanBehavior.user_coaching_plan_id.in_([p for p, _ in plans]))
+            owner = {plan_id: str(user_id) for plan_id, user_id in plans}
+            previous: dict[int, CadenceSnapshot] = {}
+            newer: set[int] = set()
+            for plan_id, start, end, confidence, metadata, deviations, computed_at in await session.execute(
+                select(
+                    UserPlanBehavior.user_coaching_plan_id,
+                    UserPlanBehavior.prime_window_start_minute,
+                    UserPlanBehavior.prime_window_end_minute,
+                    UserPlanBehavior.confidence_score,
+                    UserPlanBehavior.behavior_metadata,
+                    UserPlanBehavior.deviations,
+                    UserPlanBehavior.last_recomputed_at,
+                ).where(UserPlanBehavior.user_coaching_plan_id.in_(list(owner)))
+            ):
+                previous[plan_id] = _cadence_from(
+                    start, end, confidence, {"metadata": metadata, "deviations": deviations}
                 )
-            }
+                if computed_at is not None and computed_at > analyses[owner[plan_id]].as_of:
+                    # Analysed since (after a ruck) from newer history: this older analysis neither wins nor signals.
+                    newer.add(plan_id)
             rows: list[dict[str, Any]] = []
             changes: list[CadenceChange] = []
             for plan_id, user_id in plans:
+                if plan_id in newer:
+                    continue
                 row = behavior_row(plan_id, str(user_id), analyses[str(user_id)])
                 rows.append(row)
                 # Compared as stored (two-decimal confidence): what the workflow gets is what a reload would read.
@@ -242,33 +251,52 @@ class CadenceStore:
             table = UserPlanBehavior.__table__
             stmt = _insert(session, table)
             updated = [c for c in _ROW_COLUMNS if c not in ("user_id", "user_coaching_plan_id")]
-            await session.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["user_id", "user_coaching_plan_id"],
-                    set_={**{c: stmt.excluded[c] for c in updated}, "updated_at": stmt.excluded.last_recomputed_at},
-                ),
-                rows,
-            )
+            if rows:
+                await session.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=["user_id", "user_coaching_plan_id"],
+                        set_={**{c: stmt.excluded[c] for c in updated}, "updated_at": stmt.excluded.last_recomputed_at},
+                        # Also in the statement, for a refresh that commits between the read above and this write.
+                        where=or_(
+                            table.c.last_recomputed_at.is_(None),
+                            table.c.last_recomputed_at <= stmt.excluded.last_recomputed_at,
+                        ),
+                    ),
+                    rows,
+                )
         return changes
 
     async def stored(self, plan_id: int) -> CadenceSnapshot | None:
         """The plan's cadence as stored (what a reload of the plan would read), or None without a row."""
+        found = await self.stored_changes([plan_id])
+        return found[0].cadence if found else None
+
+    async def stored_changes(self, plan_ids: Sequence[int]) -> list[CadenceChange]:
+        """The stored cadence of each of these plans that has a row, as changes to tell their workflows."""
+        if not plan_ids:
+            return []
         async with self._sessionmaker() as session:
-            found = (
-                await session.execute(
-                    select(
-                        UserPlanBehavior.prime_window_start_minute,
-                        UserPlanBehavior.prime_window_end_minute,
-                        UserPlanBehavior.confidence_score,
-                        UserPlanBehavior.behavior_metadata,
-                        UserPlanBehavior.deviations,
-                    ).where(UserPlanBehavior.user_coaching_plan_id == plan_id)
+            rows = await session.execute(
+                select(
+                    UserPlanBehavior.user_coaching_plan_id,
+                    UserPlanBehavior.user_id,
+                    UserPlanBehavior.prime_window_start_minute,
+                    UserPlanBehavior.prime_window_end_minute,
+                    UserPlanBehavior.confidence_score,
+                    UserPlanBehavior.behavior_metadata,
+                    UserPlanBehavior.deviations,
                 )
-            ).first()
-        if found is None:
-            return None
-        start, end, confidence, metadata, deviations = found
-        return _cadence_from(start, end, confidence, {"metadata": metadata, "deviations": deviations})
+                .where(UserPlanBehavior.user_coaching_plan_id.in_(list(plan_ids)))
+                .order_by(UserPlanBehavior.user_coaching_plan_id)
+            )
+            return [
+                CadenceChange(
+                    plan_id,
+                    str(user_id),
+                    _cadence_from(start, end, confidence, {"metadata": metadata, "deviations": deviations}),
+                )
+                for plan_id, user_id, start, end, confidence, metadata, deviations in rows
+            ]
 
     async def analyze_athletes(self, user_ids: Sequence[str], as_of: datetime) -> dict[str, CadenceAnalysis]:
         # A page makes ~100k small acyclic objects (rows, samples): with the collector on, every few thousand of them

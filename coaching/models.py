@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from coaching.timeutil import validate_timezone
 
@@ -103,6 +103,14 @@ class CadenceWindow(Model):
     centre_minute: MinuteOfDay
     confidence: float = Field(default=0.0, ge=0.0, le=1.0)
     sample_size: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _centre_on_the_window(self) -> CadenceWindow:
+        # A centre off the window (a hand-edited row) would move sessions by hours and the hype by a day: the
+        # opening is the anchor then, as for rows that never had a centre.
+        if (self.centre_minute - self.start_minute) % 1440 > (self.end_minute - self.start_minute) % 1440:
+            self.centre_minute = self.start_minute
+        return self
 
 
 class CadenceSnapshot(Model):

@@ -36,6 +36,9 @@ def _configure_logging(settings: Settings, quiet: bool = False) -> None:
     level = "WARNING" if quiet else settings.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs each request's full URL at INFO, and OpenWeatherMap takes its key (and the place) in the query.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # The SDK's own chatter stays at WARNING; activity and workflow loggers carry our messages.
     logging.getLogger("temporalio").setLevel(logging.WARNING)
     logging.getLogger("temporalio.activity").setLevel(level)

@@ -42,6 +42,8 @@ def cadence_schedule(*, task_queue: str, hour_utc: int, minute: int, batch_size:
             CadenceRecomputeInput(batch_size=batch_size),
             id=CADENCE_WORKFLOW_ID,
             task_queue=task_queue,
+            # A run stuck on a failing page must not skip every later night (the overlap policy is SKIP).
+            execution_timeout=timedelta(hours=20),
         ),
         spec=ScheduleSpec(
             calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(hour_utc)], minute=[ScheduleRange(minute)])],

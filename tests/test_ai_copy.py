@@ -114,8 +114,9 @@ async def test_request_carries_schema_model_and_no_personal_data(api: FakeOpenAI
     assert fmt["json_schema"]["name"] == "notification_copy"
     assert fmt["json_schema"]["strict"] is True
     schema = fmt["json_schema"]["schema"]
-    assert schema["properties"]["title"] == {"type": "string", "maxLength": 50}
-    assert schema["properties"]["body"] == {"type": "string", "maxLength": 120}
+    # Strict mode rejects maxLength: the limits are enforced by validate_copy (tested below).
+    assert schema["properties"]["title"] == {"type": "string"}
+    assert schema["properties"]["body"] == {"type": "string"}
     assert sorted(schema["required"]) == ["body", "title"]
     assert schema["additionalProperties"] is False
     # The plan facts went out as JSON in the user message...

@@ -191,3 +191,39 @@ async def test_hand_edited_behavior_rows_read_as_far_as_they_are_valid(store: St
     assert (cadence.window_start_minute, cadence.window_end_minute, cadence.confidence) == (330, 390, 0.7)
     assert cadence.centre_minute is None and cadence.overall is not None and cadence.overall.centre_minute == 330
     assert list(cadence.weekday_windows) == [0] and cadence.deviations == ["window_shift"]
+
+
+async def test_an_older_analysis_never_overwrites_a_newer_one(store: Store) -> None:
+    cadence = CadenceStore(store.sessionmaker)
+    user_id, plan_id = await athlete(store)
+    await rucks(store, user_id, daily(5 * 60, NY, range(1, 15)), first_id=1)
+    # A refresh after a late ruck analysed (and stored) a newer history than the nightly page that follows it.
+    newer = await cadence.save(await cadence.analyze_athletes([user_id], AS_OF + timedelta(hours=2)))
+    assert [c.plan_id for c in newer] == [plan_id]
+    await rucks(store, user_id, daily(18 * 60, NY, range(15, 40)), first_id=100)  # would move the window
+    older = await cadence.save(await cadence.analyze_athletes([user_id], AS_OF))
+    assert older == []  # nothing written, nobody told the older window
+    async with store.sessionmaker() as session:
+        row = (await session.scalars(select(UserPlanBehavior))).one()
+    assert row.last_recomputed_at == AS_OF + timedelta(hours=2) and row.behavior_metadata["central_minute"] == 300
+
+
+async def test_a_stored_centre_off_its_window_is_not_trusted(store: Store) -> None:
+    user_id, plan_id = await athlete(store)
+    async with store.sessionmaker.begin() as session:
+        await session.execute(
+            insert(UserPlanBehavior).values(
+                user_id=user_id,
+                user_coaching_plan_id=plan_id,
+                prime_window_start_minute=360,
+                prime_window_end_minute=420,
+                confidence_score=0.9,
+                weekday_pattern={},
+                deviations=[],
+                behavior_metadata={"central_minute": 0},
+            )
+        )
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.cadence.overall is not None
+    # 00:00 is not on 06:00–07:00: the session would start at midnight and the hype come a day early.
+    assert snapshot.cadence.overall.centre_minute == 360

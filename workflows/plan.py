@@ -157,6 +157,10 @@ class CoachingPlanWorkflow:
                         break  # a signal changed the plan: re-evaluate the rest (the first always goes, no starving)
                     await self._apply(snapshot, action)
                 continue
+            if self._adaptive and self._state.cadence_pending:
+                # After what was due (a ruck's celebration never waits for this), then re-plan with it.
+                await self._refresh_cadence(snapshot)
+                continue
             self._remember_upcoming(snapshot, evaluation)
             if config.search_attributes:
                 self._publish(evaluation)
@@ -164,6 +168,7 @@ class CoachingPlanWorkflow:
             if self._should_continue_as_new(config.continue_as_new_after_events):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 self._state.handled = self._prune_handled(snapshot)
+                self._drop_preparations()  # the next run prepares again what is still ahead
                 workflow.continue_as_new(PlanWorkflowInput(plan_id=self._plan_id, config=config, state=self._state))
             wake = evaluation.next_wake
             if self._prepare and self._state.status is PlanStatus.ACTIVE:
@@ -171,6 +176,7 @@ class CoachingPlanWorkflow:
                 wake = prepare_at if wake is None or (prepare_at is not None and prepare_at < wake) else wake
             await self._sleep_until(wake)
 
+        self._drop_preparations()
         if config.search_attributes:
             self._publish(Evaluation())
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -365,6 +371,10 @@ class CoachingPlanWorkflow:
             return None  # the plan changed since: the prepared text describes something else
         return result
 
+    def _drop_preparations(self) -> None:
+        for notification_id in list(self._preparing):
+            self._drop_preparation(notification_id)
+
     def _drop_preparation(self, notification_id: str) -> None:
         entry = self._preparing.pop(notification_id, None)
         if entry is not None and not entry[1].done():
@@ -402,22 +412,23 @@ class CoachingPlanWorkflow:
                 PlanActivities.record_completion, RecordCompletionInput(plan_id=self._plan_id, completion=completion)
             )
             completion.recorded = True
-        if self._adaptive and self._state.cadence_pending:
-            # Learn from the new ruck(s) now rather than at night: the next reminders already follow it.
-            self._state.cadence_pending = False
-            try:
-                # A few tries only: the nightly recompute catches up, and the loop must not wait on this.
-                result = await workflow.execute_activity_method(
-                    PlanActivities.refresh_cadence,
-                    RefreshCadenceInput(plan_id=self._plan_id, user_id=snapshot.user_id),
-                    start_to_close_timeout=self._timeout,
-                    retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
-                )
-            except ActivityError as err:
-                workflow.logger.warning("cadence refresh failed; keeping the previous window: %s", err.cause or err)
-                return
-            if result.cadence is not None:
-                snapshot.cadence = result.cadence
+
+    async def _refresh_cadence(self, snapshot: PlanSnapshot) -> None:
+        """Learn from the new ruck(s) now rather than at night, so the next reminders already follow it."""
+        self._state.cadence_pending = False
+        try:
+            # A few quick tries only: the nightly recompute catches up, and due notifications wait meanwhile.
+            result = await workflow.execute_activity_method(
+                PlanActivities.refresh_cadence,
+                RefreshCadenceInput(plan_id=self._plan_id, user_id=snapshot.user_id),
+                start_to_close_timeout=min(self._timeout, timedelta(seconds=30)),
+                retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
+            )
+        except ActivityError as err:
+            workflow.logger.warning("cadence refresh failed; keeping the previous window: %s", err.cause or err)
+            return
+        if result.cadence is not None:
+            snapshot.cadence = result.cadence
 
     async def _record_schedule(self, evaluation: Evaluation) -> None:
         """Mirror each session's next notification time into plan_sessions.next_notification_at."""
