@@ -241,7 +241,16 @@ class RuckSession(Base):
 
     __tablename__ = "ruck_session"
     #: The nightly cadence recompute finds each athlete's recent rucks by this (see migration 0002).
-    __table_args__ = (Index("ix_ruck_session_user_id_completed_at", "user_id", "completed_at"),)
+    __table_args__ = (
+        Index(
+            "ix_ruck_session_user_id_completed_at",
+            "user_id",
+            "completed_at",
+            # Covering on PostgreSQL: the nightly read is then an index-only scan (bench/: 18 ms instead of 250 ms
+            # per page of 2,000 athletes), where an athlete's rucks are spread over the whole heap.
+            postgresql_include=["status", "started_at", "duration_seconds", "id"],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(UserId, nullable=False, index=True)

@@ -36,7 +36,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_athlete_timezones"),
         sa.UniqueConstraint("user_id", "effective_from", name="uq_athlete_timezones_user_id_effective_from"),
     )
-    op.create_index("ix_ruck_session_user_id_completed_at", "ruck_session", ["user_id", "completed_at"])
+    op.create_index(
+        "ix_ruck_session_user_id_completed_at",
+        "ruck_session",
+        ["user_id", "completed_at"],
+        postgresql_include=["status", "started_at", "duration_seconds", "id"],
+    )
     # 420 was a placeholder for "not set": the fallback chain now tells the athlete's own default from none.
     with op.batch_alter_table("user_profiles") as batch:
         batch.alter_column(
