@@ -765,7 +765,8 @@ def report(args: argparse.Namespace, m: Measured) -> None:
         print(f"speed-up of set-based over naive: {rate_set / (m.sample / m.naive_seconds):.1f}x")
     other = m.set_seconds - run.due - run.analyze - run.save
     print(
-        f"set-based split (summed over concurrent pages): athletes_due {run.due:.1f} s | analyze_athletes {run.analyze:.1f} s "
+        f"set-based split (summed over concurrent pages): athletes_due {run.due:.1f} s | "
+        f"analyze_athletes {run.analyze:.1f} s "
         f"(loading samples {run.load:.1f} s, analyze() {run.analyze - run.load:.1f} s) | save {run.save:.1f} s"
         + (f" | other {other:.1f} s" if other > 0.05 else "")
     )
