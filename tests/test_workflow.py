@@ -446,3 +446,17 @@ async def test_a_late_first_load_does_not_drop_follow_ups_the_athlete_could_have
     await stack.advance_to(local_to_utc(day + timedelta(days=1), 10 * 60, NY))
     missed = next(r for r in await stack.ledger(plan_id) if r.notification_type == "plan_missed_followup")
     assert missed.status == "sent", missed.reason
+
+
+async def test_a_cancel_right_after_the_start_is_not_undone_by_the_first_load(stack: Stack) -> None:
+    now = await stack.now()
+    day = to_local(now, NY).date() + timedelta(days=2)
+    plan_id = await make_plan(stack, NY, [(day, "07:00")])
+    handle = await stack.plans.start_plan(plan_id)
+    # Before the workflow has loaded its plan, whose row still says 'active'.
+    await stack.plans.cancel(plan_id, reason="replaced by another plan")
+    result = await handle.result()
+    assert result.final_status is PlanStatus.CANCELLED
+    assert not [
+        r for r in await stack.ledger(plan_id) if r.status == "sent" and r.notification_type != "plan_kickoff_primer"
+    ]

@@ -74,6 +74,8 @@ _WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MOR
 #: Less time than this before the due time is not worth starting a preparation for.
 _MIN_PREPARE = timedelta(seconds=1)
 _PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
+#: A cancel or complete signal that arrived before a load finished used to be undone by the row it loaded.
+TERMINAL_SIGNAL_PATCH = "terminal-signal-wins"
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
@@ -236,7 +238,10 @@ class CoachingPlanWorkflow:
         for session in result.snapshot.sessions:
             self._state.sessions_seen.setdefault(session_seen_key(session.id, session.scheduled_date), seen_at)
         self._rematch_completions(result.snapshot)
-        # A pause or resume signal is newer than the row; a terminal status in the database always wins.
+        # A pause or resume signal is newer than the row; a terminal status in the database always wins; and a
+        # cancel or complete signalled before the row said so (e.g. while the first load ran) is not undone by it.
+        if self._state.status in _TERMINAL and workflow.patched(TERMINAL_SIGNAL_PATCH):
+            return
         if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
             self._state.status = result.snapshot.status
 
