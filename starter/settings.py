@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     cadence_minute: int = Field(default=0, ge=0, le=59)
     cadence_batch_size: int = Field(default=2000, ge=1, le=50_000)
 
+    # The HTTP API (starter.api).
+    #: The core API's shared secret (``Authorization: Bearer <token>``); the API refuses to start without one.
+    service_token: SecretStr | None = None
+    #: The secret athlete JWTs are signed with (HS256); None: the athlete endpoints are off.
+    jwt_secret: SecretStr | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8080, ge=1, le=65535)
+
     # The embedded dev server of `coach run`.
     dev_server_port: int = 7233
     dev_server_ui_port: int = 8233
