@@ -180,12 +180,36 @@ async def record_prepared_content(name: str) -> None:
             sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
 
 
+async def record_cancelled_before_load(name: str) -> None:
+    """A plan cancelled before its first load finished (patch terminal-signal-wins)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        async with local_stack(
+            f"sqlite+aiosqlite:///{tmp}/h.db", config=WorkflowConfig(search_attributes=False)
+        ) as stack:
+            day = to_local(await stack.now(), TZ).date() + timedelta(days=2)
+            plan_id = await stack.store.create_demo_plan(
+                timezone=TZ,
+                start_date=day,
+                sessions=[
+                    {"scheduled_date": day, "planned_session_type": "Tempo Ruck", "scheduled_start_time": "07:00"}
+                ],
+                created_at=await stack.now(),
+            )
+            handle = await stack.plans.start_plan(plan_id)
+            await stack.plans.cancel(plan_id)
+            await handle.result()
+            history = await handle.fetch_history()
+            (OUT / f"{name}.json").write_text(history.to_json())
+            sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
+
+
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
     "plan_running_missed": lambda n: record(n, complete=False, cancel=False),
     "plan_continued_as_new": lambda n: record(n, complete=True, cancel=False, can_after=100),
     "plan_adaptive_cadence": record_adaptive_cadence,
+    "plan_cancelled_before_load": record_cancelled_before_load,
     "plan_prepared_content": record_prepared_content,
 }
 
