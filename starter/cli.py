@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -17,13 +19,16 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from coaching.ids import SEARCH_ATTRIBUTES, plan_workflow_id
 from coaching.models import CompletionSource, PlanStatusResult, SessionCompletedInput, WorkflowConfig
 from starter.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 logger = logging.getLogger("coach")
 
@@ -161,6 +166,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
     stop = asyncio.Event()
     worker_task: asyncio.Task[None] | None = None
+    http_task: asyncio.Task[None] | None = None
+    http_engine: AsyncEngine | None = None
     try:
         engine = make_engine(settings.database_url)
         store = Store(make_sessionmaker(engine))
@@ -181,13 +188,24 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
         await api.start_plan(plan_id)
         status = await _wait_for_status(api, plan_id)
-        _print_run_summary(settings, client.namespace, plan_id, args.demo_timezone, status)
+        # The HTTP API beside the worker; a development run without a token gets a fresh one, printed below.
+        configured = settings.service_token.get_secret_value() if settings.service_token else ""
+        token = configured if len(configured) >= 16 else secrets.token_urlsafe(24)
+        http_engine = make_engine(settings.database_url)
+        http_task, http_url = await _start_http(api, Store(make_sessionmaker(http_engine)), token, settings)
+        _print_run_summary(settings, client.namespace, plan_id, args.demo_timezone, status, (http_url, token))
         if args.exit_after is not None:
             loop.call_later(args.exit_after, stop.set)
         await stop.wait()
     finally:
         # Whatever happened, stop the worker and the embedded server we started: nothing is left running.
         stop.set()
+        if http_task is not None:
+            http_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await http_task
+        if http_engine is not None:
+            await http_engine.dispose()
         if worker_task is not None:
             await worker_task
         if env is not None:
@@ -195,7 +213,9 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _print_run_summary(settings: Settings, namespace: str, plan_id: int, tz: str, status: PlanStatusResult) -> None:
+def _print_run_summary(
+    settings: Settings, namespace: str, plan_id: int, tz: str, status: PlanStatusResult, http: tuple[str, str]
+) -> None:
 
     ui = f"http://localhost:{settings.dev_server_ui_port}"
     print(f"Temporal Web UI:  {ui}")
@@ -203,6 +223,12 @@ def _print_run_summary(settings: Settings, namespace: str, plan_id: int, tz: str
     print(f"Open it:          {ui}/namespaces/{namespace}/workflows/{plan_workflow_id(plan_id)}")
     print(f"Its schedule:     {_coach_command()} plan status {plan_id}")
     print(_format_status(status))
+    url, token = http
+    print(f"HTTP API:         {url}  (docs {url}/docs; service token {token})")
+    print(
+        f"  e.g. curl -X POST {url}/v1/plans/{plan_id}/sessions/completed -H 'Authorization: Bearer {token}' "
+        """-H 'Content-Type: application/json' -d '{"ruck_id": 1, "completed_at": "2026-01-01T07:00:00Z"}'"""
+    )
     print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
 
@@ -215,6 +241,52 @@ async def _wait_for_status(api: Any, plan_id: int) -> PlanStatusResult:
             return status
         await asyncio.sleep(0.1)
     return status
+
+
+async def _start_http(plans: Any, store: Any, token: str, settings: Settings) -> tuple[asyncio.Task[None], str]:
+    """Serve the HTTP API in this process; its task and base URL (any free port when the configured one is taken)."""
+    from starter.api import create_app, make_server
+
+    port = 0 if _port_open(settings.api_port) else settings.api_port
+    server = make_server(create_app(plans, service_token=token, store=store), host=settings.api_host, port=port)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task  # it failed to start: raise why
+            raise RuntimeError("the HTTP API stopped while starting")
+        await asyncio.sleep(0.05)
+    host, bound = server.servers[0].sockets[0].getsockname()[:2]
+    return task, f"http://{host}:{bound}"
+
+
+async def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    """The HTTP API on its own (production: beside `coach worker` processes)."""
+    from activities.database import make_engine, make_sessionmaker
+    from activities.store import Store
+    from starter.client import PlanNotifications
+    from starter.temporal import connect
+
+    if settings.service_token is None or len(settings.service_token.get_secret_value()) < 16:
+        raise UsageError("COACH_SERVICE_TOKEN: set a service token (16+ characters) for the core API to use")
+    client = await connect()
+    plans = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
+    engine = make_engine(settings.database_url)
+    try:
+        task, url = await _start_http(
+            plans, Store(make_sessionmaker(engine)), settings.service_token.get_secret_value(), settings
+        )
+        print(f"HTTP API listening on {url}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await engine.dispose()
+    return 0
 
 
 # --- coach plan … -------------------------------------------------------------------------------------------
@@ -447,6 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--exit-after", type=float, default=None, help="stop after N seconds (smoke tests)")
 
     sub.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS (production)")
+    sub.add_parser("api", help="serve the HTTP API (COACH_API_HOST/PORT, COACH_SERVICE_TOKEN)")
     db = sub.add_parser("db", help="database migrations")
     db.add_argument("db_cmd", choices=["upgrade"])
 
@@ -502,6 +575,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "plan": cmd_plan,
         "simulate": cmd_simulate,
         "cadence": cmd_cadence,
+        "api": cmd_api,
     }
     try:
         code = asyncio.run(command[args.command](args, settings))

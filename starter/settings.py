@@ -94,6 +94,8 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "COACH_FIREBASE_CREDENTIALS_PATH or _JSON: production refuses to send pushes to the local outbox"
                 )
+            if self.service_token is None or len(self.service_token.get_secret_value()) < 16:
+                raise ValueError("COACH_SERVICE_TOKEN: production needs a service token of at least 16 characters")
             if self.fcm_endpoint:
                 raise ValueError("COACH_FCM_ENDPOINT: endpoint overrides are for local fakes, not production")
         return self

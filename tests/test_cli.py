@@ -193,3 +193,9 @@ async def test_cadence_analyze_prints_the_window_the_confidence_and_why(tmp_path
     finally:
         await engine.dispose()
     assert due == [user_id]
+
+
+def test_coach_api_refuses_to_serve_without_a_service_token() -> None:
+    result = coach("api", env={"COACH_SERVICE_TOKEN": ""})
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: COACH_SERVICE_TOKEN:") and "Traceback" not in result.stderr

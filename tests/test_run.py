@@ -58,6 +58,14 @@ def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> No
         assert match, text
         plan_id = match.group(1)
         assert "plan_evening_brief" in text and "plan_morning_hype" in text
+        api = re.search(r"HTTP API:\s+(http://\S+)\s+\(docs \S+; service token (\S+)\)", text)
+        assert api, text
+        url, token = api.group(1), api.group(2)
+        schedule = httpx.get(
+            f"{url}/v1/plans/{plan_id}/schedule", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert schedule.status_code == 200 and schedule.json()["status"] == "active", schedule.text
+        assert httpx.get(f"{url}/v1/plans/{plan_id}/schedule", timeout=10).status_code == 401
 
         assert httpx.get(f"http://localhost:{ui_port}/", timeout=10).status_code == 200
         status = subprocess.run(
