@@ -166,6 +166,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         err = cast(StarletteHTTPException, exc)
+        if err.status_code == 400:
+            # FastAPI answers 400 for a body it cannot even decode (not UTF-8): to the client it is one more
+            # invalid request, reported as such.
+            field = FieldError(field="body", message="the body is not valid UTF-8 JSON")
+            return _error(422, "invalid_request", "the request is invalid (1 problem)", [field])
         code = _HTTP_CODES.get(err.status_code, "http_error")
         return _error(err.status_code, code, str(err.detail), headers=err.headers)
 

@@ -362,3 +362,9 @@ async def test_the_openapi_document_is_served_and_dumpable(anonymous: httpx.Asyn
 def test_a_short_service_token_is_refused(stack: Stack) -> None:
     with pytest.raises(ValueError, match="service_token"):
         create_app(stack.plans, service_token="short")
+
+
+async def test_a_body_that_is_not_utf8_is_an_invalid_request_not_a_400(api: Api) -> None:
+    response = await api.http.post("/v1/plans/1/pause", content=b"\xff", headers={"Content-Type": "application/json"})
+    error = error_of(response, 422, "invalid_request")
+    assert error["fields"] == [{"field": "body", "message": "the body is not valid UTF-8 JSON"}]
