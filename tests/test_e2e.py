@@ -89,9 +89,15 @@ async def test_rows_in_workflow_started_push_through_firebase_admin_exactly_once
         assert kickoff.message["android"]["collapse_key"] == kickoff.message["data"]["notification_id"]
         assert json.loads(kickoff.message["data"]["context"])["timezone"] == TZ
 
-        described = await handle.describe()
-        status = described.raw_description.workflow_execution_info.search_attributes.indexed_fields
-        assert SEARCH_ATTRIBUTE_STATUS in status
+        async def published() -> bool:
+            described = await handle.describe()
+            return (
+                SEARCH_ATTRIBUTE_STATUS
+                in described.raw_description.workflow_execution_info.search_attributes.indexed_fields
+            )
+
+        # Published once the plan is idle again (after the celebration and the cadence refresh that follows it).
+        assert await wait_for(published)
         await stack.plans.cancel(plan_id)
         assert (await handle.result()).final_status.value == "cancelled"
 
