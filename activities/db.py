@@ -407,3 +407,28 @@ class WeatherCache(Base):
     #: Probability of precipitation, 0..1.
     pop: Mapped[float] = mapped_column(Float, nullable=False, default=0.0, server_default="0")
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+NOTIFICATION_EVENTS = ("delivered", "opened", "cta_tapped", "dismissed")
+
+
+class NotificationEvent(Base):
+    """What the app reports about a sent notification (``notification_events``, owned by this service).
+
+    One row per notification and event (``UNIQUE (notification_id, event)``): a client that reports an open twice
+    stores it once. ``notification_id`` is the ledger's business key, not a foreign key, so an event never blocks
+    the ledger's own clean-up.
+    """
+
+    __tablename__ = "notification_events"
+    __table_args__ = (
+        CheckConstraint(_in("event", NOTIFICATION_EVENTS), name="event"),
+        UniqueConstraint("notification_id", "event"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(Text, nullable=False)
+    user_id: Mapped[str] = mapped_column(UserId, nullable=False, index=True)
+    event: Mapped[str] = mapped_column(String(20), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    created_at: Mapped[datetime] = _created_at()

@@ -203,6 +203,8 @@ class ApiContext:
     plans: PlanNotifications
     service_token: bytes
     store: Store | None = None
+    #: The shared secret of the athletes' JWTs (Supabase); None: the athlete endpoints answer 503.
+    jwt_secret: str | None = None
 
 
 def _context(request: Request) -> ApiContext:
@@ -334,6 +336,10 @@ def _build_app() -> FastAPI:
         """The plan's status, counters and upcoming notifications, each with the reason for its time."""
         return await context.plans.status(plan_id)
 
+    # Imported here: the athlete routes use this module's errors and dependencies.
+    from starter.api_athlete import router
+
+    app.include_router(router)
     return app
 
 
@@ -363,12 +369,19 @@ async def _temporal_ping(plans: PlanNotifications) -> None:
 # ---- public surface ---------------------------------------------------------------------------------------
 
 
-def create_app(plans: PlanNotifications, *, service_token: str, store: Store | None = None) -> FastAPI:
-    """The HTTP API over ``plans``; service endpoints require ``service_token``, ``/readyz`` pings ``store``."""
+def create_app(
+    plans: PlanNotifications, *, service_token: str, store: Store | None = None, jwt_secret: str | None = None
+) -> FastAPI:
+    """The HTTP API over ``plans``; service endpoints require ``service_token``, ``/readyz`` pings ``store``.
+
+    Athlete endpoints (``/v1/me/...``) verify the athletes' JWTs with ``jwt_secret``.
+    """
     if len(service_token) < 16:
         raise ValueError("service_token: at least 16 characters (set COACH_SERVICE_TOKEN)")
     app = _build_app()
-    app.state.context = ApiContext(plans=plans, service_token=service_token.encode(), store=store)
+    app.state.context = ApiContext(
+        plans=plans, service_token=service_token.encode(), store=store, jwt_secret=jwt_secret
+    )
     return app
 
 

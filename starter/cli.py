@@ -248,7 +248,9 @@ async def _start_http(plans: Any, store: Any, token: str, settings: Settings) ->
     from starter.api import create_app, make_server
 
     port = 0 if _port_open(settings.api_port) else settings.api_port
-    server = make_server(create_app(plans, service_token=token, store=store), host=settings.api_host, port=port)
+    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
+    app = create_app(plans, service_token=token, store=store, jwt_secret=secret)
+    server = make_server(app, host=settings.api_host, port=port)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -82,7 +82,8 @@ class _Server:
     async def _main(self) -> None:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         async with local_stack(self.database_url) as stack:
-            app = create_app(stack.plans, service_token=TOKEN, store=stack.store)
+            # With a JWT secret, the athlete endpoints answer (401 to these requests) instead of 503 not_configured.
+            app = create_app(stack.plans, service_token=TOKEN, store=stack.store, jwt_secret="s" * 32)
             async with serving(app) as url:
                 now = await stack.now()
                 today = to_local(now, NY).date()

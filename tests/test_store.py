@@ -44,6 +44,7 @@ TABLES = {
     "athlete_timezones",
     "location_point",
     "weather_cache",
+    "notification_events",
 }
 
 
@@ -123,7 +124,7 @@ async def test_migration_creates_exactly_the_models(database_url: str) -> None:
     finally:
         await engine.dispose()
     assert tables == TABLES | {"alembic_version"}
-    assert version == "0003"
+    assert version == "0004"
 
 
 # ---- the plan snapshot ----------------------------------------------------------------------------------------

@@ -1,0 +1,170 @@
+"""Notification analytics: who owns a plan or a notification, the app's events, and the effectiveness report.
+
+Kept apart from :class:`activities.store.Store` (the workflow's data layer): these are the HTTP API's reads and
+writes. Every query is set-based and runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal_column, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
+
+from activities.db import NotificationEvent, PlanNotificationAudit, RuckSession, UserCoachingPlan, UserProfile
+from activities.store import _insert
+from coaching.content import resolve_tone
+
+#: How long after a notification a completed ruck still counts as following it.
+FOLLOW_UP_HOURS = 24
+
+
+@dataclass(frozen=True)
+class EffectivenessRow:
+    """One group of the report: sent notifications of one type, tone, UTC hour of sending and copy source."""
+
+    notification_type: str
+    tone: str
+    hour_utc: int
+    copy_source: str | None
+    sent: int
+    opened: int
+    cta_tapped: int
+    followed_by_session: int
+
+    @property
+    def followed_by_session_share(self) -> float:
+        return self.followed_by_session / self.sent if self.sent else 0.0
+
+
+def _canonical(user_id: str) -> str:
+    return str(uuid.UUID(str(user_id)))
+
+
+def _utc_hour(dialect: str, column: Any) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        # timezone('UTC', timestamptz) is the UTC wall time, whatever the session's TimeZone is.
+        return cast(func.extract("hour", func.timezone("UTC", column)), Integer)
+    # SQLite stores UTC wall time as text ("YYYY-MM-DD HH:MM:SS.ffffff"), see activities.db.UTCDateTime.
+    return cast(func.strftime("%H", column), Integer)
+
+
+def _within_follow_up(dialect: str, sent_at: Any, completed_at: Any) -> ColumnElement[bool]:
+    """``sent_at < completed_at <= sent_at + 24 h``, spelled per dialect."""
+    if dialect == "postgresql":
+        limit = sent_at + literal_column(f"interval '{FOLLOW_UP_HOURS} hours'")
+        return and_(completed_at > sent_at, completed_at <= limit)
+    # julianday() is a float: rounded to whole milliseconds, exactly 24 h compares as exactly 24 h.
+    millis = func.round((func.julianday(completed_at) - func.julianday(sent_at)) * 86_400_000)
+    return and_(millis > 0, millis <= FOLLOW_UP_HOURS * 3_600_000)
+
+
+class AnalyticsStore:
+    """The HTTP API's data access, built from the service's sessionmaker."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def plan_owner(self, plan_id: int) -> str | None:
+        """The user id of plan ``plan_id`` (canonical form), or None if there is no such plan."""
+        async with self._sessionmaker() as session:
+            owner = await session.scalar(select(UserCoachingPlan.user_id).where(UserCoachingPlan.id == plan_id))
+        return None if owner is None else _canonical(owner)
+
+    async def notification_owner(self, notification_id: str) -> str | None:
+        """The user id of the ledger row with ``notification_id``, or None if the ledger has no such row."""
+        async with self._sessionmaker() as session:
+            owner = await session.scalar(
+                select(PlanNotificationAudit.user_id).where(PlanNotificationAudit.notification_id == notification_id)
+            )
+        return None if owner is None else _canonical(owner)
+
+    async def record_event(self, notification_id: str, user_id: str, event: str, occurred_at: datetime) -> bool:
+        """Store the event once; True if it is new, False if this notification already had it."""
+        async with self._sessionmaker.begin() as session:
+            result = await session.execute(
+                _insert(session, NotificationEvent)
+                .values(
+                    notification_id=notification_id,
+                    user_id=_canonical(user_id),
+                    event=event,
+                    occurred_at=occurred_at,
+                )
+                .on_conflict_do_nothing(index_elements=["notification_id", "event"])
+                .returning(NotificationEvent.id)
+            )
+            return result.first() is not None
+
+    async def events(self, notification_id: str) -> list[tuple[str, datetime]]:
+        """The stored events of one notification, ``(event, occurred_at)`` in event order."""
+        async with self._sessionmaker() as session:
+            rows = await session.execute(
+                select(NotificationEvent.event, NotificationEvent.occurred_at)
+                .where(NotificationEvent.notification_id == notification_id)
+                .order_by(NotificationEvent.event)
+            )
+            return [(event, at) for event, at in rows]
+
+    async def effectiveness(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[EffectivenessRow]:
+        """Sent notifications (``since <= sent_at < until``) grouped by type, tone, UTC hour and copy source.
+
+        One grouped query: opens and CTA taps are joined by ``notification_id`` (at most one row each, by the
+        unique key), and a notification counts as followed by a session when a ``completed`` ruck of the same
+        athlete has ``completed_at`` within 24 hours after ``sent_at``. Raw tones are resolved with
+        :func:`coaching.content.resolve_tone` afterwards, merging groups whose names resolve to the same tone.
+        """
+        async with self._sessionmaker() as session:
+            dialect = session.get_bind().dialect.name
+            ledger = PlanNotificationAudit
+            opened = aliased(NotificationEvent)
+            tapped = aliased(NotificationEvent)
+            hour = _utc_hour(dialect, ledger.sent_at).label("hour")
+            followed = exists().where(
+                RuckSession.user_id == ledger.user_id,
+                RuckSession.status == "completed",
+                _within_follow_up(dialect, ledger.sent_at, RuckSession.completed_at),
+            )
+            conditions: list[ColumnElement[bool]] = [ledger.status == "sent", ledger.sent_at.is_not(None)]
+            if since is not None:
+                conditions.append(ledger.sent_at >= since)
+            if until is not None:
+                conditions.append(ledger.sent_at < until)
+            stmt = (
+                select(
+                    ledger.notification_type,
+                    UserProfile.coaching_tone,
+                    hour,
+                    ledger.copy_source,
+                    func.count(ledger.id),
+                    func.count(opened.id),
+                    func.count(tapped.id),
+                    func.coalesce(func.sum(case((followed, 1), else_=0)), 0),
+                )
+                .select_from(ledger)
+                .outerjoin(UserProfile, UserProfile.user_id == ledger.user_id)
+                .outerjoin(opened, and_(opened.notification_id == ledger.notification_id, opened.event == "opened"))
+                .outerjoin(tapped, and_(tapped.notification_id == ledger.notification_id, tapped.event == "cta_tapped"))
+                .where(*conditions)
+                .group_by(ledger.notification_type, UserProfile.coaching_tone, hour, ledger.copy_source)
+            )
+            rows: Sequence[Any] = (await session.execute(stmt)).all()
+
+        merged: dict[tuple[str, str, int, str | None], list[int]] = {}
+        for ntype, raw_tone, hour_value, source, *counts in rows:
+            key = (ntype, str(resolve_tone(raw_tone)), int(hour_value), source)
+            total = merged.setdefault(key, [0, 0, 0, 0])
+            for i, count in enumerate(counts):
+                total[i] += int(count)
+        return [
+            EffectivenessRow(ntype, tone, hour_value, source, *counts)
+            for (ntype, tone, hour_value, source), counts in sorted(
+                merged.items(), key=lambda item: (item[0][0], item[0][1], item[0][2], item[0][3] or "")
+            )
+        ]

@@ -1,0 +1,234 @@
+"""The athlete's endpoints (``/v1/me/...``) and the effectiveness report, included by :mod:`starter.api`.
+
+Athletes authenticate with the JWT their Supabase session carries: ``Authorization: Bearer <JWT>``, HS256 with
+the project's shared secret (``jwt_secret`` of :func:`starter.api.create_app`). ``exp`` and ``sub`` (the user
+id, a UUID) are required; ``aud`` must be ``authenticated`` when the token has one. A bad token is 401
+``unauthorized`` naming the reason (the token itself is never echoed); without a configured secret every athlete
+endpoint is 503 ``not_configured``.
+
+An athlete only ever sees their own plans and notifications: anything else is 404, exactly as if it did not exist.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+import jwt
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from activities.analytics_store import AnalyticsStore
+from coaching.models import PlanStatusResult
+from starter.api import (
+    MAX_ID,
+    ApiContext,
+    ApiError,
+    ErrorResponse,
+    Service,
+    _context,
+)
+
+#: Supabase's audience for signed-in users.
+AUDIENCE = "authenticated"
+MAX_NOTIFICATION_ID_LENGTH = 200
+
+NotificationEventName = Literal["delivered", "opened", "cta_tapped", "dismissed"]
+
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_bearer = HTTPBearer(auto_error=False, description="The athlete's Supabase access token (JWT)")
+
+_ATHLETE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or invalid athlete token (`unauthorized`)"},
+    422: {"model": ErrorResponse, "description": "Invalid request (`invalid_request`, with the fields)"},
+    503: {"model": ErrorResponse, "description": "No JWT secret configured (`not_configured`) or Temporal down"},
+}
+
+
+# ---- bodies -----------------------------------------------------------------------------------------------
+
+
+class NotificationEventRequest(BaseModel):
+    """What happened to a notification on the device, and when (default: when the API received it)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event: NotificationEventName
+    occurred_at: AwareDatetime | None = None
+
+
+class NotificationEventResponse(BaseModel):
+    notification_id: str
+    event: str
+    recorded: bool = Field(description="False when this event was already recorded for the notification")
+
+
+class EffectivenessGroup(BaseModel):
+    notification_type: str
+    tone: str
+    hour_utc: int = Field(description="Hour of sent_at in UTC (0-23)")
+    copy_source: str | None
+    sent: int
+    opened: int
+    cta_tapped: int
+    followed_by_session: int
+    followed_by_session_share: float
+
+
+class EffectivenessReport(BaseModel):
+    since: datetime | None
+    until: datetime | None
+    groups: list[EffectivenessGroup]
+
+
+# ---- authentication ---------------------------------------------------------------------------------------
+
+
+class Athlete(BaseModel):
+    """The authenticated athlete: the token's ``sub``, in canonical UUID form."""
+
+    user_id: str
+
+
+def _unauthorized(reason: str) -> ApiError:
+    return ApiError(401, "unauthorized", reason, _CHALLENGE)
+
+
+def _athlete(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Athlete:
+    """The athlete of a valid Supabase JWT (HS256, ``exp`` and ``sub`` required, ``aud`` checked if present)."""
+    secret = _context(request).jwt_secret
+    if not secret:
+        raise ApiError(503, "not_configured", "athlete authentication is not configured (no JWT secret)")
+    if credentials is None:
+        raise _unauthorized("missing bearer token (Authorization: Bearer <access token>)")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            credentials.credentials,
+            secret,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub"], "verify_aud": False},
+        )
+    except jwt.ExpiredSignatureError:
+        raise _unauthorized("the token has expired") from None
+    except jwt.InvalidSignatureError:
+        raise _unauthorized("the token's signature is invalid") from None
+    except jwt.MissingRequiredClaimError as err:
+        raise _unauthorized(f"the token has no {err.claim!r} claim") from None
+    except jwt.DecodeError:
+        raise _unauthorized("the token is malformed") from None
+    except jwt.InvalidTokenError as err:
+        raise _unauthorized(f"the token is invalid ({type(err).__name__})") from None
+    audience = claims.get("aud")
+    if audience is not None:
+        audiences = [audience] if isinstance(audience, str) else audience
+        if not isinstance(audiences, list) or AUDIENCE not in audiences:
+            raise _unauthorized(f"the token's audience is not {AUDIENCE!r}")
+    try:
+        user_id = str(uuid.UUID(str(claims["sub"])))
+    except ValueError:
+        raise _unauthorized("the token's 'sub' is not a user id") from None
+    return Athlete(user_id=user_id)
+
+
+AthleteDep = Annotated[Athlete, Depends(_athlete)]
+
+
+def _analytics(context: ApiContext) -> AnalyticsStore:
+    if context.store is None:
+        raise ApiError(503, "not_configured", "no database is configured")
+    return AnalyticsStore(context.store.sessionmaker)
+
+
+# ---- routes -----------------------------------------------------------------------------------------------
+
+router = APIRouter()
+
+
+@router.get(
+    "/v1/me/plans/{plan_id}/schedule",
+    response_model=PlanStatusResult,
+    responses={
+        **_ATHLETE_RESPONSES,
+        404: {"model": ErrorResponse, "description": "Not a plan of this athlete (`plan_not_found`)"},
+        409: {"model": ErrorResponse, "description": "The plan's workflow has ended (`plan_closed`)"},
+    },
+    tags=["athlete"],
+)
+async def my_schedule(
+    plan_id: Annotated[int, Path(gt=0, le=MAX_ID)], athlete: AthleteDep, request: Request
+) -> PlanStatusResult:
+    """The athlete's own plan: status, counters and upcoming notifications. Other plans are 404."""
+    context = _context(request)
+    if await _analytics(context).plan_owner(plan_id) != athlete.user_id:
+        raise ApiError(404, "plan_not_found", f"plan {plan_id} not found")
+    return await context.plans.status(plan_id)
+
+
+@router.post(
+    "/v1/me/notifications/{notification_id}/events",
+    status_code=202,
+    response_model=NotificationEventResponse,
+    responses={
+        **_ATHLETE_RESPONSES,
+        404: {"model": ErrorResponse, "description": "Not a notification of this athlete (`notification_not_found`)"},
+    },
+    tags=["athlete"],
+)
+async def notification_event(
+    notification_id: Annotated[str, Path(min_length=1, max_length=MAX_NOTIFICATION_ID_LENGTH)],
+    body: NotificationEventRequest,
+    athlete: AthleteDep,
+    request: Request,
+) -> NotificationEventResponse:
+    """Record what happened to one of the athlete's notifications. Idempotent: a repeat stores nothing new."""
+    analytics = _analytics(_context(request))
+    if await analytics.notification_owner(notification_id) != athlete.user_id:
+        raise ApiError(404, "notification_not_found", "notification not found")
+    occurred_at = body.occurred_at or datetime.now(UTC)
+    recorded = await analytics.record_event(notification_id, athlete.user_id, body.event, occurred_at)
+    return NotificationEventResponse(notification_id=notification_id, event=body.event, recorded=recorded)
+
+
+@router.get(
+    "/v1/reports/effectiveness",
+    response_model=EffectivenessReport,
+    responses={
+        401: {"model": ErrorResponse, "description": "Missing or wrong service token"},
+        422: {"model": ErrorResponse, "description": "Invalid request (`invalid_request`, with the fields)"},
+    },
+    tags=["reports"],
+)
+async def effectiveness(
+    context: Service,
+    since: Annotated[AwareDatetime | None, Query(description="Sent at or after (inclusive)")] = None,
+    until: Annotated[AwareDatetime | None, Query(description="Sent before (exclusive)")] = None,
+) -> EffectivenessReport:
+    """Sent notifications by type, tone, hour and copy source: opens, CTA taps, and the share followed by a ruck.
+
+    The hour is the hour of ``sent_at`` in **UTC**, not the athlete's local hour: the ledger does not keep the
+    zone a notification was sent in, and converting per athlete is left for later. A notification counts as
+    followed by a session when the athlete completed a ruck (``status = 'completed'``) within 24 h after it.
+    """
+    rows = await _analytics(context).effectiveness(since, until)
+    return EffectivenessReport(
+        since=since,
+        until=until,
+        groups=[
+            EffectivenessGroup(
+                notification_type=r.notification_type,
+                tone=r.tone,
+                hour_utc=r.hour_utc,
+                copy_source=r.copy_source,
+                sent=r.sent,
+                opened=r.opened,
+                cta_tapped=r.cta_tapped,
+                followed_by_session=r.followed_by_session,
+                followed_by_session_share=r.followed_by_session_share,
+            )
+            for r in rows
+        ],
+    )
