@@ -368,3 +368,16 @@ async def test_a_body_that_is_not_utf8_is_an_invalid_request_not_a_400(api: Api)
     response = await api.http.post("/v1/plans/1/pause", content=b"\xff", headers={"Content-Type": "application/json"})
     error = error_of(response, 422, "invalid_request")
     assert error["fields"] == [{"field": "body", "message": "the body is not valid UTF-8 JSON"}]
+
+
+def test_the_committed_openapi_document_is_current() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    spec = importlib.util.spec_from_file_location("dump_openapi", root / "scripts" / "dump_openapi.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    committed = (root / "docs" / "openapi.json").read_text()
+    assert committed == module.render(), "docs/openapi.json is stale: run python scripts/dump_openapi.py"
