@@ -21,21 +21,19 @@ Construct the client once at worker start-up, e.g. with :func:`make_client`, and
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, cast
 
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
+from activities.retry_after import retry_after_seconds
 from coaching.content import BODY_MAX, TITLE_MAX, Content, resolve_tone, tone_is_known
 from coaching.models import NotificationType
 
@@ -260,20 +258,7 @@ def validate_copy(raw: str | None) -> tuple[tuple[str, str] | None, str]:
 
 
 def _retry_after(error: openai.APIStatusError) -> float | None:
-    value = error.response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return max(0.0, seconds) if math.isfinite(seconds) else None
+    return retry_after_seconds(error.response.headers.get("retry-after"))
 
 
 def _error_reason(error: Exception) -> str:

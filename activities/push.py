@@ -19,7 +19,6 @@ timeout.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import math
@@ -35,6 +34,7 @@ import requests.adapters
 from firebase_admin import credentials, exceptions, messaging
 from google.auth import exceptions as google_auth_exceptions
 
+from activities.retry_after import retry_after_seconds
 from coaching.payload import ANDROID_CHANNEL_ID, PushMessage
 
 logger = logging.getLogger(__name__)
@@ -410,20 +410,7 @@ def _is_token_error(exc: exceptions.FirebaseError) -> bool:
 def _retry_after(exc: exceptions.FirebaseError) -> float | None:
     """The response's `Retry-After` in seconds (delta-seconds or an HTTP date), or None."""
     response = exc.http_response
-    value = response.headers.get("Retry-After") if response is not None else None
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return retry_after_seconds(response.headers.get("Retry-After") if response is not None else None)
 
 
 # ---- factory -----------------------------------------------------------------------------------------------
