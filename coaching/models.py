@@ -225,6 +225,15 @@ class Action(Model):
 # ---- workflow input, signals, updates and queries -------------------------------------------------------
 
 
+#: The notification types whose copy the AI writes unless configured otherwise (settings and workflow input alike).
+DEFAULT_AI_TYPES = (
+    NotificationType.EVENING_BRIEF,
+    NotificationType.MORNING_HYPE,
+    NotificationType.MISSED_FOLLOWUP,
+    NotificationType.WEEKLY_DIGEST,
+)
+
+
 class WorkflowConfig(Model):
     """Deployment knobs that reach the workflow through its input (never read from settings inside it)."""
 
@@ -234,14 +243,7 @@ class WorkflowConfig(Model):
     #: How long before a notification is due its copy (weather, AI) is prepared; delivery never waits for it.
     content_lead_seconds: int = Field(default=15 * 60, ge=0)
     #: The types whose copy the AI writes (when the worker has an AI client and the athlete's daily budget allows).
-    ai_types: list[NotificationType] = Field(
-        default_factory=lambda: [
-            NotificationType.EVENING_BRIEF,
-            NotificationType.MORNING_HYPE,
-            NotificationType.MISSED_FOLLOWUP,
-            NotificationType.WEEKLY_DIGEST,
-        ]
-    )
+    ai_types: list[NotificationType] = Field(default_factory=lambda: list(DEFAULT_AI_TYPES))
 
 
 class PlanState(Model):

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coaching.ids import TASK_QUEUE
-from coaching.models import NotificationType, WorkflowConfig
+from coaching.models import DEFAULT_AI_TYPES, NotificationType, WorkflowConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coach.db"
 
@@ -47,14 +47,7 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = Field(default=None, description="Override the OpenAI base URL (proxies, fakes)")
     ai_model: str = Field(default="gpt-4o-mini", min_length=1)
-    ai_types: list[NotificationType] = Field(
-        default_factory=lambda: [
-            NotificationType.EVENING_BRIEF,
-            NotificationType.MORNING_HYPE,
-            NotificationType.MISSED_FOLLOWUP,
-            NotificationType.WEEKLY_DIGEST,
-        ]
-    )
+    ai_types: list[NotificationType] = Field(default_factory=lambda: list(DEFAULT_AI_TYPES))
     #: The longest one AI call may take before the template is used instead.
     ai_budget_seconds: float = Field(default=8.0, gt=0, le=60)
     #: AI-written notifications per athlete and local day.
