@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from activities.db import NotificationEvent, PlanNotificationAudit, RuckSession, UserCoachingPlan, UserProfile
-from activities.store import _insert
+from activities.store import dialect_insert
 from coaching.content import resolve_tone
 
 #: How long after a notification a completed ruck still counts as following it.
@@ -88,7 +88,7 @@ class AnalyticsStore:
         """Store the event once; True if it is new, False if this notification already had it."""
         async with self._sessionmaker.begin() as session:
             result = await session.execute(
-                _insert(session, NotificationEvent)
+                dialect_insert(session, NotificationEvent)
                 .values(
                     notification_id=notification_id,
                     user_id=_canonical(user_id),

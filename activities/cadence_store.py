@@ -27,7 +27,7 @@ from activities.db import (
     UserPlanBehavior,
     UserProfile,
 )
-from activities.store import _cadence_from, _insert, _valid_zone
+from activities.store import _cadence_from, _valid_zone, dialect_insert
 from coaching.cadence import LOOKBACK, CadenceAnalysis, RuckSample, analyze
 from coaching.models import CadenceSnapshot
 
@@ -249,7 +249,7 @@ class CadenceStore:
                 if previous.get(plan_id) != stored:
                     changes.append(CadenceChange(plan_id, str(user_id), stored))
             table = UserPlanBehavior.__table__
-            stmt = _insert(session, table)
+            stmt = dialect_insert(session, table)
             updated = [c for c in _ROW_COLUMNS if c not in ("user_id", "user_coaching_plan_id")]
             if rows:
                 await session.execute(
@@ -329,7 +329,9 @@ class CadenceStore:
             ).scalar_one_or_none()
             if known == timezone:
                 return False
-            stmt = _insert(session, AthleteTimezone).values(user_id=user_id, timezone=timezone, effective_from=at)
+            stmt = dialect_insert(session, AthleteTimezone).values(
+                user_id=user_id, timezone=timezone, effective_from=at
+            )
             await session.execute(stmt.on_conflict_do_nothing(index_elements=["user_id", "effective_from"]))
         return True
 

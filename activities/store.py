@@ -190,7 +190,7 @@ class Store:
         """
         async with self._sessionmaker.begin() as session:
             await session.execute(
-                _insert(session, PlanNotificationAudit)
+                dialect_insert(session, PlanNotificationAudit)
                 .values(**_ledger_values(plan_id, user_id, n, LedgerStatus.SCHEDULED, reason=None))
                 .on_conflict_do_nothing(index_elements=["notification_id"])
             )
@@ -250,7 +250,7 @@ class Store:
         """
         async with self._sessionmaker.begin() as session:
             await session.execute(
-                _insert(session, PlanNotificationAudit)
+                dialect_insert(session, PlanNotificationAudit)
                 .values(**_ledger_values(plan_id, user_id, n, LedgerStatus.SKIPPED, reason=reason))
                 .on_conflict_do_nothing(index_elements=["notification_id"])
             )
@@ -449,12 +449,12 @@ class Store:
 
         async with self._sessionmaker.begin() as session:
             await session.execute(
-                _insert(session, UserProfile)
+                dialect_insert(session, UserProfile)
                 .values(user_id=uid, **profile_values)
                 .on_conflict_do_update(index_elements=["user_id"], set_={**profile_values, "updated_at": func.now()})
             )
             await session.execute(
-                _insert(session, CoachingPlanTemplate)
+                dialect_insert(session, CoachingPlanTemplate)
                 .values(
                     plan_id=DEMO_TEMPLATE_SLUG,
                     name=DEMO_TEMPLATE_NAME,
@@ -486,7 +486,7 @@ class Store:
             if fcm_token is not None:
                 token_values = {"fcm_token": fcm_token, "device_type": "ios", "is_active": True}
                 await session.execute(
-                    _insert(session, UserDeviceToken)
+                    dialect_insert(session, UserDeviceToken)
                     .values(id=str(uuid.uuid4()), user_id=uid, device_id=DEMO_DEVICE_ID, **token_values)
                     .on_conflict_do_update(
                         index_elements=["user_id", "device_id"],
@@ -500,7 +500,7 @@ class Store:
 # ---- helpers -----------------------------------------------------------------------------------------------
 
 
-def _insert(session: AsyncSession, entity: Any) -> _DialectInsert:
+def dialect_insert(session: AsyncSession, entity: Any) -> _DialectInsert:
     """A dialect-specific INSERT, because ``ON CONFLICT`` is spelled per dialect in SQLAlchemy."""
     name = session.get_bind().dialect.name
     if name == "postgresql":

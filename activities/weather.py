@@ -26,10 +26,10 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, exists, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import LocationPoint, RuckSession, WeatherCache
+from activities.store import dialect_insert
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +228,7 @@ class WeatherService:
             for s in slots
         ]
         async with self._sessionmaker.begin() as session:
-            stmt = _insert(session).values(values)
+            stmt = dialect_insert(session, WeatherCache).values(values)
             await session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["lat_e2", "lon_e2", "slot_at"],
@@ -332,13 +332,3 @@ def phrase(slot: Slot, *, prefer_metric: bool) -> str:
             candidates += [f"{temp}, {description}, {kind} {qualifier}", f"{temp}, {kind} {qualifier}"]
     candidates += [f"{temp}, {description}", f"{temp}, {slot.condition.lower()}"]
     return next((c for c in candidates if len(c) <= MAX_PHRASE_CHARS and not c.endswith(", ")), temp)
-
-
-def _insert(session: AsyncSession) -> postgresql.Insert | sqlite.Insert:
-    """A dialect-specific INSERT into ``weather_cache``, because ``ON CONFLICT`` is spelled per dialect."""
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert(WeatherCache)
-    if name == "sqlite":
-        return sqlite.insert(WeatherCache)
-    raise NotImplementedError(f"database dialect {name!r} is not supported (use PostgreSQL or SQLite)")

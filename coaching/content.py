@@ -53,9 +53,11 @@ from itertools import combinations
 from pydantic import BaseModel, ConfigDict
 
 from coaching.models import MissedState, NotificationType
+from coaching.payload import BODY_MAX_CHARS, TITLE_MAX_CHARS
 
-TITLE_MAX = 50
-BODY_MAX = 120
+#: The push contract's limits (coaching.payload), which every rendering must meet.
+TITLE_MAX = TITLE_MAX_CHARS
+BODY_MAX = BODY_MAX_CHARS
 
 _ELLIPSIS = "…"
 _KM_PER_MILE = 1.609344
