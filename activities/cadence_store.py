@@ -250,12 +250,11 @@ class CadenceStore:
                     changes.append(CadenceChange(plan_id, str(user_id), stored))
             table = UserPlanBehavior.__table__
             stmt = dialect_insert(session, table)
-            updated = [c for c in _ROW_COLUMNS if c not in ("user_id", "user_coaching_plan_id")]
             if rows:
                 await session.execute(
                     stmt.on_conflict_do_update(
                         index_elements=["user_id", "user_coaching_plan_id"],
-                        set_={**{c: stmt.excluded[c] for c in updated}, "updated_at": stmt.excluded.last_recomputed_at},
+                        set_=behavior_updates(stmt.excluded),
                         # Also in the statement, for a refresh that commits between the read above and this write.
                         where=or_(
                             table.c.last_recomputed_at.is_(None),
@@ -395,7 +394,8 @@ def behavior_row(plan_id: int, user_id: str, analysis: CadenceAnalysis) -> dict[
     }
 
 
-_ROW_COLUMNS = (
+#: The user_plan_behavior columns behavior_row fills (the first two are the upsert key).
+BEHAVIOR_COLUMNS = (
     "user_id",
     "user_coaching_plan_id",
     "prime_window_start_minute",
@@ -407,5 +407,21 @@ _ROW_COLUMNS = (
     "last_recomputed_at",
 )
 
+#: What an upsert rewrites: all but the key (user, plan).
+BEHAVIOR_UPDATED = BEHAVIOR_COLUMNS[2:]
 
-__all__ = ["CadenceChange", "CadenceStore", "behavior_row", "LIVE_PLAN_STATUSES", "RECHECK_AFTER"]
+
+def behavior_updates(excluded: Any) -> dict[str, Any]:
+    """The SET of a user_plan_behavior upsert from its EXCLUDED row: everything but the key, and updated_at."""
+    return {**{c: excluded[c] for c in BEHAVIOR_UPDATED}, "updated_at": excluded.last_recomputed_at}
+
+
+__all__ = [
+    "CadenceChange",
+    "CadenceStore",
+    "behavior_row",
+    "BEHAVIOR_COLUMNS",
+    "BEHAVIOR_UPDATED",
+    "LIVE_PLAN_STATUSES",
+    "RECHECK_AFTER",
+]

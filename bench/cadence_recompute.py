@@ -62,7 +62,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.cadence_store import LIVE_PLAN_STATUSES, CadenceStore, behavior_row
+from activities.cadence_store import LIVE_PLAN_STATUSES, CadenceStore, behavior_row, behavior_updates
 from activities.database import make_engine, make_sessionmaker
 from activities.db import AthleteTimezone, PlanSessionRow, RuckSession, UserCoachingPlan, UserPlanBehavior, UserProfile
 from activities.migrate import upgrade_database
@@ -435,15 +435,6 @@ async def naive(sessionmaker: async_sessionmaker[AsyncSession], users: Sequence[
     since = AS_OF - LOOKBACK
     plan, profile, tzs = UserCoachingPlan, UserProfile, AthleteTimezone
     table = cast(Table, UserPlanBehavior.__table__)
-    updated = [
-        "prime_window_start_minute",
-        "prime_window_end_minute",
-        "confidence_score",
-        "weekday_pattern",
-        "deviations",
-        "metadata",
-        "last_recomputed_at",
-    ]
     results: dict[str, Result] = {}
     async with sessionmaker() as session:
         for user in users:
@@ -510,7 +501,7 @@ async def naive(sessionmaker: async_sessionmaker[AsyncSession], users: Sequence[
             await session.execute(
                 stmt.on_conflict_do_update(
                     index_elements=["user_id", "user_coaching_plan_id"],
-                    set_={**{c: stmt.excluded[c] for c in updated}, "updated_at": stmt.excluded.last_recomputed_at},
+                    set_=behavior_updates(stmt.excluded),
                 )
             )
             await session.commit()
