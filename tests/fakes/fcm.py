@@ -24,8 +24,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from pydantic import SecretStr
 
 from starter.settings import Settings
+from tests.fakes.server import LoopbackServer
 
 Behaviour = Literal["ok", "unregistered", "invalid", "quota", "unavailable", "internal", "slow"]
 
@@ -135,7 +135,7 @@ class _State:
     slow_seconds: float = 2.0
 
 
-class FakeFcm:
+class FakeFcm(LoopbackServer):
     """The fake server. Configure behaviour per registration token; read back what it received.
 
     >>> with FakeFcm() as fcm:
@@ -144,41 +144,21 @@ class FakeFcm:
     ...     fcm.fail_then_succeed("flaky-token", 2, "unavailable")
     """
 
+    thread_name = "fake-fcm"
+
     def __init__(self) -> None:
         self._state = _State()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self._state))
-        self._server.daemon_threads = True  # a "slow" handler must not hold up shutdown
-        self._thread: threading.Thread | None = None
+        super().__init__(_make_handler(self._state))
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     @property
     def token_uri(self) -> str:
         return f"{self.base_url}/token"
-
-    def start(self) -> FakeFcm:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-fcm", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeFcm:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ---- configuration -------------------------------------------------------------------------------------
 

@@ -23,9 +23,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
+
+from tests.fakes.server import LoopbackServer
 
 Behaviour = Literal["ok", "malformed", "overlong", "refusal", "slow", "rate_limited", "server_error"]
 
@@ -72,7 +73,7 @@ class _State:
     counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     """The fake server. Switch its behaviour; read back what it received.
 
     >>> with FakeOpenAI() as api:
@@ -80,44 +81,21 @@ class FakeOpenAI:
     ...     api.set_behaviour("rate_limited")
     """
 
+    thread_name = "fake-openai"
+
     def __init__(self) -> None:
         self._state = _State()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self._state))
-        self._server.daemon_threads = True  # a "slow" handler must not hold up shutdown
-        self._thread: threading.Thread | None = None
+        super().__init__(_make_handler(self._state))
 
     # ---- lifecycle -----------------------------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
     def base_url(self) -> str:
         """What to pass as the client's `base_url`."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{self.origin}/v1"
 
-    def start(self) -> FakeOpenAI:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
+    def _before_stop(self) -> None:
         self._state.released.set()  # let any "slow" handler finish now
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     # ---- configuration -------------------------------------------------------------------------------------
 

@@ -18,10 +18,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LoopbackServer
 
 Mode = Literal["ok", "error", "slow", "malformed", "wrong_shape"]
 
@@ -110,44 +111,22 @@ class _State:
     requests: list[dict[str, str]] = field(default_factory=list)
 
 
-class FakeOpenWeather:
+class FakeOpenWeather(LoopbackServer):
     """The fake server. Set its clock, slot overrides and failure mode; read back the requests' queries.
 
     >>> with FakeOpenWeather(api_key="k", now=datetime(2026, 11, 25, 4, tzinfo=UTC)) as owm:
     ...     owm.set_mode("error")
     """
 
+    thread_name = "fake-openweather"
+
     def __init__(self, api_key: str, now: datetime) -> None:
         self._state = _State(api_key=api_key, now=now)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self._state))
-        self._server.daemon_threads = True  # a "slow" handler must not hold up shutdown
-        self._thread: threading.Thread | None = None
+        super().__init__(_make_handler(self._state))
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeOpenWeather:
-        self._thread = threading.Thread(
-            target=lambda: self._server.serve_forever(poll_interval=0.05), name="fake-openweather", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakeOpenWeather:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        return self.origin
 
     # ---- configuration -------------------------------------------------------------------------------------
 
