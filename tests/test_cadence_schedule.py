@@ -3,7 +3,6 @@ pause survives), and a triggered run recomputes the athletes and reaches their r
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,20 +14,11 @@ from temporalio.testing import WorkflowEnvironment
 from activities.db import RuckSession
 from coaching.models import CadenceRecomputeResult, NotificationType, WorkflowConfig
 from coaching.timeutil import local_minute, local_to_utc, to_local
-from starter.sandbox import local_stack, start_environment, wait_for
+from starter.sandbox import local_stack, wait_for
 from starter.schedules import ensure_cadence_schedule
 
 pytestmark = pytest.mark.devserver
 TZ = "Asia/Kolkata"
-
-
-@pytest.fixture(scope="module")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_environment(time_skipping=False)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 def daily_hour(description: ScheduleDescription) -> int:

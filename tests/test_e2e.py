@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,22 +23,13 @@ from activities.migrate import upgrade_database
 from coaching.ids import SEARCH_ATTRIBUTE_STATUS
 from coaching.models import SessionCompletedInput, WorkflowConfig
 from coaching.timeutil import to_local
-from starter.sandbox import Stack, local_stack, start_environment, wait_for
+from starter.sandbox import Stack, local_stack, wait_for
 from starter.settings import Settings
 from tests.fakes.fcm import FakeFcm
 
 pytestmark = pytest.mark.devserver
 TZ = "Europe/London"
 TOKEN = "e2e-device-token"
-
-
-@pytest.fixture(scope="module")
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await start_environment(time_skipping=False)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 def fcm_ids(fcm: FakeFcm) -> Counter[str]:
