@@ -12,8 +12,10 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert
+from temporalio.client import WorkflowHandle
 
 from activities.db import RuckSession
 from coaching.models import CadenceSnapshot, CadenceUpdatedInput, SessionCompletedInput, WorkflowConfig
@@ -23,6 +25,13 @@ from workflows.plan import CoachingPlanWorkflow
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
 TZ = "America/New_York"
+
+
+async def save(name: str, handle: WorkflowHandle[Any, Any]) -> None:
+    """Write the run's history to tests/histories/NAME.json."""
+    history = await handle.fetch_history()
+    (OUT / f"{name}.json").write_text(history.to_json())
+    sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
 
 
 async def record(name: str, *, complete: bool, cancel: bool, can_after: int = 10_000) -> None:
@@ -63,11 +72,7 @@ async def record(name: str, *, complete: bool, cancel: bool, can_after: int = 10
                 await stack.plans.cancel(plan_id)
                 await handle.result()
             # The first run's history: for a plan that continued as new, that run ends in ContinuedAsNew.
-            history = await stack.client.get_workflow_handle(
-                handle.id, run_id=handle.first_execution_run_id
-            ).fetch_history()
-            (OUT / f"{name}.json").write_text(history.to_json())
-            sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
+            await save(name, stack.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id))
 
 
 async def record_adaptive_cadence(name: str) -> None:
@@ -124,9 +129,7 @@ async def record_adaptive_cadence(name: str) -> None:
             await stack.advance_to(local_to_utc(day + timedelta(days=5), 12 * 60, TZ))
             await stack.plans.cancel(plan_id)
             await handle.result()
-            history = await handle.fetch_history()
-            (OUT / f"{name}.json").write_text(history.to_json())
-            sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
+            await save(name, handle)
 
 
 async def record_prepared_content(name: str) -> None:
@@ -175,9 +178,7 @@ async def record_prepared_content(name: str) -> None:
             await stack.advance_to(local_to_utc(day, 12 * 60, TZ))
             await stack.plans.cancel(plan_id)
             await handle.result()
-            history = await handle.fetch_history()
-            (OUT / f"{name}.json").write_text(history.to_json())
-            sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
+            await save(name, handle)
 
 
 async def record_cancelled_before_load(name: str) -> None:
@@ -198,9 +199,7 @@ async def record_cancelled_before_load(name: str) -> None:
             handle = await stack.plans.start_plan(plan_id)
             await stack.plans.cancel(plan_id)
             await handle.result()
-            history = await handle.fetch_history()
-            (OUT / f"{name}.json").write_text(history.to_json())
-            sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
+            await save(name, handle)
 
 
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
