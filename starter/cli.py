@@ -224,10 +224,12 @@ def _print_run_summary(
     print(f"Its schedule:     {_coach_command()} plan status {plan_id}")
     print(_format_status(status))
     url, token = http
+    # A ruck finished now: a celebration follows (one from long ago would be too stale to celebrate).
+    body = json.dumps({"ruck_id": 1, "completed_at": datetime.now(UTC).isoformat(timespec="seconds")})
     print(f"HTTP API:         {url}  (docs {url}/docs; service token {token})")
     print(
         f"  e.g. curl -X POST {url}/v1/plans/{plan_id}/sessions/completed -H 'Authorization: Bearer {token}' "
-        """-H 'Content-Type: application/json' -d '{"ruck_id": 1, "completed_at": "2026-01-01T07:00:00Z"}'"""
+        f"-H 'Content-Type: application/json' -d '{body}'"
     )
     print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)

@@ -66,6 +66,16 @@ def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> No
         )
         assert schedule.status_code == 200 and schedule.json()["status"] == "active", schedule.text
         assert httpx.get(f"{url}/v1/plans/{plan_id}/schedule", timeout=10).status_code == 401
+        # The printed curl example works as printed: a ruck finished just now, accepted and then celebrated.
+        example = re.search(r"-d '(\{.*\})'", text)
+        assert example, text
+        completed = httpx.post(
+            f"{url}/v1/plans/{plan_id}/sessions/completed",
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+            content=example.group(1),
+            timeout=10,
+        )
+        assert completed.status_code == 202, completed.text
 
         assert httpx.get(f"http://localhost:{ui_port}/", timeout=10).status_code == 200
         status = subprocess.run(
