@@ -67,6 +67,16 @@ class CompletionSource(StrEnum):
     MANUAL = "manual"
 
 
+class Category(StrEnum):
+    """A notification category an athlete can see in the app's settings (see coaching.preferences)."""
+
+    EVENING_BRIEF = "evening_brief"
+    MORNING_HYPE = "morning_hype"
+    MISSED_FOLLOWUP = "missed_followup"
+    WEEKLY_DIGEST = "weekly_digest"
+    MILESTONE_ALERT = "milestone_alert"
+
+
 class Model(BaseModel):
     model_config = ConfigDict(frozen=False, extra="ignore")
 
@@ -86,6 +96,9 @@ class NotificationPrefs(Model):
     default_start_minute: MinuteOfDay | None = None
     coaching_tone: str = "supportive_friend"
     prefer_metric: bool = True
+    #: The optional categories (see coaching.preferences); the accountability ones cannot be switched off.
+    weekly_digest_enabled: bool = True
+    milestones_enabled: bool = True
 
     @property
     def quiet_hours(self) -> tuple[int, int] | None:
@@ -264,6 +277,8 @@ class PlanState(Model):
     finish_by: AwareDatetime | None = None
     #: A ruck arrived since the cadence was last refreshed from the database.
     cadence_pending: bool = False
+    #: The athlete snoozed the plan's reminders until then (see coaching.preferences).
+    snoozed_until: AwareDatetime | None = None
 
 
 class PlanWorkflowInput(Model):
@@ -321,6 +336,44 @@ class PlanStatusResult(Model):
     completions: int
     sent: int
     skipped: int
+    #: Reminders are held until then (an athlete's snooze); None when not snoozed.
+    snoozed_until: AwareDatetime | None = None
+
+
+class ChangePreferencesInput(Model):
+    """An athlete's change to their notification preferences: None (or absent) leaves a field as it is."""
+
+    timezone: TimezoneName | None = None
+    #: True: set quiet hours to the two minutes below (both None: no quiet hours).
+    set_quiet_hours: bool = False
+    quiet_hours_start_minute: MinuteOfDay | None = None
+    quiet_hours_end_minute: MinuteOfDay | None = None
+    evening_brief_minute: MinuteOfDay | None = None
+    morning_hype_lead_minutes: int | None = Field(default=None, ge=5, le=240)
+    weekly_digest_weekday: int | None = Field(default=None, ge=0, le=6)
+    weekly_digest_minute: MinuteOfDay | None = None
+    daily_cap: int | None = Field(default=None, ge=1, le=20)
+    coaching_tone: str | None = None
+    categories: dict[Category, bool] = Field(default_factory=dict)
+
+
+class SnoozeInput(Model):
+    """Hold the plan's reminders until ``until``, or for ``duration_minutes`` from when the workflow takes it."""
+
+    until: AwareDatetime | None = None
+    duration_minutes: int | None = Field(default=None, gt=0)
+
+
+class CancelSnoozeInput(Model):
+    reason: str = ""
+
+
+class RescheduleSessionInput(Model):
+    """Move a session to another local date and/or start time (minute of the day; fixed by the athlete)."""
+
+    plan_session_id: int
+    scheduled_date: date | None = None
+    start_minute: MinuteOfDay | None = None
 
 
 # ---- activity inputs and results --------------------------------------------------------------------------
@@ -453,6 +506,28 @@ class CadenceBatchResult(Model):
     signalled_plans: int
     #: The last athlete of a full page, to continue after; None when this was the last page.
     next_after: str | None = None
+
+
+class SavePreferencesInput(Model):
+    plan_id: int
+    user_id: str
+    change: ChangePreferencesInput
+
+
+class SavePreferencesResult(Model):
+    #: The plan's preferences as the database now has them (what a reload would read).
+    prefs: NotificationPrefs
+
+
+class SaveRescheduleInput(Model):
+    plan_id: int
+    plan_session_id: int
+    scheduled_date: date
+    start_minute: MinuteOfDay | None = None
+
+
+class SaveRescheduleResult(Model):
+    session: PlanSession
 
 
 class RecordScheduleInput(Model):

@@ -27,6 +27,7 @@ from coaching.models import (
     PlanState,
     PlanStatus,
 )
+from coaching.preferences import type_enabled
 from coaching.timeutil import (
     end_of_quiet_hours,
     format_local,
@@ -552,11 +553,14 @@ def _learned_too_late(n: PlannedNotification, state: PlanState, starts: dict[int
 def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptive: bool = True) -> Evaluation:
     """Decide, at ``now``, what to send, what to skip (and why), and what is coming next.
 
-    A notification is held to the end of quiet hours; it is skipped when it could then only go out after its
-    last useful moment (``expires_at``), when the plan is paused, or when the local day's cap is used up.
+    A notification is held to the end of the athlete's snooze (reminders only: a celebration or milestone answers
+    what they just did) and of quiet hours; it is skipped when it could then only go out after its last useful
+    moment (``expires_at``), when the plan is paused, when its category is switched off, or when the local day's
+    cap is used up.
     """
     prefs, tz = snapshot.prefs, snapshot.prefs.timezone
     quiet = prefs.quiet_hours
+    snoozed = state.snoozed_until if state.snoozed_until is not None and state.snoozed_until > now else None
     done = completed_session_ids(snapshot, state.completions)
     result = Evaluation()
     due_now: list[tuple[PlannedNotification, str | None]] = []
@@ -568,13 +572,24 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
             continue
         if n.expires_at < now - FORGET_AFTER:
             continue
+        if not type_enabled(prefs, n.type):
+            # Decided (and logged) at its due time, so re-enabling the category does not bring it back.
+            if n.due_at <= now:
+                due_now.append((n, f"category_off: you switched {n.type.value} notifications off"))
+            continue
+        # Checked at the moment it could actually go out: a late wake-up inside quiet hours holds it too.
+        base = max(n.due_at, now)
+        held, hold = base, "quiet_hours"
+        if snoozed is not None and held < snoozed and n.type not in FINAL_TYPES:
+            held, hold = snoozed, "snoozed"
+            n.reason += f"; held: you snoozed reminders until {format_local(held, tz)}"
         if quiet is not None:
-            # Checked at the moment it could actually go out: a late wake-up inside quiet hours holds it too.
-            base = max(n.due_at, now)
-            held = end_of_quiet_hours(base, tz, quiet)
-            if held != base:
-                n.send_at = held
+            end = end_of_quiet_hours(held, tz, quiet)
+            if end != held:
+                held, hold = end, "quiet_hours"
                 n.reason += f"; held for quiet hours until {format_local(held, tz)}"
+        if held != base:
+            n.send_at = held
         if state.status is PlanStatus.PAUSED and n.type is not NotificationType.COMPLETION_CELEBRATION:
             if n.due_at <= now:
                 due_now.append((n, "plan_paused: the athlete paused the plan"))
@@ -596,13 +611,14 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
                 due_now.append(
                     (
                         n,
-                        f"quiet_hours: could only go out at {format_local(n.send_at, tz)}, "
+                        f"{hold}: could only go out at {format_local(n.send_at, tz)}, "
                         f"after it stopped making sense ({format_local(n.expires_at, tz)})",
                     )
                 )
             else:
-                # Decide (and log) the drop at its due time, not at the end of quiet hours when it is long stale.
-                n.reason += "; will be dropped: quiet hours last past its useful time"
+                # Decide (and log) the drop at its due time, not at the end of the hold when it is long stale.
+                why = "the snooze lasts" if hold == "snoozed" else "quiet hours last"
+                n.reason += f"; will be dropped: {why} past its useful time"
                 n.send_at = n.due_at
                 result.upcoming.append(n)
             continue
