@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.ai_copy import AiCopywriter
 from activities.cadence_store import CadenceStore
+from activities.preferences_store import PreferencesStore
 from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
 from activities.store import Store
 from activities.weather import WeatherService
@@ -41,6 +42,10 @@ from coaching.models import (
     RecordSkipInput,
     RefreshCadenceInput,
     RefreshCadenceResult,
+    SavePreferencesInput,
+    SavePreferencesResult,
+    SaveRescheduleInput,
+    SaveRescheduleResult,
     content_fingerprint,
 )
 from coaching.payload import build_push_message
@@ -289,6 +294,29 @@ class PlanActivities:
     async def record_schedule(self, input: RecordScheduleInput) -> None:
         await self.store.set_next_notifications(input.plan_id, input.next_by_session)
 
+    @activity.defn
+    @_bad_data_is_permanent
+    async def save_preferences(self, input: SavePreferencesInput) -> SavePreferencesResult:
+        """Store an athlete's accepted preference change; the plan's preferences as a reload would now read them."""
+        preferences = PreferencesStore(self.store.sessionmaker)
+        await preferences.save_preferences(input.user_id, input.change)
+        prefs = await preferences.plan_preferences(input.plan_id)
+        if prefs is None:
+            raise ApplicationError(f"plan {input.plan_id} does not exist", type="PlanGone", non_retryable=True)
+        return SavePreferencesResult(prefs=prefs)
+
+    @activity.defn
+    @_bad_data_is_permanent
+    async def save_reschedule(self, input: SaveRescheduleInput) -> SaveRescheduleResult:
+        """Move a session as the athlete asked (accepted by the workflow's validator)."""
+        session = await PreferencesStore(self.store.sessionmaker).reschedule_session(
+            input.plan_id, input.plan_session_id, input.scheduled_date, input.start_minute
+        )
+        if session is None:
+            message = f"session {input.plan_session_id} is not in plan {input.plan_id}"
+            raise ApplicationError(message, type="SessionGone", non_retryable=True)
+        return SaveRescheduleResult(session=session)
+
     async def _record_sent(
         self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, devices: int
     ) -> None:
@@ -340,6 +368,8 @@ class PlanActivities:
             self.record_skip,
             self.record_completion,
             self.record_schedule,
+            self.save_preferences,
+            self.save_reschedule,
         ]
 
 

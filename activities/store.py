@@ -35,6 +35,7 @@ from coaching.cadence import WEEKDAYS
 from coaching.models import (
     CadenceSnapshot,
     CadenceWindow,
+    Category,
     LedgerStatus,
     NotificationPrefs,
     NotificationType,
@@ -54,6 +55,8 @@ DEMO_TEMPLATE_SLUG = "get-faster"
 DEMO_TEMPLATE_NAME = "Get Faster at Rucking"
 DEMO_TEMPLATE_WEEKS = 8
 DEMO_DEVICE_ID = "demo-device"
+#: ``plan_notification_prefs`` keys of the optional categories (also the NotificationPrefs field names).
+CATEGORY_PREF_KEYS = {Category.WEEKLY_DIGEST: "weekly_digest_enabled", Category.MILESTONE_ALERT: "milestones_enabled"}
 
 
 @dataclass(frozen=True)
@@ -633,6 +636,10 @@ def _prefs(plan: UserCoachingPlan, profile: UserProfile | None) -> NotificationP
             default_start_minute=profile.plan_default_start_minute,
             prefer_metric=profile.prefer_metric,
         )
+        extra = profile.plan_notification_prefs if isinstance(profile.plan_notification_prefs, dict) else {}
+        for key in CATEGORY_PREF_KEYS.values():  # the optional categories' switches
+            if isinstance(extra.get(key), bool):
+                values[key] = extra[key]
     return _validated_prefs(values, plan.id)
 
 
