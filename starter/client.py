@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import asyncio
 
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowHistoryEventFilterType
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowHistoryEventFilterType,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from coaching.ids import TASK_QUEUE, plan_workflow_id
 from coaching.models import (
+    CancelSnoozeInput,
+    ChangePreferencesInput,
     PlanStatusChangeInput,
     PlanStatusResult,
     PlanWorkflowInput,
     PlanWorkflowResult,
+    RescheduleSessionInput,
     SessionCompletedInput,
     SessionsChangedInput,
+    SnoozeInput,
     WorkflowConfig,
 )
+from coaching.preferences import CHANGE_REJECTED, PLAN_CLOSED, ChangeRejected
 from workflows.plan import CoachingPlanWorkflow
 
 
@@ -50,6 +62,17 @@ class PlanWorkflowClosedError(LookupError):
         self.status = status
         self.failure = failure
 
+
+class PlanEndedError(LookupError):
+    """The plan is completed or cancelled (its workflow may still be finishing): there is nothing left to change."""
+
+    def __init__(self, plan_id: int, message: str) -> None:
+        super().__init__(message)
+        self.plan_id = plan_id
+
+
+#: How long an athlete's change may take (validation, the database write, the new schedule) before giving up.
+UPDATE_TIMEOUT_SECONDS = 30.0
 
 #: Execution states in which a status query tells the truth: live while running, the final state once completed.
 _QUERYABLE = (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
@@ -96,6 +119,40 @@ class PlanNotifications:
 
     async def sessions_changed(self, plan_id: int, reason: str = "") -> None:
         await self._signal(plan_id, CoachingPlanWorkflow.sessions_changed, SessionsChangedInput(reason=reason))
+
+    # ---- an athlete's changes: Temporal updates, refused with the reason or answered with the new schedule ----
+
+    async def change_preferences(self, plan_id: int, change: ChangePreferencesInput) -> PlanStatusResult:
+        return await self._update(plan_id, CoachingPlanWorkflow.change_preferences, change)
+
+    async def snooze(self, plan_id: int, snooze: SnoozeInput) -> PlanStatusResult:
+        return await self._update(plan_id, CoachingPlanWorkflow.snooze, snooze)
+
+    async def cancel_snooze(self, plan_id: int) -> PlanStatusResult:
+        return await self._update(plan_id, CoachingPlanWorkflow.cancel_snooze, CancelSnoozeInput())
+
+    async def reschedule_session(self, plan_id: int, change: RescheduleSessionInput) -> PlanStatusResult:
+        return await self._update(plan_id, CoachingPlanWorkflow.reschedule_session, change)
+
+    async def _update(self, plan_id: int, update: object, arg: object) -> PlanStatusResult:
+        """Run an update; a refusal raises :class:`ChangeRejected` (field, reason) or :class:`PlanEndedError`."""
+        try:
+            return await asyncio.wait_for(
+                self.handle(plan_id).execute_update(update, arg),  # type: ignore[call-overload]
+                timeout=UPDATE_TIMEOUT_SECONDS,
+            )
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == CHANGE_REJECTED:
+                field, code = (list(cause.details) + ["", "invalid_request"])[:2]
+                raise ChangeRejected(str(field), cause.message, str(code)) from None
+            if isinstance(cause, ApplicationError) and cause.type == PLAN_CLOSED:
+                raise PlanEndedError(plan_id, cause.message) from None
+            raise
+        except RPCError as err:
+            if err.status is RPCStatusCode.NOT_FOUND:
+                raise PlanNotFoundError(plan_id) from err
+            raise
 
     async def execution_status(self, plan_id: int) -> WorkflowExecutionStatus | None:
         """The status of the plan's latest workflow run (RUNNING, COMPLETED, FAILED, …)."""

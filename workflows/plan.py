@@ -23,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
         Action,
         CadenceSnapshot,
         CadenceUpdatedInput,
+        CancelSnoozeInput,
+        ChangePreferencesInput,
         Completion,
         Decision,
         DeliverInput,
@@ -44,10 +46,23 @@ with workflow.unsafe.imports_passed_through():
         RecordScheduleInput,
         RecordSkipInput,
         RefreshCadenceInput,
+        RescheduleSessionInput,
+        SavePreferencesInput,
+        SaveRescheduleInput,
         SessionCompletedInput,
         SessionsChangedInput,
+        SnoozeInput,
         UpcomingNotification,
         content_fingerprint,
+    )
+    from coaching.preferences import (
+        CHANGE_REJECTED,
+        PLAN_CLOSED,
+        ChangeRejected,
+        check_preferences,
+        check_reschedule,
+        check_snooze,
+        snooze_end,
     )
     from coaching.schedule import (
         FINAL_TYPES,
@@ -86,6 +101,10 @@ _TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
 _IO_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)
 )
+#: An athlete's change is written while they wait for the answer: a few quick tries, then the update fails (the
+#: API answers 503 and the app retries; every change sets a value, so a repeat is harmless).
+_SAVE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4)
+_SAVE_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn
@@ -108,6 +127,8 @@ class CoachingPlanWorkflow:
         #: notification id -> (fingerprint it was started for, the running or finished preparation). Deliberately
         #: not in the state: continue-as-new drops them, and the next run prepares again if there is still time.
         self._preparing: dict[str, tuple[str, ActivityHandle[PreparedContent]]] = {}
+        #: Counts the athlete's changes written to the database: a load in flight across one read it too early.
+        self._saved_changes = 0
 
     # --- run loop ----------------------------------------------------------------------------------------
 
@@ -222,7 +243,11 @@ class CoachingPlanWorkflow:
     async def _reload(self) -> None:
         self._state.needs_reload = False
         signals_before = self._cadence_signals
-        result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
+        while True:
+            saved_before = self._saved_changes
+            result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
+            if self._saved_changes == saved_before:
+                break  # else an athlete's change was written while it read: read again (only after an update)
         if result.snapshot is not None and self._cadence_signals != signals_before:
             assert self._signalled_cadence is not None
             result.snapshot.cadence = self._signalled_cadence
@@ -481,6 +506,114 @@ class CoachingPlanWorkflow:
             ]
         )
 
+    # --- updates: an athlete's changes, checked by a validator, applied, answered with the new schedule ---------
+
+    @workflow.update
+    async def change_preferences(self, input: ChangePreferencesInput) -> PlanStatusResult:
+        """Store the athlete's preferences (they are the athlete's, so every plan of theirs sees them) and re-plan."""
+        snapshot = await self._open_snapshot()
+        _check(check_preferences, input)
+        result = await workflow.execute_activity_method(
+            PlanActivities.save_preferences,
+            SavePreferencesInput(plan_id=self._plan_id, user_id=snapshot.user_id, change=input),
+            start_to_close_timeout=_SAVE_TIMEOUT,
+            retry_policy=_SAVE_RETRY,
+        )
+        current = self._state.snapshot
+        assert current is not None
+        current.prefs = result.prefs
+        self._saved_changes += 1
+        return self._replanned()
+
+    @change_preferences.validator
+    def _validate_preferences(self, input: ChangePreferencesInput) -> None:
+        self._refuse_if_closed()
+        _check(check_preferences, input)
+
+    @workflow.update
+    async def snooze(self, input: SnoozeInput) -> PlanStatusResult:
+        """Hold the plan's reminders until a time (or for a duration from now); celebrations still go out."""
+        snapshot = await self._open_snapshot()
+        until = self._checked_snooze(input, snapshot.prefs.timezone)
+        self._state.snoozed_until = until
+        return self._replanned()
+
+    @snooze.validator
+    def _validate_snooze(self, input: SnoozeInput) -> None:
+        self._refuse_if_closed()
+        snapshot = self._state.snapshot
+        self._checked_snooze(input, snapshot.prefs.timezone if snapshot else "UTC")
+
+    @workflow.update
+    async def cancel_snooze(self, input: CancelSnoozeInput) -> PlanStatusResult:
+        """End the snooze now (nothing to do without one): what it held goes out now if still useful."""
+        await self._open_snapshot()
+        self._state.snoozed_until = None
+        return self._replanned()
+
+    @cancel_snooze.validator
+    def _validate_cancel_snooze(self, input: CancelSnoozeInput) -> None:
+        self._refuse_if_closed()
+
+    @workflow.update
+    async def reschedule_session(self, input: RescheduleSessionInput) -> PlanStatusResult:
+        """Move a session to another date or start time (a time given is the athlete's own), then re-plan."""
+        snapshot = await self._open_snapshot()
+        day, minute = _check(check_reschedule, snapshot, self._state.completions, input, workflow.now())
+        result = await workflow.execute_activity_method(
+            PlanActivities.save_reschedule,
+            SaveRescheduleInput(
+                plan_id=self._plan_id, plan_session_id=input.plan_session_id, scheduled_date=day, start_minute=minute
+            ),
+            start_to_close_timeout=_SAVE_TIMEOUT,
+            retry_policy=_SAVE_RETRY,
+        )
+        current = self._state.snapshot
+        assert current is not None
+        moved = result.session
+        current.sessions = [moved if s.id == moved.id else s for s in current.sessions]
+        # A moved session is new from now on, as when the core API moves one (see _reload).
+        self._state.sessions_seen.setdefault(session_seen_key(moved.id, moved.scheduled_date), workflow.now())
+        self._rematch_completions(current)
+        self._saved_changes += 1
+        return self._replanned()
+
+    @reschedule_session.validator
+    def _validate_reschedule(self, input: RescheduleSessionInput) -> None:
+        self._refuse_if_closed()
+        snapshot = self._state.snapshot
+        if snapshot is not None:  # before the first load, the handler checks once it is there
+            _check(check_reschedule, snapshot, self._state.completions, input, workflow.now())
+
+    async def _open_snapshot(self) -> PlanSnapshot:
+        await workflow.wait_condition(lambda: self._state.snapshot is not None)
+        self._refuse_if_closed()
+        snapshot = self._state.snapshot
+        assert snapshot is not None
+        return snapshot
+
+    def _refuse_if_closed(self) -> None:
+        if self._state.status in _TERMINAL:
+            raise ApplicationError(
+                f"plan {self._plan_id} is {self._state.status.value}: nothing left to change",
+                type=PLAN_CLOSED,
+                non_retryable=True,
+            )
+
+    def _checked_snooze(self, input: SnoozeInput, timezone: str) -> datetime:
+        now = workflow.now()
+        until, field = _check(snooze_end, input, now)
+        _check(check_snooze, until, now, timezone, field)
+        return until
+
+    def _replanned(self) -> PlanStatusResult:
+        """Wake the loop to act on the change, and answer with the schedule as it now stands."""
+        snapshot = self._state.snapshot
+        assert snapshot is not None
+        self._wake = True
+        self._remember_upcoming(snapshot, evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive))
+        return self.status()
+
     # --- signals and queries: they change state and wake the loop, nothing else --------------------------------
 
     @workflow.signal
@@ -562,7 +695,20 @@ class CoachingPlanWorkflow:
             completions=len(self._state.completions),
             sent=self._count(LedgerStatus.SENT),
             skipped=self._count(LedgerStatus.SKIPPED),
+            snoozed_until=self._snoozed_until(),
         )
+
+    def _snoozed_until(self) -> datetime | None:
+        until = self._state.snoozed_until
+        return until if until is not None and until > workflow.now() else None
+
+
+def _check(rule: Callable[..., _Out], *args: object) -> _Out:
+    """Apply one of coaching.preferences' rules; a refusal fails the update (not the workflow) with its reason."""
+    try:
+        return rule(*args)
+    except ChangeRejected as err:
+        raise ApplicationError(err.message, err.field, err.code, type=CHANGE_REJECTED, non_retryable=True) from None
 
 
 def _failed(handle: ActivityHandle[PreparedContent]) -> bool:
