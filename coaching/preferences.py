@@ -126,7 +126,8 @@ def snooze_end(change: SnoozeInput, now: datetime) -> tuple[datetime, str]:
 def check_snooze(until: datetime, now: datetime, timezone: str, field: str = "until") -> None:
     """A snooze ends in the future, at most :data:`MAX_SNOOZE` from now."""
     if until <= now:
-        raise ChangeRejected(field, f"{format_local(until, timezone)} is not in the future")
+        # Not format_local: an absurd time (year 1 at +14:00) has no local reading at all.
+        raise ChangeRejected(field, f"{until.isoformat()} is not in the future")
     if until - now > MAX_SNOOZE:
         raise ChangeRejected(
             field,
@@ -158,6 +159,8 @@ def check_reschedule(
         raise ChangeRejected("scheduled_date", f"session {session.id} has no date yet: give one")
     if day > local_date(now + MAX_RESCHEDULE_AHEAD, tz):
         raise ChangeRejected("scheduled_date", f"{day.isoformat()} is more than a year ahead")
+    if day < local_date(now, tz):
+        raise ChangeRejected("scheduled_date", f"{day.isoformat()} is in the past")
     minute = change.start_minute
     if minute is not None:
         start = local_to_utc(day, minute, tz)

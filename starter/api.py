@@ -17,7 +17,7 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, TypeVar, cast
 
 import uvicorn
 from fastapi import Depends, FastAPI, Path, Request, status
@@ -27,13 +27,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError
 
 from activities.store import Store
 from coaching.ids import plan_workflow_id
 from coaching.models import PlanStatusResult, SessionCompletedInput
-from starter.client import PlanNotFoundError, PlanNotifications, PlanWorkflowClosedError
+from coaching.preferences import ChangeRejected
+from starter.client import PlanEndedError, PlanNotFoundError, PlanNotifications, PlanWorkflowClosedError
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +53,10 @@ MAX_ID = 2**63 - 1
 READY_TIMEOUT_SECONDS = 3.0
 #: A reason ends up in workflow history: bounded, so one request cannot bloat it.
 MAX_REASON_LENGTH = 500
+
+_T = TypeVar("_T")
+#: Where a refused change's field is in the request, when it is not ``body.<field>``.
+_REQUEST_FIELDS = {"plan_session_id": "path.session_id"}
 
 PlanId = Annotated[int, Path(gt=0, le=MAX_ID, description="The `user_coaching_plans` id")]
 
@@ -164,6 +175,14 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def plan_closed(_: Request, exc: Exception) -> JSONResponse:
         return _error(409, "plan_closed", str(exc))
 
+    async def change_rejected(_: Request, exc: Exception) -> JSONResponse:
+        # A rule of coaching.preferences, checked here or by the workflow's update validator.
+        err = cast(ChangeRejected, exc)
+        field = FieldError(field=_REQUEST_FIELDS.get(err.field, f"body.{err.field}"), message=err.message)
+        if err.code == "session_not_found":
+            return _error(404, err.code, err.message, [field])
+        return _error(422, err.code, f"the change was refused: {err.message}", [field])
+
     async def http_error(_: Request, exc: Exception) -> JSONResponse:
         err = cast(StarletteHTTPException, exc)
         if err.status_code == 400:
@@ -187,8 +206,19 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(PlanNotFoundError, plan_not_found)
     app.add_exception_handler(PlanWorkflowClosedError, plan_closed)
+    app.add_exception_handler(PlanEndedError, plan_closed)
+    app.add_exception_handler(ChangeRejected, change_rejected)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for temporal_error in (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError, TimeoutError):
+    for temporal_error in (
+        RPCError,
+        WorkflowQueryFailedError,
+        WorkflowQueryRejectedError,
+        # An update that failed for another reason than a refusal: the change could not be saved (e.g. the
+        # database is down); every change sets a value, so retrying it is safe.
+        WorkflowUpdateFailedError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+        TimeoutError,
+    ):
         app.add_exception_handler(temporal_error, temporal_unavailable)
     app.add_exception_handler(Exception, unexpected)
 
@@ -233,9 +263,15 @@ Service = Annotated[ApiContext, Depends(_service)]
 async def _signal(
     context: ApiContext, plan_id: int, what: str, send: Callable[[], Awaitable[None]]
 ) -> AcceptedResponse:
-    """Send a signal; a plan whose workflow has ended answers 409 rather than 404 (Temporal says NOT_FOUND)."""
+    """Send a signal (see :func:`to_workflow`)."""
+    await to_workflow(context, plan_id, send)
+    return AcceptedResponse(plan_id=plan_id, workflow_id=plan_workflow_id(plan_id), accepted=what)
+
+
+async def to_workflow(context: ApiContext, plan_id: int, call: Callable[[], Awaitable[_T]]) -> _T:
+    """Signal or update the plan's workflow; one that has ended answers 409, not 404 (Temporal says NOT_FOUND)."""
     try:
-        await send()
+        return await call()
     except PlanNotFoundError:
         # Raises PlanNotFoundError (404) if no run exists at all, PlanWorkflowClosedError (409) if it failed.
         closed = await context.plans.check_not_closed_abnormally(plan_id)
@@ -245,7 +281,6 @@ async def _signal(
         raise ApiError(
             409, "plan_closed", f"plan {plan_id}: workflow {word}; start it again to resume notifications"
         ) from None
-    return AcceptedResponse(plan_id=plan_id, workflow_id=plan_workflow_id(plan_id), accepted=what)
 
 
 # ---- routes -----------------------------------------------------------------------------------------------
@@ -337,9 +372,11 @@ def _build_app() -> FastAPI:
         return await context.plans.status(plan_id)
 
     # Imported here: the athlete routes use this module's errors and dependencies.
-    from starter.api_athlete import router
+    from starter.api_athlete import router as athlete_routes
+    from starter.api_preferences import router as preference_routes
 
-    app.include_router(router)
+    app.include_router(athlete_routes)
+    app.include_router(preference_routes)
     return app
 
 
