@@ -202,6 +202,65 @@ async def record_cancelled_before_load(name: str) -> None:
             await save(name, handle)
 
 
+async def record_athlete_changes(name: str) -> None:
+    """An athlete's updates: preferences (brief time, digest off, refused accountability switch), a snooze that holds
+    a brief, its cancellation, a session moved (and a refused move into the past), a ruck celebrated."""
+    from coaching.models import Category, ChangePreferencesInput, RescheduleSessionInput, SnoozeInput
+    from coaching.preferences import ChangeRejected
+
+    with tempfile.TemporaryDirectory() as tmp:
+        async with local_stack(
+            f"sqlite+aiosqlite:///{tmp}/h.db", config=WorkflowConfig(search_attributes=False)
+        ) as stack:
+            day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
+            plan_id = await stack.store.create_demo_plan(
+                timezone=TZ,
+                start_date=day,
+                sessions=[
+                    {
+                        "scheduled_date": day + timedelta(days=2 * i),
+                        "planned_session_type": "Tempo Ruck",
+                        "scheduled_start_time": "07:00",
+                    }
+                    for i in range(3)
+                ],
+                created_at=await stack.now(),
+            )
+            handle = await stack.plans.start_plan(plan_id)
+            await stack.plans.change_preferences(
+                plan_id,
+                ChangePreferencesInput(evening_brief_minute=19 * 60, categories={Category.WEEKLY_DIGEST: False}),
+            )
+            for refused in (
+                stack.plans.change_preferences(
+                    plan_id, ChangePreferencesInput(categories={Category.MORNING_HYPE: False})
+                ),
+                stack.plans.reschedule_session(
+                    plan_id, RescheduleSessionInput(plan_session_id=1, scheduled_date=day - timedelta(days=3))
+                ),
+            ):
+                try:
+                    await refused
+                except ChangeRejected:
+                    pass
+            await stack.plans.snooze(plan_id, SnoozeInput(until=local_to_utc(day, 6 * 60 + 30, TZ)))
+            await stack.advance_to(local_to_utc(day, 8 * 60, TZ))
+            await stack.plans.snooze(plan_id, SnoozeInput(duration_minutes=24 * 60))
+            await stack.plans.cancel_snooze(plan_id)
+            await stack.plans.reschedule_session(
+                plan_id,
+                RescheduleSessionInput(plan_session_id=2, scheduled_date=day + timedelta(days=3), start_minute=18 * 60),
+            )
+            await stack.plans.session_completed(
+                plan_id,
+                SessionCompletedInput(ruck_id=88, completed_at=local_to_utc(day + timedelta(days=3), 19 * 60, TZ)),
+            )
+            await stack.advance_to(local_to_utc(day + timedelta(days=4), 12 * 60, TZ))
+            await stack.plans.cancel(plan_id)
+            await handle.result()
+            await save(name, handle)
+
+
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
@@ -210,6 +269,7 @@ RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     "plan_adaptive_cadence": record_adaptive_cadence,
     "plan_cancelled_before_load": record_cancelled_before_load,
     "plan_prepared_content": record_prepared_content,
+    "plan_athlete_changes": record_athlete_changes,
 }
 
 
