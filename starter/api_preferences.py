@@ -47,7 +47,7 @@ WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturd
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 Clock = Annotated[
     str,
-    Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local wall time, HH:MM (24-hour)", examples=["20:00"]),
+    Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local wall time, HH:MM (24-hour), e.g. 20:00"),
 ]
 
 _PLAN_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -104,13 +104,13 @@ class PreferencesUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timezone: TimezoneName | None = Field(default=None, max_length=64, examples=["America/New_York"])
+    timezone: TimezoneName | None = Field(default=None, max_length=64, description="IANA zone, e.g. America/New_York")
     quiet_hours: QuietHours | None = None
     evening_brief_time: Clock | None = None
     morning_hype_lead_minutes: int | None = Field(default=None, ge=5, le=240)
     weekly_digest: WeeklyDigestTiming | None = None
     daily_cap: int | None = Field(default=None, ge=1, le=20)
-    coaching_tone: str | None = Field(default=None, max_length=50, examples=["drill_sergeant"])
+    coaching_tone: str | None = Field(default=None, max_length=50, description="A coaching tone, e.g. drill_sergeant")
     categories: CategorySwitches | None = None
 
     @field_validator("coaching_tone")

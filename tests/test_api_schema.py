@@ -16,10 +16,11 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 import requests
 import schemathesis
@@ -38,11 +39,44 @@ SEED = 20_240_601
 schema = schemathesis.openapi.from_dict(openapi_document(), config=schemathesis.Config(seed=SEED))
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+JWT_SECRET = "s" * 32
+#: The athlete who owns the demo plans: athlete endpoints are exercised with their valid token too, not only 401s.
+ATHLETE = "6f1c2a9e-3b4d-4e5f-8a7b-9c0d1e2f3a4b"
+ATHLETE_AUTH = {
+    "Authorization": "Bearer "
+    + jwt.encode({"sub": ATHLETE, "exp": datetime.now(UTC) + timedelta(hours=2)}, JWT_SECRET, algorithm="HS256")
+}
 
 
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]
+
+_clock = st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 23), st.integers(0, 59))
+_preferences = st.fixed_dictionaries(
+    {},
+    optional={
+        "timezone": st.sampled_from(["UTC", NY, "Asia/Kolkata", "Asia/Kathmandu", "Australia/Lord_Howe"]),
+        "quiet_hours": st.none() | st.fixed_dictionaries({"start": _clock, "end": _clock}),
+        "evening_brief_time": _clock,
+        "morning_hype_lead_minutes": st.integers(5, 240),
+        "weekly_digest": st.fixed_dictionaries(
+            {}, optional={"weekday": st.sampled_from(["monday", "sunday"]), "time": _clock}
+        ),
+        "daily_cap": st.integers(1, 20),
+        "coaching_tone": st.sampled_from(["drill_sergeant", "Supportive Friend", "minimalist"]),
+        "categories": st.fixed_dictionaries(
+            {},
+            optional={"weekly_digest": st.booleans(), "milestone_alert": st.booleans(), "morning_hype": st.booleans()},
+        ),
+    },
+)
+VALID_BODIES: dict[tuple[str, str], st.SearchStrategy[Any]] = {
+    ("PATCH", "/v1/me/preferences"): _preferences,
+    ("POST", "/v1/me/plans/{plan_id}/snooze"): st.fixed_dictionaries({"duration_minutes": st.integers(1, 7 * 24 * 60)}),
+}
 #: Demo plans made before the run, so some generated requests reach a plan that exists (two started, one not).
 STARTED_PLANS, UNSTARTED_PLANS = 2, 1
+#: Plan ids up to this are the service endpoints'; the ATHLETE's started plans come after them.
+RESERVED_IDS, ATHLETE_PLANS = 10, 2
 STARTUP_TIMEOUT_SECONDS = 60
 
 
@@ -53,6 +87,8 @@ class _Server:
         self.database_url = database_url
         self.base_url = ""
         self.plan_ids: list[int] = []
+        self.athlete_plan_ids: list[int] = []
+        self.session_ids: list[int] = []
         self.error: BaseException | None = None
         self._ready = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -83,23 +119,40 @@ class _Server:
         self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
         async with local_stack(self.database_url) as stack:
             # With a JWT secret, the athlete endpoints answer (401 to these requests) instead of 503 not_configured.
-            app = create_app(stack.plans, service_token=TOKEN, store=stack.store, jwt_secret="s" * 32)
+            app = create_app(stack.plans, service_token=TOKEN, store=stack.store, jwt_secret=JWT_SECRET)
             async with serving(app) as url:
                 now = await stack.now()
                 today = to_local(now, NY).date()
+                session = {
+                    "scheduled_date": today + timedelta(days=2),
+                    "planned_session_type": "Tempo Ruck",
+                    "planned_week": 1,
+                    "scheduled_start_time": "07:30",
+                }
                 for n in range(STARTED_PLANS + UNSTARTED_PLANS):
-                    session = {
-                        "scheduled_date": today + timedelta(days=2),
-                        "planned_session_type": "Tempo Ruck",
-                        "planned_week": 1,
-                        "scheduled_start_time": "07:30",
-                    }
                     plan_id = await stack.store.create_demo_plan(
                         timezone=NY, start_date=today, sessions=[session], created_at=now
                     )
                     if n < STARTED_PLANS:
                         await stack.plans.start_plan(plan_id)
                     self.plan_ids.append(plan_id)
+                # The athlete's plans come after ids that generated requests are likely to pick (small numbers), so
+                # the service endpoints' cancel and complete rarely end them before the athlete's requests run.
+                while len(self.plan_ids) < RESERVED_IDS:
+                    self.plan_ids.append(
+                        await stack.store.create_demo_plan(
+                            timezone=NY, start_date=today, sessions=[session], created_at=now
+                        )
+                    )
+                for _ in range(ATHLETE_PLANS):
+                    plan_id = await stack.store.create_demo_plan(
+                        user_id=ATHLETE, timezone=NY, start_date=today, sessions=[session], created_at=now
+                    )
+                    await stack.plans.start_plan(plan_id)
+                    self.athlete_plan_ids.append(plan_id)
+                    snapshot = await stack.store.load_plan_snapshot(plan_id)
+                    assert snapshot is not None
+                    self.session_ids.extend(s.id for s in snapshot.sessions)
                 self.base_url = url
                 self._ready.set()
                 await self._stop.wait()
@@ -137,8 +190,20 @@ def http() -> Iterator[requests.Session]:
 def test_the_api_conforms_to_its_openapi_document(
     case: schemathesis.Case, data: st.DataObject, server: _Server, http: requests.Session
 ) -> None:
-    if "plan_id" in (case.path_parameters or {}) and data.draw(st.booleans(), label="use a demo plan"):
-        assert case.path_parameters is not None
-        case.path_parameters["plan_id"] = data.draw(st.sampled_from(server.plan_ids), label="plan_id")
+    parameters = case.path_parameters or {}
+    athlete = case.path.startswith("/v1/me/")
+    if "plan_id" in parameters and data.draw(st.booleans(), label="use a demo plan"):
+        plans = server.athlete_plan_ids if athlete else server.plan_ids
+        parameters["plan_id"] = data.draw(st.sampled_from(plans), label="plan_id")
+    if "session_id" in parameters and data.draw(st.booleans(), label="use a demo session"):
+        parameters["session_id"] = data.draw(st.sampled_from(server.session_ids), label="session_id")
+    # Mostly as the athlete: the service token on an athlete endpoint is one more 401.
+    as_athlete = athlete and data.draw(st.integers(0, 3), label="as the athlete (unless 0)") != 0
+    headers = ATHLETE_AUTH if as_athlete else AUTH
+    # Generated bodies are rarely valid for these two (an IANA zone, a tone name): some are drawn valid instead, so
+    # their success answers are checked against the document too.
+    valid_bodies = VALID_BODIES.get((case.method, case.path))
+    if valid_bodies is not None and headers is ATHLETE_AUTH and data.draw(st.booleans(), label="a valid body"):
+        case.body = data.draw(valid_bodies, label="body")
     kwargs: dict[str, Any] = {"timeout": 10}
-    case.call_and_validate(base_url=server.base_url, session=http, headers=AUTH, checks=CHECKS, **kwargs)
+    case.call_and_validate(base_url=server.base_url, session=http, headers=headers, checks=CHECKS, **kwargs)
