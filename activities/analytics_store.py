@@ -76,13 +76,17 @@ class AnalyticsStore:
             owner = await session.scalar(select(UserCoachingPlan.user_id).where(UserCoachingPlan.id == plan_id))
         return None if owner is None else _canonical(owner)
 
-    async def notification_owner(self, notification_id: str) -> str | None:
-        """The user id of the ledger row with ``notification_id``, or None if the ledger has no such row."""
+    async def notification_owner(self, notification_id: str) -> tuple[str, str] | None:
+        """The user id (canonical form) and ledger status of ``notification_id``, or None if there is no such row."""
         async with self._sessionmaker() as session:
-            owner = await session.scalar(
-                select(PlanNotificationAudit.user_id).where(PlanNotificationAudit.notification_id == notification_id)
-            )
-        return None if owner is None else _canonical(owner)
+            row = (
+                await session.execute(
+                    select(PlanNotificationAudit.user_id, PlanNotificationAudit.status).where(
+                        PlanNotificationAudit.notification_id == notification_id
+                    )
+                )
+            ).first()
+        return None if row is None else (_canonical(row[0]), row[1])
 
     async def record_event(self, notification_id: str, user_id: str, event: str, occurred_at: datetime) -> bool:
         """Store the event once; True if it is new, False if this notification already had it."""

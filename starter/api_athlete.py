@@ -21,7 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from activities.analytics_store import AnalyticsStore
-from coaching.models import PlanStatusResult
+from coaching.models import LedgerStatus, PlanStatusResult
 from starter.api import (
     MAX_ID,
     ApiContext,
@@ -34,6 +34,9 @@ from starter.api import (
 #: Supabase's audience for signed-in users.
 AUDIENCE = "authenticated"
 MAX_NOTIFICATION_ID_LENGTH = 200
+#: Ledger statuses of notifications that never reached a device. ('scheduled' counts as sent: a push can land
+#: before its ledger row is updated, and the device reports what it got.)
+_NOT_SENT = frozenset({LedgerStatus.SKIPPED.value, LedgerStatus.FAILED.value})
 
 NotificationEventName = Literal["delivered", "opened", "cta_tapped", "dismissed"]
 
@@ -175,6 +178,7 @@ async def my_schedule(
     responses={
         **_ATHLETE_RESPONSES,
         404: {"model": ErrorResponse, "description": "Not a notification of this athlete (`notification_not_found`)"},
+        409: {"model": ErrorResponse, "description": "It was skipped or failed, never sent (`notification_not_sent`)"},
     },
     tags=["athlete"],
 )
@@ -186,8 +190,12 @@ async def notification_event(
 ) -> NotificationEventResponse:
     """Record what happened to one of the athlete's notifications. Idempotent: a repeat stores nothing new."""
     analytics = _analytics(_context(request))
-    if await analytics.notification_owner(notification_id) != athlete.user_id:
+    found = await analytics.notification_owner(notification_id)
+    if found is None or found[0] != athlete.user_id:
         raise ApiError(404, "notification_not_found", "notification not found")
+    if found[1] in _NOT_SENT:
+        # A skipped or failed notification never reached a device: an event for it would skew the report.
+        raise ApiError(409, "notification_not_sent", f"notification {notification_id} was not sent ({found[1]})")
     occurred_at = body.occurred_at or datetime.now(UTC)
     recorded = await analytics.record_event(notification_id, athlete.user_id, body.event, occurred_at)
     return NotificationEventResponse(notification_id=notification_id, event=body.event, recorded=recorded)

@@ -220,6 +220,19 @@ async def test_someone_elses_notification_is_404(stack: Stack, http: httpx.Async
     assert await AnalyticsStore(stack.store.sessionmaker).events(nid) == []
 
 
+@pytest.mark.parametrize("status", ["skipped", "failed"])
+async def test_an_event_for_a_notification_never_sent_is_409(
+    stack: Stack, http: httpx.AsyncClient, status: str
+) -> None:
+    plan_id, uid = await make_plan(stack)
+    nid = await ledger_row(stack.store, plan_id, uid, status=status)
+    response = await http.post(
+        f"/v1/me/notifications/{nid}/events", json={"event": "opened"}, headers=bearer(token(uid))
+    )
+    error_of(response, 409, "notification_not_sent")
+    assert await AnalyticsStore(stack.store.sessionmaker).events(nid) == []
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
