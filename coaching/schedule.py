@@ -586,7 +586,8 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
         if quiet is not None:
             end = end_of_quiet_hours(held, tz, quiet)
             if end != held:
-                held, hold = end, "quiet_hours"
+                # Named after what made it too late: a snooze that alone does so stays the reason.
+                held, hold = end, hold if held > n.expires_at else "quiet_hours"
                 n.reason += f"; held for quiet hours until {format_local(held, tz)}"
         if held != base:
             n.send_at = held
