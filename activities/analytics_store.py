@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal_column, select
@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 from activities.db import NotificationEvent, PlanNotificationAudit, RuckSession, UserCoachingPlan, UserProfile
 from activities.store import dialect_insert
 from coaching.content import resolve_tone
+from coaching.timeutil import to_local, validate_timezone
 
 #: How long after a notification a completed ruck still counts as following it.
 FOLLOW_UP_HOURS = 24
@@ -26,11 +27,12 @@ FOLLOW_UP_HOURS = 24
 
 @dataclass(frozen=True)
 class EffectivenessRow:
-    """One group of the report: sent notifications of one type, tone, UTC hour of sending and copy source."""
+    """One group of the report: sent notifications of one type, tone, local hour of sending and copy source."""
 
     notification_type: str
     tone: str
-    hour_utc: int
+    #: The hour of day the notification reached the athlete, in their zone (today's zone: the ledger keeps none).
+    hour_local: int
     copy_source: str | None
     sent: int
     opened: int
@@ -46,12 +48,29 @@ def _canonical(user_id: str) -> str:
     return str(uuid.UUID(str(user_id)))
 
 
-def _utc_hour(dialect: str, column: Any) -> ColumnElement[Any]:
+def _quarter_hour(dialect: str, column: Any) -> ColumnElement[Any]:
+    """``column`` (UTC) truncated to its quarter hour: every zone's offset is a whole number of quarter hours (even
+    +05:45), so the quarter's start gives the local hour of everything in it, in any zone."""
     if dialect == "postgresql":
-        # timezone('UTC', timestamptz) is the UTC wall time, whatever the session's TimeZone is.
-        return cast(func.extract("hour", func.timezone("UTC", column)), Integer)
+        return func.date_bin(
+            literal_column("interval '15 minutes'"), column, literal_column("timestamptz '2000-01-01 00:00+00'")
+        )
     # SQLite stores UTC wall time as text ("YYYY-MM-DD HH:MM:SS.ffffff"), see activities.db.UTCDateTime.
-    return cast(func.strftime("%H", column), Integer)
+    quarter = cast(func.strftime("%M", column), Integer) / 15 * 15
+    return func.strftime("%Y-%m-%d %H:", column).op("||")(func.printf("%02d", quarter))
+
+
+def _utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):  # SQLite's text
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _zone(name: str | None) -> str:
+    try:
+        return validate_timezone(name or "UTC")
+    except ValueError:
+        return "UTC"
 
 
 def _within_follow_up(dialect: str, sent_at: Any, completed_at: Any) -> ColumnElement[bool]:
@@ -117,9 +136,9 @@ class AnalyticsStore:
     async def effectiveness(
         self, since: datetime | None = None, until: datetime | None = None
     ) -> list[EffectivenessRow]:
-        """Sent notifications (``since <= sent_at < until``) grouped by type, tone, UTC hour and copy source.
+        """Sent notifications (``since <= sent_at < until``) grouped by type, tone, local hour and copy source.
 
-        One grouped query: opens and CTA taps are joined by ``notification_id`` (at most one row each, by the
+        One grouped query (by quarter hour and zone, turned into local hours here): opens and CTA taps are joined by ``notification_id`` (at most one row each, by the
         unique key), and a notification counts as followed by a session when a ``completed`` ruck of the same
         athlete has ``completed_at`` within 24 hours after ``sent_at``. Raw tones are resolved with
         :func:`coaching.content.resolve_tone` afterwards, merging groups whose names resolve to the same tone.
@@ -129,7 +148,11 @@ class AnalyticsStore:
             ledger = PlanNotificationAudit
             opened = aliased(NotificationEvent)
             tapped = aliased(NotificationEvent)
-            hour = _utc_hour(dialect, ledger.sent_at).label("hour")
+            quarter = _quarter_hour(dialect, ledger.sent_at).label("quarter")
+            # The athlete's zone as a plan load reads it: the profile's unless that is the default, else the plan's.
+            zone = func.coalesce(
+                func.nullif(UserProfile.plan_notification_timezone, "UTC"), UserCoachingPlan.plan_notification_timezone
+            ).label("zone")
             followed = exists().where(
                 RuckSession.user_id == ledger.user_id,
                 RuckSession.status == "completed",
@@ -144,7 +167,8 @@ class AnalyticsStore:
                 select(
                     ledger.notification_type,
                     UserProfile.coaching_tone,
-                    hour,
+                    zone,
+                    quarter,
                     ledger.copy_source,
                     func.count(ledger.id),
                     func.count(opened.id),
@@ -153,16 +177,18 @@ class AnalyticsStore:
                 )
                 .select_from(ledger)
                 .outerjoin(UserProfile, UserProfile.user_id == ledger.user_id)
+                .outerjoin(UserCoachingPlan, UserCoachingPlan.id == ledger.user_coaching_plan_id)
                 .outerjoin(opened, and_(opened.notification_id == ledger.notification_id, opened.event == "opened"))
                 .outerjoin(tapped, and_(tapped.notification_id == ledger.notification_id, tapped.event == "cta_tapped"))
                 .where(*conditions)
-                .group_by(ledger.notification_type, UserProfile.coaching_tone, hour, ledger.copy_source)
+                .group_by(ledger.notification_type, UserProfile.coaching_tone, zone, quarter, ledger.copy_source)
             )
             rows: Sequence[Any] = (await session.execute(stmt)).all()
 
         merged: dict[tuple[str, str, int, str | None], list[int]] = {}
-        for ntype, raw_tone, hour_value, source, *counts in rows:
-            key = (ntype, str(resolve_tone(raw_tone)), int(hour_value), source)
+        for ntype, raw_tone, zone_name, quarter_start, source, *counts in rows:
+            local_hour = to_local(_utc(quarter_start), _zone(zone_name)).hour
+            key = (ntype, str(resolve_tone(raw_tone)), local_hour, source)
             total = merged.setdefault(key, [0, 0, 0, 0])
             for i, count in enumerate(counts):
                 total[i] += int(count)

@@ -71,7 +71,7 @@ class NotificationEventResponse(BaseModel):
 class EffectivenessGroup(BaseModel):
     notification_type: str
     tone: str
-    hour_utc: int = Field(description="Hour of sent_at in UTC (0-23)")
+    hour_local: int = Field(description="Hour of day (0-23) it was sent, in the athlete's time zone")
     copy_source: str | None
     sent: int
     opened: int
@@ -217,9 +217,9 @@ async def effectiveness(
 ) -> EffectivenessReport:
     """Sent notifications by type, tone, hour and copy source: opens, CTA taps, and the share followed by a ruck.
 
-    The hour is the hour of ``sent_at`` in **UTC**, not the athlete's local hour: the ledger does not keep the
-    zone a notification was sent in, and converting per athlete is left for later. A notification counts as
-    followed by a session when the athlete completed a ruck (``status = 'completed'``) within 24 h after it.
+    The hour is the local hour of day it was sent at, in the athlete's time zone (their current one: the ledger
+    does not keep the zone of each send). A notification counts as followed by a session when the athlete
+    completed a ruck (``status = 'completed'``) within 24 h after it.
     """
     rows = await _analytics(context).effectiveness(since, until)
     return EffectivenessReport(
@@ -229,7 +229,7 @@ async def effectiveness(
             EffectivenessGroup(
                 notification_type=r.notification_type,
                 tone=r.tone,
-                hour_utc=r.hour_utc,
+                hour_local=r.hour_local,
                 copy_source=r.copy_source,
                 sent=r.sent,
                 opened=r.opened,

@@ -299,7 +299,7 @@ async def test_the_effectiveness_report_counts_a_hand_made_ledger(stack: Stack, 
     response = await http.get("/v1/reports/effectiveness", params=params, headers=SERVICE)
     assert response.status_code == 200, response.text
     groups = {
-        (g["notification_type"], g["tone"], g["hour_utc"], g["copy_source"]): (
+        (g["notification_type"], g["tone"], g["hour_local"], g["copy_source"]): (
             g["sent"],
             g["opened"],
             g["cta_tapped"],
@@ -309,9 +309,10 @@ async def test_the_effectiveness_report_counts_a_hand_made_ledger(stack: Stack, 
         for g in response.json()["groups"]
     }
     assert groups == {
-        ("plan_evening_brief", "drill_sergeant", 9, "template"): (3, 3, 1, 1, pytest.approx(1 / 3)),
-        ("plan_evening_brief", "drill_sergeant", 9, "ai"): (1, 0, 0, 1, 1.0),
-        ("plan_morning_hype", "supportive_friend", 18, "template"): (1, 0, 1, 1, 1.0),
+        # New York in March 2020 before DST (UTC-5): 09:15 and 09:45 UTC are 04:15 and 04:45, 18:00 UTC is 13:00.
+        ("plan_evening_brief", "drill_sergeant", 4, "template"): (3, 3, 1, 1, pytest.approx(1 / 3)),
+        ("plan_evening_brief", "drill_sergeant", 4, "ai"): (1, 0, 0, 1, 1.0),
+        ("plan_morning_hype", "supportive_friend", 13, "template"): (1, 0, 1, 1, 1.0),
     }
 
 
@@ -337,11 +338,34 @@ async def test_the_report_query_runs_on_both_databases(store: Store) -> None:
     assert await analytics.record_event(nid, uid, "opened", sent)
     assert not await analytics.record_event(nid, uid, "opened", sent)
     [row] = await analytics.effectiveness(since=sent - timedelta(hours=1), until=sent + timedelta(hours=1))
-    assert (row.tone, row.hour_utc, row.sent, row.opened, row.cta_tapped, row.followed_by_session) == (
+    assert (row.tone, row.hour_local, row.sent, row.opened, row.cta_tapped, row.followed_by_session) == (
         "minimalist",
-        23,
+        18,  # 23:29 and 23:30 UTC are 18:29 and 18:30 in New York
         2,
         1,
         0,
         1,
     )
+
+
+@pytest.mark.parametrize(
+    ("timezone", "sent", "hour_local"),
+    [
+        # +05:45: 09:14 UTC is 14:59, 09:15 UTC is 15:00 — one UTC hour, two local hours.
+        ("Asia/Kathmandu", datetime(2020, 1, 1, 9, 14, tzinfo=UTC), 14),
+        ("Asia/Kathmandu", datetime(2020, 1, 1, 9, 15, tzinfo=UTC), 15),
+        # +05:30, and New York on both sides of the spring-forward night (2020-03-08).
+        ("Asia/Kolkata", datetime(2020, 1, 1, 9, 29, tzinfo=UTC), 14),
+        (NY, datetime(2020, 3, 8, 6, 30, tzinfo=UTC), 1),
+        (NY, datetime(2020, 3, 8, 7, 30, tzinfo=UTC), 3),
+    ],
+)
+async def test_the_report_hour_is_the_athletes_local_hour(
+    store: Store, timezone: str, sent: datetime, hour_local: int
+) -> None:
+    uid = str(uuid.uuid4())
+    plan_id = await store.create_demo_plan(user_id=uid, timezone=timezone, start_date=sent.date(), sessions=[])
+    await ledger_row(store, plan_id, uid, sent_at=sent)
+    analytics = AnalyticsStore(store.sessionmaker)
+    [row] = await analytics.effectiveness(since=sent - timedelta(minutes=1), until=sent + timedelta(minutes=1))
+    assert (row.hour_local, row.sent) == (hour_local, 1)
