@@ -138,9 +138,10 @@ class AnalyticsStore:
     ) -> list[EffectivenessRow]:
         """Sent notifications (``since <= sent_at < until``) grouped by type, tone, local hour and copy source.
 
-        One grouped query (by quarter hour and zone, turned into local hours here): opens and CTA taps are joined by ``notification_id`` (at most one row each, by the
-        unique key), and a notification counts as followed by a session when a ``completed`` ruck of the same
-        athlete has ``completed_at`` within 24 hours after ``sent_at``. Raw tones are resolved with
+        One grouped query (by zone and quarter hour, turned into local hours here): opens and CTA taps are joined
+        by ``notification_id`` (at most one row each, by the unique key), and a notification counts as followed by
+        a session when a ``completed`` ruck of the same athlete has ``completed_at`` within 24 hours after
+        ``sent_at``. Raw tones are resolved with
         :func:`coaching.content.resolve_tone` afterwards, merging groups whose names resolve to the same tone.
         """
         async with self._sessionmaker() as session:
