@@ -102,10 +102,12 @@ class Evaluation:
 
     actions: list[Action] = field(default_factory=list)
     upcoming: list[PlannedNotification] = field(default_factory=list)
+    #: When notifications not shown as upcoming (their category is off) are due: each is logged as skipped then.
+    silent_due: list[datetime] = field(default_factory=list)
 
     @property
     def next_wake(self) -> datetime | None:
-        return min((n.send_at for n in self.upcoming), default=None)
+        return min([*(n.send_at for n in self.upcoming), *self.silent_due], default=None)
 
 
 # --- session timing ----------------------------------------------------------------------------------------
@@ -576,6 +578,8 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
             # Decided (and logged) at its due time, so re-enabling the category does not bring it back.
             if n.due_at <= now:
                 due_now.append((n, f"category_off: you switched {n.type.value} notifications off"))
+            else:
+                result.silent_due.append(n.due_at)
             continue
         # Checked at the moment it could actually go out: a late wake-up inside quiet hours holds it too.
         base = max(n.due_at, now)
