@@ -86,7 +86,9 @@ class PreferencesStore:
         async with self._sessionmaker.begin() as session:
             profile = await session.get(UserProfile, uid, with_for_update=True)
             if change.categories:
-                stored = dict(profile.plan_notification_prefs) if profile and profile.plan_notification_prefs else {}
+                current = profile.plan_notification_prefs if profile is not None else None
+                # Anything but a JSON object (a hand-edited row) reads as empty, as it does when a plan is loaded.
+                stored = dict(current) if isinstance(current, dict) else {}
                 for category, key in CATEGORY_PREF_KEYS.items():
                     if category in change.categories:
                         stored[key] = change.categories[category]
