@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from activities.db import NotificationEvent, PlanNotificationAudit, RuckSession, UserCoachingPlan, UserProfile
-from activities.store import dialect_insert
+from activities.store import athlete_zone, dialect_insert
 from coaching.content import resolve_tone
-from coaching.timeutil import to_local, validate_timezone
+from coaching.timeutil import to_local
 
 #: How long after a notification a completed ruck still counts as following it.
 FOLLOW_UP_HOURS = 24
@@ -56,7 +56,7 @@ def _quarter_hour(dialect: str, column: Any) -> ColumnElement[Any]:
             literal_column("interval '15 minutes'"), column, literal_column("timestamptz '2000-01-01 00:00+00'")
         )
     # SQLite stores UTC wall time as text ("YYYY-MM-DD HH:MM:SS.ffffff"), see activities.db.UTCDateTime.
-    quarter = cast(func.strftime("%M", column), Integer) / 15 * 15
+    quarter = cast(func.strftime("%M", column), Integer).op("/")(15) * 15  # SQLite's integer division
     return func.strftime("%Y-%m-%d %H:", column).op("||")(func.printf("%02d", quarter))
 
 
@@ -64,13 +64,6 @@ def _utc(value: datetime | str) -> datetime:
     if isinstance(value, str):  # SQLite's text
         return datetime.fromisoformat(value).replace(tzinfo=UTC)
     return value.astimezone(UTC)
-
-
-def _zone(name: str | None) -> str:
-    try:
-        return validate_timezone(name or "UTC")
-    except ValueError:
-        return "UTC"
 
 
 def _within_follow_up(dialect: str, sent_at: Any, completed_at: Any) -> ColumnElement[bool]:
@@ -150,10 +143,8 @@ class AnalyticsStore:
             opened = aliased(NotificationEvent)
             tapped = aliased(NotificationEvent)
             quarter = _quarter_hour(dialect, ledger.sent_at).label("quarter")
-            # The athlete's zone as a plan load reads it: the profile's unless that is the default, else the plan's.
-            zone = func.coalesce(
-                func.nullif(UserProfile.plan_notification_timezone, "UTC"), UserCoachingPlan.plan_notification_timezone
-            ).label("zone")
+            profile_zone = UserProfile.plan_notification_timezone
+            plan_zone = UserCoachingPlan.plan_notification_timezone
             followed = exists().where(
                 RuckSession.user_id == ledger.user_id,
                 RuckSession.status == "completed",
@@ -168,7 +159,8 @@ class AnalyticsStore:
                 select(
                     ledger.notification_type,
                     UserProfile.coaching_tone,
-                    zone,
+                    profile_zone,
+                    plan_zone,
                     quarter,
                     ledger.copy_source,
                     func.count(ledger.id),
@@ -182,13 +174,21 @@ class AnalyticsStore:
                 .outerjoin(opened, and_(opened.notification_id == ledger.notification_id, opened.event == "opened"))
                 .outerjoin(tapped, and_(tapped.notification_id == ledger.notification_id, tapped.event == "cta_tapped"))
                 .where(*conditions)
-                .group_by(ledger.notification_type, UserProfile.coaching_tone, zone, quarter, ledger.copy_source)
+                .group_by(
+                    ledger.notification_type,
+                    UserProfile.coaching_tone,
+                    profile_zone,
+                    plan_zone,
+                    quarter,
+                    ledger.copy_source,
+                )
             )
             rows: Sequence[Any] = (await session.execute(stmt)).all()
 
         merged: dict[tuple[str, str, int, str | None], list[int]] = {}
-        for ntype, raw_tone, zone_name, quarter_start, source, *counts in rows:
-            local_hour = to_local(_utc(quarter_start), _zone(zone_name)).hour
+        for ntype, raw_tone, profile_tz, plan_tz, quarter_start, source, *counts in rows:
+            # The athlete's zone by the same rule as a plan load.
+            local_hour = to_local(_utc(quarter_start), athlete_zone(profile_tz, plan_tz)).hour
             key = (ntype, str(resolve_tone(raw_tone)), local_hour, source)
             total = merged.setdefault(key, [0, 0, 0, 0])
             for i, count in enumerate(counts):

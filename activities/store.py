@@ -612,14 +612,17 @@ def _valid_zone(name: str | None) -> str | None:
         return None
 
 
+def athlete_zone(profile_zone: str | None, plan_zone: str | None) -> str:
+    """The zone a plan's notifications use: the profile's unless it is the default (UTC) or invalid, else the
+    plan's, else UTC."""
+    zones = [_valid_zone(profile_zone), _valid_zone(plan_zone)]
+    return next((z for z in zones if z and z != "UTC"), "UTC")
+
+
 def _prefs(plan: UserCoachingPlan, profile: UserProfile | None) -> NotificationPrefs:
     # The profile's columns are NOT NULL with defaults ('UTC', 'supportive_friend'), so a default value there
     # is indistinguishable from "never set": it only wins when the plan has nothing more specific.
-    zones = [
-        _valid_zone(profile.plan_notification_timezone if profile else None),
-        _valid_zone(plan.plan_notification_timezone),
-    ]
-    timezone = next((z for z in zones if z and z != "UTC"), "UTC")
+    timezone = athlete_zone(profile.plan_notification_timezone if profile else None, plan.plan_notification_timezone)
     tones = [profile.coaching_tone if profile else None, plan.coaching_personality]
     tone = next((t for t in tones if t and t != DEFAULT_TONE), DEFAULT_TONE)
 

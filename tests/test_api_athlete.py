@@ -369,3 +369,46 @@ async def test_the_report_hour_is_the_athletes_local_hour(
     analytics = AnalyticsStore(store.sessionmaker)
     [row] = await analytics.effectiveness(since=sent - timedelta(minutes=1), until=sent + timedelta(minutes=1))
     assert (row.hour_local, row.sent) == (hour_local, 1)
+
+
+@pytest.mark.parametrize("minute", [15, 16, 29, 31, 44, 59])
+async def test_the_report_groups_by_quarter_hour_in_sql(store: Store, minute: int) -> None:
+    """The SQL buckets are quarter hours on both databases (local hours are derived from their starts)."""
+    from sqlalchemy import select
+
+    from activities.analytics_store import _quarter_hour, _utc
+
+    uid = str(uuid.uuid4())
+    plan_id = await store.create_demo_plan(user_id=uid, timezone=NY, start_date=date(2020, 1, 1), sessions=[])
+    sent = datetime(2020, 1, 1, 9, minute, 42, tzinfo=UTC)
+    nid = await ledger_row(store, plan_id, uid, sent_at=sent)
+    async with store.sessionmaker() as session:
+        dialect = session.get_bind().dialect.name
+        quarter = await session.scalar(
+            select(_quarter_hour(dialect, PlanNotificationAudit.sent_at)).where(
+                PlanNotificationAudit.notification_id == nid
+            )
+        )
+    assert _utc(quarter) == datetime(2020, 1, 1, 9, minute // 15 * 15, tzinfo=UTC)
+
+
+async def test_the_report_reads_the_zone_like_a_plan_load(store: Store) -> None:
+    """An invalid profile zone is skipped for the plan's, as when the plan is loaded (not UTC)."""
+    from sqlalchemy import update
+
+    from activities.db import UserProfile
+
+    uid = str(uuid.uuid4())
+    plan_id = await store.create_demo_plan(
+        user_id=uid, timezone="Asia/Kathmandu", start_date=date(2020, 1, 1), sessions=[]
+    )
+    async with store.sessionmaker.begin() as session:
+        await session.execute(
+            update(UserProfile).where(UserProfile.user_id == uid).values(plan_notification_timezone="Mars/Base")
+        )
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.prefs.timezone == "Asia/Kathmandu"
+    sent = datetime(2020, 1, 1, 9, 20, tzinfo=UTC)  # 15:05 in Kathmandu
+    await ledger_row(store, plan_id, uid, sent_at=sent)
+    [row] = await AnalyticsStore(store.sessionmaker).effectiveness(since=sent, until=sent + timedelta(minutes=1))
+    assert row.hour_local == 15
