@@ -49,6 +49,7 @@ from coaching.models import (
     content_fingerprint,
 )
 from coaching.payload import build_push_message
+from coaching.preferences import GONE_PLAN, GONE_SESSION
 from coaching.timeutil import local_date, local_to_utc
 
 #: The types whose copy mentions the weather at the session's start.
@@ -302,7 +303,7 @@ class PlanActivities:
         await preferences.save_preferences(input.user_id, input.change)
         prefs = await preferences.plan_preferences(input.plan_id)
         if prefs is None:
-            raise ApplicationError(f"plan {input.plan_id} does not exist", type="PlanGone", non_retryable=True)
+            raise ApplicationError(f"plan {input.plan_id} does not exist", type=GONE_PLAN, non_retryable=True)
         return SavePreferencesResult(prefs=prefs)
 
     @activity.defn
@@ -314,7 +315,7 @@ class PlanActivities:
         )
         if session is None:
             message = f"session {input.plan_session_id} is not in plan {input.plan_id}"
-            raise ApplicationError(message, type="SessionGone", non_retryable=True)
+            raise ApplicationError(message, type=GONE_SESSION, non_retryable=True)
         return SaveRescheduleResult(session=session)
 
     async def _record_sent(

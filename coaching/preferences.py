@@ -56,6 +56,9 @@ ACCOUNTABILITY_REASON = (
 CHANGE_REJECTED = "ChangeRejected"
 #: The ``type`` of the ApplicationError for a change to a plan that is completed or cancelled.
 PLAN_CLOSED = "PlanClosed"
+#: The ``type`` of the activities' ApplicationError when the session (or plan) to change is not in the database.
+GONE_SESSION = "SessionGone"
+GONE_PLAN = "PlanGone"
 
 
 class ChangeRejected(ValueError):
@@ -137,7 +140,11 @@ def check_snooze(until: datetime, now: datetime, timezone: str, field: str = "un
 
 
 def check_reschedule(
-    snapshot: PlanSnapshot, completions: list[Completion], change: RescheduleSessionInput, now: datetime
+    snapshot: PlanSnapshot,
+    completions: list[Completion],
+    change: RescheduleSessionInput,
+    now: datetime,
+    adaptive: bool = True,
 ) -> tuple[date, int | None]:
     """The session's new local date and start minute (None: its time follows the usual rules), or a refusal.
 
@@ -166,7 +173,7 @@ def check_reschedule(
         start = local_to_utc(day, minute, tz)
     else:
         moved = session.model_copy(update={"scheduled_date": day})
-        timing = session_start(moved, snapshot.prefs, snapshot.cadence)
+        timing = session_start(moved, snapshot.prefs, snapshot.cadence, adaptive=adaptive)
         assert timing is not None  # it has a date
         start = timing.start_at
     if start <= now:
@@ -178,6 +185,8 @@ def check_reschedule(
 __all__ = [
     "ACCOUNTABILITY",
     "CHANGE_REJECTED",
+    "GONE_PLAN",
+    "GONE_SESSION",
     "PLAN_CLOSED",
     "ADJUST_INSTEAD",
     "CATEGORY_TYPES",

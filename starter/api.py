@@ -56,7 +56,7 @@ MAX_REASON_LENGTH = 500
 
 _T = TypeVar("_T")
 #: Where a refused change's field is in the request, when it is not ``body.<field>``.
-_REQUEST_FIELDS = {"plan_session_id": "path.session_id"}
+_REQUEST_FIELDS = {"plan_session_id": "path.session_id", "plan_id": "path.plan_id"}
 
 PlanId = Annotated[int, Path(gt=0, le=MAX_ID, description="The `user_coaching_plans` id")]
 
@@ -179,7 +179,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         # A rule of coaching.preferences, checked here or by the workflow's update validator.
         err = cast(ChangeRejected, exc)
         field = FieldError(field=_REQUEST_FIELDS.get(err.field, f"body.{err.field}"), message=err.message)
-        if err.code == "session_not_found":
+        if err.code.endswith("_not_found"):  # session_not_found, plan_not_found (gone from the database)
             return _error(404, err.code, err.message, [field])
         return _error(422, err.code, f"the change was refused: {err.message}", [field])
 

@@ -373,6 +373,71 @@ async def test_reschedule_onto_a_dst_transition_keeps_local_wall_times(stack: St
 # --- 4. closed plans ---------------------------------------------------------------------------------------------
 
 
+async def test_moving_a_session_deleted_from_the_database_is_session_not_found_and_the_plan_reloads(
+    stack: Stack,
+) -> None:
+    """The core API deleted a session without telling the workflow: the move is refused (not retried as if the
+    database were down) and the workflow reloads, so the session leaves its schedule."""
+    from sqlalchemy import delete
+
+    from activities.db import PlanSessionRow
+
+    today = await _today(stack)
+    plan_id = await make_plan(stack, NY, [(today + timedelta(days=3), "08:00"), (today + timedelta(days=5), "08:00")])
+    await _started(stack, plan_id)
+    gone, kept = await _sessions(stack, plan_id)
+    async with stack.store.sessionmaker.begin() as session:
+        await session.execute(delete(PlanSessionRow).where(PlanSessionRow.id == gone.id))
+
+    with pytest.raises(ChangeRejected) as refused:
+        await stack.plans.reschedule_session(
+            plan_id, RescheduleSessionInput(plan_session_id=gone.id, start_minute=9 * 60)
+        )
+    assert (refused.value.field, refused.value.code) == ("plan_session_id", "session_not_found")
+
+    async def reloaded() -> PlanStatusResult | None:
+        status = await stack.plans.status(plan_id)
+        ids = {n.plan_session_id for n in status.upcoming if n.plan_session_id is not None}
+        return status if ids == {kept.id} else None
+
+    await wait_for(reloaded)
+
+
+async def test_racing_preference_changes_leave_the_workflow_with_what_the_database_holds(stack: Stack) -> None:
+    """Two changes at once (two devices, or a retry while the first still runs): saves are serialised, so the
+    workflow ends with the value the database has, not with whichever read-back was applied last."""
+    import asyncio
+
+    day = await _today(stack) + timedelta(days=3)
+    plan_id = await make_plan(stack, NY, [(day, "08:00")])
+    await _started(stack, plan_id)
+    answers = await asyncio.gather(
+        *(
+            stack.plans.change_preferences(plan_id, ChangePreferencesInput(evening_brief_minute=minute))
+            for minute in (19 * 60, 21 * 60, 20 * 60 + 30)
+        )
+    )
+    snapshot = await stack.store.load_plan_snapshot(plan_id)
+    assert snapshot is not None
+    stored = snapshot.prefs.evening_brief_minute
+    assert stored in (19 * 60, 21 * 60, 20 * 60 + 30)
+    # The answer of the save that ran last carries the stored value, and the running workflow plans with it.
+    assert local_to_utc(day - timedelta(days=1), stored, NY) in [_planned(a, BRIEF)[0] for a in answers]
+    status = await stack.plans.status(plan_id)
+    assert _planned(status, BRIEF) == [local_to_utc(day - timedelta(days=1), stored, NY)]
+    # Serialised: each save is scheduled only after the previous one completed (never two in flight).
+    in_flight: set[int] = set()
+    most = 0
+    async for event in stack.plans.handle(plan_id).fetch_history_events():
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            if event.activity_task_scheduled_event_attributes.activity_type.name == "save_preferences":
+                in_flight.add(event.event_id)
+                most = max(most, len(in_flight))
+        elif event.HasField("activity_task_completed_event_attributes"):
+            in_flight.discard(event.activity_task_completed_event_attributes.scheduled_event_id)
+    assert most == 1
+
+
 async def test_updates_on_a_completed_plan_still_finishing_raise_plan_ended(stack: Stack) -> None:
     day = await _today(stack) + timedelta(days=2)
     plan_id = await make_plan(stack, NY, [(day, "08:00")])

@@ -7,6 +7,7 @@ the loop. The state is one model carried through continue-as-new.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -57,6 +58,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from coaching.preferences import (
         CHANGE_REJECTED,
+        GONE_PLAN,
+        GONE_SESSION,
         PLAN_CLOSED,
         ChangeRejected,
         check_preferences,
@@ -129,6 +132,8 @@ class CoachingPlanWorkflow:
         self._preparing: dict[str, tuple[str, ActivityHandle[PreparedContent]]] = {}
         #: Counts the athlete's changes written to the database: a load in flight across one read it too early.
         self._saved_changes = 0
+        #: Serialises the athlete's saves (a deterministic asyncio lock: Temporal runs the workflow's event loop).
+        self._saving = asyncio.Lock()
 
     # --- run loop ----------------------------------------------------------------------------------------
 
@@ -513,16 +518,16 @@ class CoachingPlanWorkflow:
         """Store the athlete's preferences (they are the athlete's, so every plan of theirs sees them) and re-plan."""
         snapshot = await self._open_snapshot()
         _check(check_preferences, input)
-        result = await workflow.execute_activity_method(
-            PlanActivities.save_preferences,
-            SavePreferencesInput(plan_id=self._plan_id, user_id=snapshot.user_id, change=input),
-            start_to_close_timeout=_SAVE_TIMEOUT,
-            retry_policy=_SAVE_RETRY,
-        )
-        current = self._state.snapshot
-        assert current is not None
-        current.prefs = result.prefs
-        self._saved_changes += 1
+        # One save at a time: each applies what it read back, so two racing saves could leave the older in effect.
+        async with self._saving:
+            result = await self._save(
+                PlanActivities.save_preferences,
+                SavePreferencesInput(plan_id=self._plan_id, user_id=snapshot.user_id, change=input),
+            )
+            current = self._state.snapshot
+            assert current is not None
+            current.prefs = result.prefs
+            self._saved_changes += 1
         return self._replanned()
 
     @change_preferences.validator
@@ -558,24 +563,30 @@ class CoachingPlanWorkflow:
     @workflow.update
     async def reschedule_session(self, input: RescheduleSessionInput) -> PlanStatusResult:
         """Move a session to another date or start time (a time given is the athlete's own), then re-plan."""
-        snapshot = await self._open_snapshot()
-        day, minute = _check(check_reschedule, snapshot, self._state.completions, input, workflow.now())
-        result = await workflow.execute_activity_method(
-            PlanActivities.save_reschedule,
-            SaveRescheduleInput(
-                plan_id=self._plan_id, plan_session_id=input.plan_session_id, scheduled_date=day, start_minute=minute
-            ),
-            start_to_close_timeout=_SAVE_TIMEOUT,
-            retry_policy=_SAVE_RETRY,
-        )
-        current = self._state.snapshot
-        assert current is not None
-        moved = result.session
-        current.sessions = [moved if s.id == moved.id else s for s in current.sessions]
-        # A moved session is new from now on, as when the core API moves one (see _reload).
-        self._state.sessions_seen.setdefault(session_seen_key(moved.id, moved.scheduled_date), workflow.now())
-        self._rematch_completions(current)
-        self._saved_changes += 1
+        await self._open_snapshot()
+        async with self._saving:
+            snapshot = self._state.snapshot  # as it is now: an earlier change may have just moved this session
+            assert snapshot is not None
+            day, minute = _check(
+                check_reschedule, snapshot, self._state.completions, input, workflow.now(), self._adaptive
+            )
+            result = await self._save(
+                PlanActivities.save_reschedule,
+                SaveRescheduleInput(
+                    plan_id=self._plan_id,
+                    plan_session_id=input.plan_session_id,
+                    scheduled_date=day,
+                    start_minute=minute,
+                ),
+            )
+            current = self._state.snapshot
+            assert current is not None
+            moved = result.session
+            current.sessions = [moved if s.id == moved.id else s for s in current.sessions]
+            # A moved session is new from now on, as when the core API moves one (see _reload).
+            self._state.sessions_seen.setdefault(session_seen_key(moved.id, moved.scheduled_date), workflow.now())
+            self._rematch_completions(current)
+            self._saved_changes += 1
         return self._replanned()
 
     @reschedule_session.validator
@@ -583,7 +594,25 @@ class CoachingPlanWorkflow:
         self._refuse_if_closed()
         snapshot = self._state.snapshot
         if snapshot is not None:  # before the first load, the handler checks once it is there
-            _check(check_reschedule, snapshot, self._state.completions, input, workflow.now())
+            _check(check_reschedule, snapshot, self._state.completions, input, workflow.now(), self._adaptive)
+
+    async def _save(self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In) -> _Out:
+        """Write an athlete's change while they wait: a few quick tries. The plan or session gone from the database
+        (the workflow had not heard yet) refuses the change and makes the loop reload."""
+        try:
+            return await workflow.execute_activity_method(
+                activity, arg, start_to_close_timeout=_SAVE_TIMEOUT, retry_policy=_SAVE_RETRY
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type in (GONE_SESSION, GONE_PLAN):
+                self._state.needs_reload = True
+                self._wake = True
+                field, code = ("plan_session_id", "session_not_found")
+                if cause.type == GONE_PLAN:
+                    field, code = ("plan_id", "plan_not_found")
+                raise ApplicationError(cause.message, field, code, type=CHANGE_REJECTED, non_retryable=True) from None
+            raise
 
     async def _open_snapshot(self) -> PlanSnapshot:
         await workflow.wait_condition(lambda: self._state.snapshot is not None)
