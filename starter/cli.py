@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import sys
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -133,6 +134,7 @@ def _demo_sessions(today: datetime) -> list[dict[str, Any]]:
 
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    import jwt
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
@@ -172,7 +174,9 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engine = make_engine(settings.database_url)
         store = Store(make_sessionmaker(engine))
         now = to_local(datetime.now(UTC), args.demo_timezone)
+        athlete = str(uuid.uuid4())
         plan_id = await store.create_demo_plan(
+            user_id=athlete,
             timezone=args.demo_timezone,
             start_date=now.date() + timedelta(days=1),
             sessions=_demo_sessions(now),
@@ -191,9 +195,18 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # The HTTP API beside the worker; a development run without a token gets a fresh one, printed below.
         configured = settings.service_token.get_secret_value() if settings.service_token else ""
         token = configured if len(configured) >= 16 else secrets.token_urlsafe(24)
+        # Likewise a JWT secret, so the demo athlete's token (printed) works on the athlete endpoints.
+        jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else secrets.token_urlsafe(32)
+        athlete_token = jwt.encode(
+            {"sub": athlete, "aud": "authenticated", "exp": datetime.now(UTC) + timedelta(hours=24)},
+            jwt_secret,
+            algorithm="HS256",
+        )
         http_engine = make_engine(settings.database_url)
-        http_task, http_url = await _start_http(api, Store(make_sessionmaker(http_engine)), token, settings)
-        _print_run_summary(settings, client.namespace, plan_id, args.demo_timezone, status, (http_url, token))
+        http_task, http_url = await _start_http(api, Store(make_sessionmaker(http_engine)), token, settings, jwt_secret)
+        _print_run_summary(
+            settings, client.namespace, plan_id, args.demo_timezone, status, (http_url, token, athlete_token)
+        )
         if args.exit_after is not None:
             loop.call_later(args.exit_after, stop.set)
         await stop.wait()
@@ -214,7 +227,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_run_summary(
-    settings: Settings, namespace: str, plan_id: int, tz: str, status: PlanStatusResult, http: tuple[str, str]
+    settings: Settings, namespace: str, plan_id: int, tz: str, status: PlanStatusResult, http: tuple[str, str, str]
 ) -> None:
 
     ui = f"http://localhost:{settings.dev_server_ui_port}"
@@ -223,13 +236,18 @@ def _print_run_summary(
     print(f"Open it:          {ui}/namespaces/{namespace}/workflows/{plan_workflow_id(plan_id)}")
     print(f"Its schedule:     {_coach_command()} plan status {plan_id}")
     print(_format_status(status))
-    url, token = http
+    url, token, athlete_token = http
     # A ruck finished now: a celebration follows (one from long ago would be too stale to celebrate).
     body = json.dumps({"ruck_id": 1, "completed_at": datetime.now(UTC).isoformat(timespec="seconds")})
     print(f"HTTP API:         {url}  (docs {url}/docs; service token {token})")
     print(
         f"  e.g. curl -X POST {url}/v1/plans/{plan_id}/sessions/completed -H 'Authorization: Bearer {token}' "
         f"-H 'Content-Type: application/json' -d '{body}'"
+    )
+    print(f"Demo athlete:     token {athlete_token}  (24 h)")
+    print(
+        f"  e.g. curl -X POST {url}/v1/me/plans/{plan_id}/snooze -H 'Authorization: Bearer {athlete_token}' "
+        """-H 'Content-Type: application/json' -d '{"duration_minutes": 120}'"""
     )
     print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
@@ -245,13 +263,14 @@ async def _wait_for_status(api: Any, plan_id: int) -> PlanStatusResult:
     return status
 
 
-async def _start_http(plans: Any, store: Any, token: str, settings: Settings) -> tuple[asyncio.Task[None], str]:
+async def _start_http(
+    plans: Any, store: Any, token: str, settings: Settings, jwt_secret: str | None
+) -> tuple[asyncio.Task[None], str]:
     """Serve the HTTP API in this process; its task and base URL (any free port when the configured one is taken)."""
     from starter.api import create_app, make_server
 
     port = 0 if _port_open(settings.api_port) else settings.api_port
-    secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
-    app = create_app(plans, service_token=token, store=store, jwt_secret=secret)
+    app = create_app(plans, service_token=token, store=store, jwt_secret=jwt_secret)
     server = make_server(app, host=settings.api_host, port=port)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -276,8 +295,9 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     plans = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
     engine = make_engine(settings.database_url)
     try:
+        secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         task, url = await _start_http(
-            plans, Store(make_sessionmaker(engine)), settings.service_token.get_secret_value(), settings
+            plans, Store(make_sessionmaker(engine)), settings.service_token.get_secret_value(), settings, secret
         )
         print(f"HTTP API listening on {url}", flush=True)
         stop = asyncio.Event()

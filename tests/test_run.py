@@ -67,7 +67,7 @@ def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> No
         assert schedule.status_code == 200 and schedule.json()["status"] == "active", schedule.text
         assert httpx.get(f"{url}/v1/plans/{plan_id}/schedule", timeout=10).status_code == 401
         # The printed curl example works as printed: a ruck finished just now, accepted and then celebrated.
-        example = re.search(r"-d '(\{.*\})'", text)
+        example = re.search(r"sessions/completed .*-d '(\{.*\})'", text)
         assert example, text
         completed = httpx.post(
             f"{url}/v1/plans/{plan_id}/sessions/completed",
@@ -76,6 +76,20 @@ def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> No
             timeout=10,
         )
         assert completed.status_code == 202, completed.text
+        # The demo athlete's printed token works on the athlete endpoints, and their snooze example as printed.
+        athlete = re.search(r"Demo athlete:\s+token (\S+)", text)
+        assert athlete, text
+        me = {"Authorization": f"Bearer {athlete.group(1)}"}
+        assert httpx.get(f"{url}/v1/me/preferences", headers=me, timeout=10).json()["timezone"]
+        snooze = re.search(r"/snooze .*-d '(\{.*\})'", text)
+        assert snooze, text
+        snoozed = httpx.post(
+            f"{url}/v1/me/plans/{plan_id}/snooze",
+            headers={**me, "Content-Type": "application/json"},
+            content=snooze.group(1),
+            timeout=30,
+        )
+        assert snoozed.status_code == 200 and snoozed.json()["snoozed_until"], snoozed.text
 
         assert httpx.get(f"http://localhost:{ui_port}/", timeout=10).status_code == 200
         status = subprocess.run(
