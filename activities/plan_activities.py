@@ -46,6 +46,7 @@ from coaching.models import (
     SavePreferencesResult,
     SaveRescheduleInput,
     SaveRescheduleResult,
+    SaveSnoozeInput,
     content_fingerprint,
 )
 from coaching.payload import build_push_message
@@ -308,6 +309,13 @@ class PlanActivities:
 
     @activity.defn
     @_bad_data_is_permanent
+    async def save_snooze(self, input: SaveSnoozeInput) -> None:
+        """Keep the athlete's snooze (or its end) with the plan, so it outlives the workflow's run."""
+        if not await PreferencesStore(self.store.sessionmaker).save_snooze(input.plan_id, input.snoozed_until):
+            raise ApplicationError(f"plan {input.plan_id} does not exist", type=GONE_PLAN, non_retryable=True)
+
+    @activity.defn
+    @_bad_data_is_permanent
     async def save_reschedule(self, input: SaveRescheduleInput) -> SaveRescheduleResult:
         """Move a session as the athlete asked (accepted by the workflow's validator)."""
         session = await PreferencesStore(self.store.sessionmaker).reschedule_session(
@@ -370,6 +378,7 @@ class PlanActivities:
             self.record_completion,
             self.record_schedule,
             self.save_preferences,
+            self.save_snooze,
             self.save_reschedule,
         ]
 

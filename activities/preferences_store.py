@@ -8,14 +8,14 @@ The optional categories live in ``plan_notification_prefs`` (JSON), beside RuckT
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import PlanSessionRow, UserCoachingPlan, UserProfile
-from activities.store import CATEGORY_PREF_KEYS, _plan_session, _prefs, _user_id, dialect_insert
+from activities.store import CATEGORY_PREF_KEYS, SNOOZE_KEY, _plan_session, _prefs, _user_id, dialect_insert
 from coaching.models import ChangePreferencesInput, NotificationPrefs, PlanSession, PlanStatus
 
 #: Plans an athlete's changes apply to (a paused plan resumes with them).
@@ -108,6 +108,20 @@ class PreferencesStore:
                     .values(**plan_values)
                     .execution_options(synchronize_session=False)
                 )
+
+    async def save_snooze(self, plan_id: int, until: datetime | None) -> bool:
+        """Keep the plan's snooze with the plan (None: remove it); False if there is no such plan."""
+        async with self._sessionmaker.begin() as session:
+            plan = await session.get(UserCoachingPlan, plan_id, with_for_update=True)
+            if plan is None:
+                return False
+            modifications = dict(plan.plan_modifications) if isinstance(plan.plan_modifications, dict) else {}
+            if until is None:
+                modifications.pop(SNOOZE_KEY, None)
+            else:
+                modifications[SNOOZE_KEY] = until.astimezone(UTC).isoformat()
+            plan.plan_modifications = modifications
+            return True
 
     async def reschedule_session(
         self, plan_id: int, plan_session_id: int, scheduled_date: date, start_minute: int | None

@@ -150,6 +150,7 @@ class Store:
             cadence=_cadence(behavior),
             sessions=[_plan_session(row) for row in sessions if _plausible(row, created_at, plan_id)],
             has_device=has_device,
+            snoozed_until=_snoozed_until(plan.plan_modifications),
         )
 
     async def delivery_blocker(
@@ -600,6 +601,19 @@ def _plan_status(value: str | None, plan_id: int) -> PlanStatus:
     except ValueError:
         log.warning("plan %s: unknown current_status %r, treated as active", plan_id, value)
         return PlanStatus.ACTIVE
+
+
+#: The key of ``user_coaching_plans.plan_modifications`` that holds an athlete's snooze (ISO 8601, UTC).
+SNOOZE_KEY = "notification_snoozed_until"
+
+
+def _snoozed_until(modifications: Any) -> datetime | None:
+    raw = modifications.get(SNOOZE_KEY) if isinstance(modifications, dict) else None
+    try:
+        until = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return until if until is not None and until.utcoffset() is not None else None
 
 
 def _valid_zone(name: str | None) -> str | None:

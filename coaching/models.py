@@ -186,6 +186,8 @@ class PlanSnapshot(Model):
     cadence: CadenceSnapshot = Field(default_factory=CadenceSnapshot)
     sessions: list[PlanSession] = Field(default_factory=list)
     has_device: bool = True
+    #: The athlete's snooze as stored with the plan (a fresh workflow for the plan picks it up).
+    snoozed_until: AwareDatetime | None = None
 
 
 class Completion(Model):
@@ -517,6 +519,12 @@ class SavePreferencesInput(Model):
 class SavePreferencesResult(Model):
     #: The plan's preferences as the database now has them (what a reload would read).
     prefs: NotificationPrefs
+
+
+class SaveSnoozeInput(Model):
+    plan_id: int
+    #: None: no snooze (cancelled).
+    snoozed_until: AwareDatetime | None = None
 
 
 class SaveRescheduleInput(Model):

@@ -269,7 +269,9 @@ RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     "plan_adaptive_cadence": record_adaptive_cadence,
     "plan_cancelled_before_load": record_cancelled_before_load,
     "plan_prepared_content": record_prepared_content,
+    # Recorded before snoozes were stored with the plan (patch stored-snooze); recorded again under a new name after.
     "plan_athlete_changes": record_athlete_changes,
+    "plan_athlete_changes_stored_snooze": record_athlete_changes,
 }
 
 

@@ -8,7 +8,7 @@ not at all fails here. The ``store`` / ``db_sessionmaker`` fixtures run every te
 from __future__ import annotations
 
 import uuid
-from datetime import date, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -830,3 +830,41 @@ async def test_reschedule_of_another_plans_session_changes_nothing(
 
     assert {p: await session_rows(db_sessionmaker, p) for p in (mine, other, own_sibling)} == before
     assert before[other][0]["scheduled_date"] == START + timedelta(days=1)
+
+
+# ---- the snooze, kept with the plan -----------------------------------------------------------------------
+
+
+async def test_a_snooze_is_kept_with_the_plan_beside_its_other_modifications(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
+) -> None:
+    plan_id = await make_plan(store, new_user())
+    before = (await plan_row(db_sessionmaker, plan_id))["plan_modifications"]
+    until = datetime(2027, 3, 14, 1, 30, tzinfo=timezone(timedelta(hours=-5)))  # New York's spring-forward night
+
+    assert await prefs_store.save_snooze(plan_id, until)
+    stored = (await plan_row(db_sessionmaker, plan_id))["plan_modifications"]
+    assert stored == {**before, "notification_snoozed_until": "2027-03-14T06:30:00+00:00"}
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.snoozed_until == until
+
+    assert await prefs_store.save_snooze(plan_id, None)
+    assert (await plan_row(db_sessionmaker, plan_id))["plan_modifications"] == before
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.snoozed_until is None
+    assert not await prefs_store.save_snooze(987_654, until)
+
+
+@pytest.mark.parametrize("raw", ["tomorrow", "2027-03-14T06:30:00", 42, ["2027-03-14T06:30:00+00:00"]])
+async def test_a_stored_snooze_that_is_not_an_aware_time_reads_as_none(
+    store: Store, db_sessionmaker: Sessions, raw: Any
+) -> None:
+    plan_id = await make_plan(store, new_user())
+    async with db_sessionmaker.begin() as session:
+        await session.execute(
+            update(UserCoachingPlan)
+            .where(UserCoachingPlan.id == plan_id)
+            .values(plan_modifications={"notification_snoozed_until": raw})
+        )
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.snoozed_until is None

@@ -114,6 +114,36 @@ async def test_snooze_holds_the_evening_brief_to_its_end_then_the_next_session_g
     assert (await stack.plans.status(plan_id)).snoozed_until is None
 
 
+async def test_a_snooze_outlives_the_workflow_run_it_was_taken_in(tmp_path: Path) -> None:
+    """The snooze is stored with the plan: a new run of the plan's workflow (here on a new Temporal server over the
+    same database, as after losing a namespace) still holds the brief to the snooze's end; a cancelled snooze stays
+    cancelled."""
+    database = f"sqlite+aiosqlite:///{tmp_path}/snooze.db"
+    async with local_stack(database) as first_run:
+        first = await _today(first_run) + timedelta(days=2)
+        plan_id = await make_plan(first_run, NY, [(first, "08:00")])
+        other = await make_plan(first_run, NY, [(first, "08:00")])
+        await _started(first_run, plan_id)
+        await _started(first_run, other)
+        until = local_to_utc(first - timedelta(days=1), 21 * 60, NY)
+        await first_run.plans.snooze(plan_id, SnoozeInput(until=until))
+        await first_run.plans.snooze(other, SnoozeInput(duration_minutes=3 * 24 * 60))
+        await first_run.plans.cancel_snooze(other)
+
+    async with local_stack(database) as second_run:
+        restarted = await _started(second_run, plan_id)
+        assert restarted.snoozed_until == until
+        assert min(_planned(restarted, BRIEF)) == until
+        assert (await _started(second_run, other)).snoozed_until is None
+        await second_run.advance_to(local_to_utc(first, 12 * 60, NY))
+        rows = await second_run.ledger(plan_id)
+        assert _sent_at_local(_row(rows, BRIEF, first), NY) == (first - timedelta(days=1), 21 * 60)
+        assert _sent_at_local(_row(await second_run.ledger(other), BRIEF, first), NY) == (
+            first - timedelta(days=1),
+            20 * 60,
+        )
+
+
 async def test_a_snooze_past_the_briefs_useful_time_skips_it_at_its_due_time(stack: Stack) -> None:
     today = await _today(stack)
     first, second = today + timedelta(days=2), today + timedelta(days=4)

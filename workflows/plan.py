@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         RescheduleSessionInput,
         SavePreferencesInput,
         SaveRescheduleInput,
+        SaveSnoozeInput,
         SessionCompletedInput,
         SessionsChangedInput,
         SnoozeInput,
@@ -94,6 +95,8 @@ _MIN_PREPARE = timedelta(seconds=1)
 _PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 #: A cancel or complete signal that arrived before a load finished used to be undone by the row it loaded.
 TERMINAL_SIGNAL_PATCH = "terminal-signal-wins"
+#: Snoozes taken before they were stored with the plan set only the workflow's state (no save_snooze activity).
+STORED_SNOOZE_PATCH = "stored-snooze"
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
@@ -261,6 +264,9 @@ class CoachingPlanWorkflow:
                 raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
             self._state.status = PlanStatus.CANCELLED  # the plan row was deleted: stop talking about it
             return
+        if self._state.snapshot is None and self._state.snoozed_until is None:
+            # A fresh run for the plan (e.g. started again after an outage) keeps the athlete's stored snooze.
+            self._state.snoozed_until = result.snapshot.snoozed_until
         # Sessions in the plan from the start count as known since its creation (a late first load, e.g. after an
         # outage, must not make them look moved); later ones from when this workflow first saw them.
         seen_at = result.snapshot.created_at if self._state.snapshot is None else workflow.now()
@@ -540,7 +546,7 @@ class CoachingPlanWorkflow:
         """Hold the plan's reminders until a time (or for a duration from now); celebrations still go out."""
         snapshot = await self._open_snapshot()
         until = self._checked_snooze(input, snapshot.prefs.timezone)
-        self._state.snoozed_until = until
+        await self._keep_snooze(until)
         return self._replanned()
 
     @snooze.validator
@@ -553,7 +559,7 @@ class CoachingPlanWorkflow:
     async def cancel_snooze(self, input: CancelSnoozeInput) -> PlanStatusResult:
         """End the snooze now (nothing to do without one): what it held goes out now if still useful."""
         await self._open_snapshot()
-        self._state.snoozed_until = None
+        await self._keep_snooze(None)
         return self._replanned()
 
     @cancel_snooze.validator
@@ -613,6 +619,15 @@ class CoachingPlanWorkflow:
                     field, code = ("plan_id", "plan_not_found")
                 raise ApplicationError(cause.message, field, code, type=CHANGE_REJECTED, non_retryable=True) from None
             raise
+
+    async def _keep_snooze(self, until: datetime | None) -> None:
+        """Set the snooze, stored with the plan first so that a new run of the plan's workflow still has it."""
+        async with self._saving:
+            if workflow.patched(STORED_SNOOZE_PATCH):
+                await self._save(
+                    PlanActivities.save_snooze, SaveSnoozeInput(plan_id=self._plan_id, snoozed_until=until)
+                )
+            self._state.snoozed_until = until
 
     async def _open_snapshot(self) -> PlanSnapshot:
         await workflow.wait_condition(lambda: self._state.snapshot is not None)
