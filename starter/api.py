@@ -36,6 +36,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError
 
+from activities.analytics_store import AnalyticsStore
 from activities.store import Store
 from coaching.ids import plan_workflow_id
 from coaching.models import PlanStatusResult, SessionCompletedInput
@@ -155,13 +156,24 @@ _PLAN_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _field_error(error: Mapping[str, Any]) -> FieldError:
+    """One pydantic/FastAPI error as ``{field, message}``, in the client's terms."""
+    location = [str(part) for part in error.get("loc", ())]
+    message = str(error.get("msg", "invalid"))
+    if error.get("type") == "json_invalid":
+        # FastAPI locates a JSON syntax error by its character offset ("body", 15): the body is what is wrong.
+        offset = location[1] if len(location) > 1 else "?"
+        context = error.get("ctx")
+        why = context.get("error") if isinstance(context, Mapping) else None
+        return FieldError(field="body", message=f"not valid JSON at character {offset}" + (f": {why}" if why else ""))
+    # pydantic prefixes the message of a ValueError raised by a validator; the reason alone reads better.
+    return FieldError(field=".".join(location), message=message.removeprefix("Value error, "))
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         errors = cast(RequestValidationError, exc).errors()
-        fields = [
-            FieldError(field=".".join(str(part) for part in e.get("loc", ())), message=str(e.get("msg", "invalid")))
-            for e in errors
-        ]
+        fields = [_field_error(e) for e in errors]
         noun = "problem" if len(fields) == 1 else "problems"
         return _error(422, "invalid_request", f"the request is invalid ({len(fields)} {noun})", fields)
 
@@ -322,9 +334,17 @@ def _build_app() -> FastAPI:
 
     plan = "/v1/plans/{plan_id}"
 
-    @app.post(f"{plan}/start", status_code=202, response_model=StartedResponse, responses=_ERROR_RESPONSES)
+    @app.post(
+        f"{plan}/start",
+        status_code=202,
+        response_model=StartedResponse,
+        responses={**_ERROR_RESPONSES, 404: {"model": ErrorResponse, "description": "No such plan (`plan_not_found`)"}},
+    )
     async def start_plan(plan_id: PlanId, context: Service) -> StartedResponse:
-        """Start the plan's workflow; starting a plan whose workflow runs returns the running one."""
+        """Start the plan's workflow; starting a plan whose workflow runs returns the running one. A plan that is
+        not in the database is 404 (its workflow would only fail)."""
+        if context.store is not None and await AnalyticsStore(context.store.sessionmaker).plan_owner(plan_id) is None:
+            raise ApiError(404, "plan_not_found", f"plan {plan_id} is not in the database")
         handle = await context.plans.start_plan(plan_id)
         return StartedResponse(plan_id=plan_id, workflow_id=handle.id, run_id=handle.result_run_id)
 

@@ -171,6 +171,30 @@ async def test_starting_twice_returns_the_same_run(api: Api) -> None:
     assert first.json()["run_id"] and first.json() == second.json()
 
 
+async def test_starting_a_plan_that_is_not_in_the_database_is_404(api: Api) -> None:
+    """Its workflow would only fail ("does not exist"): the core API hears so at once, and nothing is started."""
+    response = await api.http.post("/v1/plans/987654321/start")
+    error_of(response, 404, "plan_not_found")
+    error_of(await api.http.get("/v1/plans/987654321/schedule"), 404, "plan_not_found")
+
+
+@pytest.mark.parametrize(
+    ("content", "field", "says"),
+    [
+        (b'{"ruck_id": 1,, }', "body", "not valid JSON at character"),
+        (b'{"ruck_id": 1, "completed_at": "2026-11-24T07:05:00"}', "body.completed_at", "must be timezone-aware"),
+    ],
+)
+async def test_validation_messages_are_plain(api: Api, content: bytes, field: str, says: str) -> None:
+    """The field is named in the request's terms and the message is the reason (no "Value error, " prefix, no
+    character offset as a field)."""
+    response = await api.http.post(
+        "/v1/plans/1/sessions/completed", content=content, headers={"Content-Type": "application/json"}
+    )
+    [problem] = error_of(response, 422, "invalid_request")["fields"]
+    assert problem["field"] == field and problem["message"].startswith(says), problem
+
+
 async def test_the_same_ruck_reported_twice_is_celebrated_once(api: Api) -> None:
     plan_id = await api.make_plan(days_ahead=1)
     assert (await api.http.post(f"/v1/plans/{plan_id}/start")).status_code == 202
