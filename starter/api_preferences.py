@@ -165,9 +165,12 @@ class Preferences(BaseModel):
     always_on: list[str] = Field(description="Categories that cannot be switched off while a plan is active")
     always_on_reason: str
     adjust_instead: list[str] = Field(description="What can be changed about the always-on reminders")
-    plans: list[PlanStatusResult] = Field(
-        default_factory=list, description="After a change: each live plan's new schedule"
-    )
+
+
+class PreferencesChanged(Preferences):
+    """The preferences after a change, with each live plan's new schedule."""
+
+    plans: list[PlanStatusResult] = Field(description="Each live plan's schedule, re-planned with the change")
 
 
 class SnoozeRequest(BaseModel):
@@ -205,7 +208,7 @@ class RescheduleRequest(BaseModel):
 # ---- helpers ----------------------------------------------------------------------------------------------
 
 
-def _preferences(prefs: NotificationPrefs, plans: list[PlanStatusResult] | None = None) -> Preferences:
+def _preferences(prefs: NotificationPrefs) -> Preferences:
     quiet = prefs.quiet_hours
     return Preferences(
         timezone=prefs.timezone,
@@ -222,7 +225,6 @@ def _preferences(prefs: NotificationPrefs, plans: list[PlanStatusResult] | None 
         always_on=[c.value for c in ACCOUNTABILITY],
         always_on_reason=ACCOUNTABILITY_REASON,
         adjust_instead=list(ADJUST_INSTEAD),
-        plans=plans or [],
     )
 
 
@@ -248,8 +250,8 @@ async def read_preferences(athlete: AthleteDep, request: Request) -> Preferences
     return _preferences(await _store(_context(request)).preferences(athlete.user_id))
 
 
-@router.patch("/v1/me/preferences", response_model=Preferences, responses=_ATHLETE_RESPONSES)
-async def update_preferences(body: PreferencesUpdate, athlete: AthleteDep, request: Request) -> Preferences:
+@router.patch("/v1/me/preferences", response_model=PreferencesChanged, responses=_ATHLETE_RESPONSES)
+async def update_preferences(body: PreferencesUpdate, athlete: AthleteDep, request: Request) -> PreferencesChanged:
     """Change some preferences; each live plan re-plans and its new schedule is in ``plans``.
 
     Switching off an accountability category is 422 on ``body.categories.<name>``, naming what can be adjusted.
@@ -266,7 +268,8 @@ async def update_preferences(body: PreferencesUpdate, athlete: AthleteDep, reque
             continue  # no running workflow for it: it reads the stored preferences when it starts
     if not schedules:
         await store.save_preferences(athlete.user_id, change)
-    return _preferences(await store.preferences(athlete.user_id), schedules)
+    stored = _preferences(await store.preferences(athlete.user_id))
+    return PreferencesChanged(**stored.model_dump(), plans=schedules)
 
 
 @router.post("/v1/me/plans/{plan_id}/snooze", response_model=PlanStatusResult, responses=_PLAN_RESPONSES)
