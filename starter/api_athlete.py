@@ -212,8 +212,13 @@ async def notification_event(
 )
 async def effectiveness(
     context: Service,
-    since: Annotated[AwareDatetime | None, Query(description="Sent at or after (inclusive)")] = None,
-    until: Annotated[AwareDatetime | None, Query(description="Sent before (exclusive)")] = None,
+    since: Annotated[
+        AwareDatetime | None,
+        Query(description="Sent at or after (inclusive); ISO 8601 with an offset, e.g. 2026-11-01T00:00:00Z"),
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Sent before (exclusive); ISO 8601 with an offset")
+    ] = None,
 ) -> EffectivenessReport:
     """Sent notifications by type, tone, hour and copy source: opens, CTA taps, and the share followed by a ruck.
 
