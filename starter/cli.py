@@ -223,6 +223,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             await worker_task
         if env is not None:
             await env.shutdown()
+    print("Stopped: the worker, the HTTP API and the embedded Temporal server.", flush=True)
     return 0
 
 
@@ -249,6 +250,8 @@ def _print_run_summary(
         f"  e.g. curl -X POST {url}/v1/me/plans/{plan_id}/snooze -H 'Authorization: Bearer {athlete_token}' "
         """-H 'Content-Type: application/json' -d '{"duration_minutes": 120}'"""
     )
+    exports = f"export COACH_API={url} COACH_SERVICE_TOKEN={token} ATHLETE_JWT={athlete_token}"
+    print(f"For the README's curl examples: {exports}")
     print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
 

@@ -101,8 +101,11 @@ def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> No
         )
         assert status.returncode == 0, status.stderr
         assert f"Plan {plan_id}: active" in status.stdout and "plan_evening_brief" in status.stdout
+        exports = re.search(r"export COACH_API=(\S+) COACH_SERVICE_TOKEN=(\S+) ATHLETE_JWT=(\S+)", text)
+        assert exports and exports.groups() == (url, token, athlete.group(1)), text
     finally:
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=60) == 0
+    assert "Stopped: the worker, the HTTP API and the embedded Temporal server." in run.stdout.read()
     with socket.socket() as sock:  # the embedded dev server went with it
         assert sock.connect_ex(("127.0.0.1", port)) != 0
