@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -416,9 +416,11 @@ async def test_snoozing_again_replaces_the_snooze_end(stack: Stack, http: httpx.
     headers = bearer(token(uid))
     now = await stack.now()
     long_until = now + timedelta(days=3)
-    first = await http.post(snooze_path(plan_id), json={"until": long_until.isoformat()}, headers=headers)
+    asked = long_until.astimezone(timezone(timedelta(hours=5, minutes=45))).isoformat()  # asked at +05:45
+    first = await http.post(snooze_path(plan_id), json={"until": asked}, headers=headers)
     assert first.status_code == 200, first.text
-    assert datetime.fromisoformat(first.json()["snoozed_until"]) == long_until
+    answered = datetime.fromisoformat(first.json()["snoozed_until"])
+    assert answered == long_until and answered.utcoffset() == timedelta(0)  # answered in UTC, like a duration
     held = [n for n in first.json()["upcoming"] if "you snoozed reminders until" in n["reason"]]
     assert {n["type"] for n in held} >= {"plan_evening_brief"}, first.json()["upcoming"]
 

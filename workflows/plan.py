@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
@@ -648,7 +648,7 @@ class CoachingPlanWorkflow:
         now = workflow.now()
         until, field = _check(snooze_end, input, now)
         _check(check_snooze, until, now, timezone, field)
-        return until
+        return until.astimezone(UTC)  # answered in UTC however it was asked (within a week of now: no overflow)
 
     def _replanned(self) -> PlanStatusResult:
         """Wake the loop to act on the change, and answer with the schedule as it now stands."""
