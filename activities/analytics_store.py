@@ -155,13 +155,10 @@ class AnalyticsStore:
                 conditions.append(ledger.sent_at >= since)
             if until is not None:
                 conditions.append(ledger.sent_at < until)
+            keys = (ledger.notification_type, UserProfile.coaching_tone, profile_zone, plan_zone, quarter)
             stmt = (
                 select(
-                    ledger.notification_type,
-                    UserProfile.coaching_tone,
-                    profile_zone,
-                    plan_zone,
-                    quarter,
+                    *keys,
                     ledger.copy_source,
                     func.count(ledger.id),
                     func.count(opened.id),
@@ -174,14 +171,7 @@ class AnalyticsStore:
                 .outerjoin(opened, and_(opened.notification_id == ledger.notification_id, opened.event == "opened"))
                 .outerjoin(tapped, and_(tapped.notification_id == ledger.notification_id, tapped.event == "cta_tapped"))
                 .where(*conditions)
-                .group_by(
-                    ledger.notification_type,
-                    UserProfile.coaching_tone,
-                    profile_zone,
-                    plan_zone,
-                    quarter,
-                    ledger.copy_source,
-                )
+                .group_by(*keys, ledger.copy_source)
             )
             rows: Sequence[Any] = (await session.execute(stmt)).all()
 
