@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import (
     WorkflowExecutionStatus,
@@ -210,6 +211,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         logger.warning("%s %s: Temporal call failed: %r", request.method, request.url.path, exc)
         return _error(503, "temporarily_unavailable", "the workflow service is unavailable; retry later")
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        logger.warning("%s %s: database call failed: %r", request.method, request.url.path, exc)
+        return _error(503, "temporarily_unavailable", "the database is unavailable; retry later")
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
         return _error(500, "internal_error", "an unexpected error occurred")
@@ -232,6 +237,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         TimeoutError,
     ):
         app.add_exception_handler(temporal_error, temporal_unavailable)
+    # A database outage (a driver error, or no connection at all) is not the request's fault either.
+    for database_error in (DBAPIError, ConnectionError):
+        app.add_exception_handler(database_error, database_unavailable)
     app.add_exception_handler(Exception, unexpected)
 
 

@@ -195,13 +195,16 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # The HTTP API beside the worker; a development run without a token gets a fresh one, printed below.
         configured = settings.service_token.get_secret_value() if settings.service_token else ""
         token = configured if len(configured) >= 16 else secrets.token_urlsafe(24)
-        # Likewise a JWT secret, so the demo athlete's token (printed) works on the athlete endpoints.
+        # Likewise a JWT secret, so the demo athlete's token (printed) works on the athlete endpoints. A configured
+        # secret may be the real Supabase one: no token signed with it is ever printed.
         jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else secrets.token_urlsafe(32)
-        athlete_token = jwt.encode(
-            {"sub": athlete, "aud": "authenticated", "exp": datetime.now(UTC) + timedelta(hours=24)},
-            jwt_secret,
-            algorithm="HS256",
-        )
+        athlete_token = None
+        if settings.jwt_secret is None:
+            athlete_token = jwt.encode(
+                {"sub": athlete, "aud": "authenticated", "exp": datetime.now(UTC) + timedelta(hours=24)},
+                jwt_secret,
+                algorithm="HS256",
+            )
         http_engine = make_engine(settings.database_url)
         http_task, http_url = await _start_http(api, Store(make_sessionmaker(http_engine)), token, settings, jwt_secret)
         _print_run_summary(
@@ -228,7 +231,12 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_run_summary(
-    settings: Settings, namespace: str, plan_id: int, tz: str, status: PlanStatusResult, http: tuple[str, str, str]
+    settings: Settings,
+    namespace: str,
+    plan_id: int,
+    tz: str,
+    status: PlanStatusResult,
+    http: tuple[str, str, str | None],
 ) -> None:
 
     ui = f"http://localhost:{settings.dev_server_ui_port}"
@@ -245,13 +253,17 @@ def _print_run_summary(
         f"  e.g. curl -X POST {url}/v1/plans/{plan_id}/sessions/completed -H 'Authorization: Bearer {token}' "
         f"-H 'Content-Type: application/json' -d '{body}'"
     )
-    print(f"Demo athlete:     token {athlete_token}  (24 h)")
-    print(
-        f"  e.g. curl -X POST {url}/v1/me/plans/{plan_id}/snooze -H 'Authorization: Bearer {athlete_token}' "
-        """-H 'Content-Type: application/json' -d '{"duration_minutes": 120}'"""
-    )
-    exports = f"export COACH_API={url} COACH_SERVICE_TOKEN={token} ATHLETE_JWT={athlete_token}"
-    print(f"For the README's curl examples: {exports}")
+    if athlete_token is None:
+        print("Demo athlete:     COACH_JWT_SECRET is set: sign the demo athlete's token yourself (none is printed)")
+        print(f"For the README's curl examples: export COACH_API={url} COACH_SERVICE_TOKEN={token}")
+    else:
+        print(f"Demo athlete:     token {athlete_token}  (24 h)")
+        print(
+            f"  e.g. curl -X POST {url}/v1/me/plans/{plan_id}/snooze -H 'Authorization: Bearer {athlete_token}' "
+            """-H 'Content-Type: application/json' -d '{"duration_minutes": 120}'"""
+        )
+        exports = f"export COACH_API={url} COACH_SERVICE_TOKEN={token} ATHLETE_JWT={athlete_token}"
+        print(f"For the README's curl examples: {exports}")
     print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
 

@@ -374,6 +374,19 @@ async def test_readiness_names_an_unreachable_database(stack: Stack) -> None:
     assert checks["temporal"] == "ok" and checks["database"].startswith("unavailable")
 
 
+async def test_a_database_outage_is_503_not_500(stack: Stack) -> None:
+    """Starting a plan checks the plan exists; with the database down that is a retryable 503, as for Temporal."""
+    engine = make_engine("postgresql+asyncpg://coach@127.0.0.1:1/nowhere")  # port 1: refused at once
+    try:
+        app = create_app(stack.plans, service_token=TOKEN, store=Store(make_sessionmaker(engine)))
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        async with serving(app) as url, httpx.AsyncClient(base_url=url, headers=headers) as client:
+            started = await client.post("/v1/plans/1/start")
+    finally:
+        await engine.dispose()
+    assert "database" in error_of(started, 503, "temporarily_unavailable")["message"]
+
+
 async def test_the_openapi_document_is_served_and_dumpable(anonymous: httpx.AsyncClient) -> None:
     response = await anonymous.get("/openapi.json")
     assert response.status_code == 200

@@ -199,3 +199,26 @@ def test_coach_api_refuses_to_serve_without_a_service_token() -> None:
     result = coach("api", env={"COACH_SERVICE_TOKEN": ""})
     assert result.returncode == 2
     assert result.stderr.startswith("error: COACH_SERVICE_TOKEN:") and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("athlete_token", ["header.payload.signature", None])
+def test_the_run_summary_prints_a_demo_athlete_token_only_when_the_run_made_the_secret(
+    capsys: pytest.CaptureFixture[str], athlete_token: str | None
+) -> None:
+    """With COACH_JWT_SECRET configured (maybe the real Supabase secret) no token signed with it is printed."""
+
+    from coaching.models import PlanStatus, PlanStatusResult
+    from starter.cli import _print_run_summary
+
+    status = PlanStatusResult(
+        plan_id=7, status=PlanStatus.ACTIVE, timezone="UTC", upcoming=[], completions=0, sent=0, skipped=0
+    )
+    _print_run_summary(
+        Settings(), "default", 7, "UTC", status, ("http://127.0.0.1:8080", "service-token-0123456789", athlete_token)
+    )
+    printed = capsys.readouterr().out
+    assert "export COACH_API=http://127.0.0.1:8080 COACH_SERVICE_TOKEN=service-token-0123456789" in printed
+    if athlete_token is None:
+        assert "ATHLETE_JWT" not in printed and "sign the demo athlete's token yourself" in printed
+    else:
+        assert f"ATHLETE_JWT={athlete_token}" in printed and f"Bearer {athlete_token}" in printed

@@ -526,6 +526,7 @@ class CoachingPlanWorkflow:
         _check(check_preferences, input)
         # One save at a time: each applies what it read back, so two racing saves could leave the older in effect.
         async with self._saving:
+            self._refuse_if_closed()  # a cancel may have come while this waited for an earlier save
             result = await self._save(
                 PlanActivities.save_preferences,
                 SavePreferencesInput(plan_id=self._plan_id, user_id=snapshot.user_id, change=input),
@@ -571,6 +572,7 @@ class CoachingPlanWorkflow:
         """Move a session to another date or start time (a time given is the athlete's own), then re-plan."""
         await self._open_snapshot()
         async with self._saving:
+            self._refuse_if_closed()  # a cancel may have come while this waited for an earlier save
             snapshot = self._state.snapshot  # as it is now: an earlier change may have just moved this session
             assert snapshot is not None
             day, minute = _check(
@@ -623,6 +625,7 @@ class CoachingPlanWorkflow:
     async def _keep_snooze(self, until: datetime | None) -> None:
         """Set the snooze, stored with the plan first so that a new run of the plan's workflow still has it."""
         async with self._saving:
+            self._refuse_if_closed()  # a cancel may have come while this waited for an earlier save
             if workflow.patched(STORED_SNOOZE_PATCH):
                 await self._save(
                     PlanActivities.save_snooze, SaveSnoozeInput(plan_id=self._plan_id, snoozed_until=until)
