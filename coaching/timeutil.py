@@ -86,3 +86,10 @@ def format_local(instant: datetime, tz: str) -> str:
 
 def minute_label(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def clock_minute(clock: str) -> int:
+    """The minute of the day of an 'HH:MM' wall time (the inverse of :func:`minute_label`); ValueError if it is
+    not of that shape. The range is the caller's to check (or a pattern's, for validated input)."""
+    hours, minutes = clock.split(":")
+    return int(hours) * 60 + int(minutes)

@@ -38,7 +38,7 @@ from coaching.preferences import (
     categories_of,
     check_preferences,
 )
-from coaching.timeutil import minute_label
+from coaching.timeutil import clock_minute, minute_label
 from starter.api import MAX_ID, ApiContext, ApiError, ErrorResponse, PlanId, _context, to_workflow
 from starter.api_athlete import _ATHLETE_RESPONSES, AthleteDep, _analytics
 from starter.client import PlanEndedError, PlanNotFoundError
@@ -55,11 +55,6 @@ _PLAN_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "Not a plan (or session) of this athlete"},
     409: {"model": ErrorResponse, "description": "The plan is completed or cancelled (`plan_closed`)"},
 }
-
-
-def _minute(clock: str) -> int:
-    hours, minutes = clock.split(":")
-    return int(hours) * 60 + int(minutes)
 
 
 # ---- bodies -----------------------------------------------------------------------------------------------
@@ -131,12 +126,12 @@ class PreferencesUpdate(BaseModel):
         return ChangePreferencesInput(
             timezone=self.timezone,
             set_quiet_hours="quiet_hours" in self.model_fields_set,
-            quiet_hours_start_minute=_minute(self.quiet_hours.start) if self.quiet_hours else None,
-            quiet_hours_end_minute=_minute(self.quiet_hours.end) if self.quiet_hours else None,
-            evening_brief_minute=_minute(self.evening_brief_time) if self.evening_brief_time else None,
+            quiet_hours_start_minute=clock_minute(self.quiet_hours.start) if self.quiet_hours else None,
+            quiet_hours_end_minute=clock_minute(self.quiet_hours.end) if self.quiet_hours else None,
+            evening_brief_minute=clock_minute(self.evening_brief_time) if self.evening_brief_time else None,
             morning_hype_lead_minutes=self.morning_hype_lead_minutes,
             weekly_digest_weekday=WEEKDAY_NAMES.index(digest.weekday) if digest.weekday else None,
-            weekly_digest_minute=_minute(digest.time) if digest.time else None,
+            weekly_digest_minute=clock_minute(digest.time) if digest.time else None,
             daily_cap=self.daily_cap,
             coaching_tone=self.coaching_tone,
             categories={Category(name): on for name, on in switches.items()},
@@ -312,6 +307,6 @@ async def reschedule(
     change = RescheduleSessionInput(
         plan_session_id=session_id,
         scheduled_date=body.scheduled_date,
-        start_minute=_minute(body.start_time) if body.start_time else None,
+        start_minute=clock_minute(body.start_time) if body.start_time else None,
     )
     return await to_workflow(context, plan_id, lambda: context.plans.reschedule_session(plan_id, change))

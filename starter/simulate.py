@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 
 from coaching.models import AwareDatetime, CompletionSource, SessionCompletedInput, TimezoneName
-from coaching.timeutil import format_local, local_to_utc, to_local, zone
+from coaching.timeutil import clock_minute, format_local, local_to_utc, to_local, zone
 
 if TYPE_CHECKING:
     from activities.store import Store
@@ -36,11 +36,6 @@ ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", descripti
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be read or does not match the schema; the message names the field."""
-
-
-def _minute(value: str) -> int:
-    hours, minutes = value.split(":")
-    return int(hours) * 60 + int(minutes)
 
 
 class _Strict(BaseModel):
@@ -232,7 +227,7 @@ def _wall_times(scenario: Scenario) -> Iterator[datetime]:
     tz = scenario.athlete.timezone
     yield scenario.plan.created_at
     for s in scenario.plan.sessions:
-        minute = _minute(s.start_time) if s.start_time else 12 * 60
+        minute = clock_minute(s.start_time) if s.start_time else 12 * 60
         yield local_to_utc(s.date, minute, tz)
     for e in scenario.events:
         yield e.at
@@ -321,7 +316,9 @@ async def run_scenario(scenario: Scenario, settings: Settings | None = None) -> 
             plan = scenario.plan
             await stack.advance_to(plan.created_at)
             quiet = (
-                (_minute(athlete.quiet_hours.start), _minute(athlete.quiet_hours.end)) if athlete.quiet_hours else None
+                (clock_minute(athlete.quiet_hours.start), clock_minute(athlete.quiet_hours.end))
+                if athlete.quiet_hours
+                else None
             )
             plan_id = await stack.store.create_demo_plan(
                 timezone=athlete.timezone,
@@ -340,10 +337,10 @@ async def run_scenario(scenario: Scenario, settings: Settings | None = None) -> 
                 quiet_hours=quiet,
                 fcm_token="simulated-device" if athlete.has_device else None,
                 created_at=plan.created_at,
-                evening_brief_minute=_minute(athlete.evening_brief_time),
+                evening_brief_minute=clock_minute(athlete.evening_brief_time),
                 morning_hype_lead_minutes=athlete.morning_hype_lead_minutes,
                 weekly_digest_weekday=_WEEKDAYS.index(athlete.weekly_digest_day),
-                weekly_digest_minute=_minute(athlete.weekly_digest_time),
+                weekly_digest_minute=clock_minute(athlete.weekly_digest_time),
                 daily_cap=athlete.daily_cap,
                 prefer_metric=athlete.prefer_metric,
             )

@@ -7,10 +7,12 @@ from datetime import UTC, date, datetime
 import pytest
 
 from coaching.timeutil import (
+    clock_minute,
     end_of_quiet_hours,
     in_quiet_hours,
     local_minute,
     local_to_utc,
+    minute_label,
     validate_timezone,
 )
 
@@ -95,3 +97,14 @@ def test_end_of_quiet_hours(tz: str, instant: datetime, expected: datetime) -> N
 def test_unknown_timezones_are_refused_with_the_name(bad: str) -> None:
     with pytest.raises(ValueError, match="time zone"):
         validate_timezone(bad)
+
+
+@pytest.mark.parametrize("minute", [0, 59, 60, 330, 345, 1439])
+def test_clock_minute_reads_what_minute_label_writes(minute: int) -> None:
+    assert clock_minute(minute_label(minute)) == minute
+
+
+@pytest.mark.parametrize("clock", ["0700", "7", "07:00:00", "ab:cd", ""])
+def test_clock_minute_refuses_what_is_not_hh_mm(clock: str) -> None:
+    with pytest.raises(ValueError):
+        clock_minute(clock)

@@ -76,7 +76,7 @@ with workflow.unsafe.imports_passed_through():
         match_completion,
         session_seen_key,
     )
-    from coaching.timeutil import format_local, local_date, local_to_utc
+    from coaching.timeutil import clock_minute, format_local, local_date, local_to_utc
 
 STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
@@ -774,8 +774,7 @@ def _session_start(n: PlannedNotification, timezone: str) -> datetime | None:
     if not day or not clock:
         return None
     try:
-        hours, minutes = clock.split(":")
-        return local_to_utc(date.fromisoformat(day), int(hours) * 60 + int(minutes), timezone)
+        return local_to_utc(date.fromisoformat(day), clock_minute(clock), timezone)
     except ValueError:
         return None
 
