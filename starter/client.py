@@ -7,6 +7,8 @@ here rather than a silent no-op in production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 from temporalio.client import (
     Client,
@@ -137,10 +139,11 @@ class PlanNotifications:
     async def _update(self, plan_id: int, update: object, arg: object) -> PlanStatusResult:
         """Run an update; a refusal raises :class:`ChangeRejected` (field, reason) or :class:`PlanEndedError`."""
         try:
-            return await asyncio.wait_for(
-                self.handle(plan_id).execute_update(update, arg),  # type: ignore[call-overload]
-                timeout=UPDATE_TIMEOUT_SECONDS,
-            )
+            with _running(plan_id):
+                return await asyncio.wait_for(
+                    self.handle(plan_id).execute_update(update, arg),  # type: ignore[call-overload]
+                    timeout=UPDATE_TIMEOUT_SECONDS,
+                )
         except WorkflowUpdateFailedError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == CHANGE_REJECTED:
@@ -149,19 +152,11 @@ class PlanNotifications:
             if isinstance(cause, ApplicationError) and cause.type == PLAN_CLOSED:
                 raise PlanEndedError(plan_id, cause.message) from None
             raise
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                raise PlanNotFoundError(plan_id) from err
-            raise
 
     async def execution_status(self, plan_id: int) -> WorkflowExecutionStatus | None:
         """The status of the plan's latest workflow run (RUNNING, COMPLETED, FAILED, …)."""
-        try:
+        with _running(plan_id):
             return (await self.handle(plan_id).describe()).status
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                raise PlanNotFoundError(plan_id) from err
-            raise
 
     async def check_not_closed_abnormally(self, plan_id: int) -> WorkflowExecutionStatus | None:
         """The execution status; raises :class:`PlanWorkflowClosedError` if the workflow failed, was terminated,
@@ -210,12 +205,8 @@ class PlanNotifications:
         abnormally (failed, terminated, timed out, canceled), rather than reporting a stale 'active'.
         """
         await self.check_not_closed_abnormally(plan_id)
-        try:
+        with _running(plan_id):
             return await self.handle(plan_id).query(CoachingPlanWorkflow.status)
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                raise PlanNotFoundError(plan_id) from err
-            raise
 
     async def _close_reason(self, plan_id: int) -> str | None:
         """The failure message (with its causes) or termination reason from the history's close event."""
@@ -237,9 +228,16 @@ class PlanNotifications:
         return None
 
     async def _signal(self, plan_id: int, signal: object, arg: object) -> None:
-        try:
+        with _running(plan_id):
             await self.handle(plan_id).signal(signal, arg)  # type: ignore[call-overload]
-        except RPCError as err:
-            if err.status is RPCStatusCode.NOT_FOUND:
-                raise PlanNotFoundError(plan_id) from err
-            raise
+
+
+@contextlib.contextmanager
+def _running(plan_id: int) -> Iterator[None]:
+    """Temporal's NOT_FOUND for the plan's workflow (never started, or ended) as :class:`PlanNotFoundError`."""
+    try:
+        yield
+    except RPCError as err:
+        if err.status is RPCStatusCode.NOT_FOUND:
+            raise PlanNotFoundError(plan_id) from err
+        raise
