@@ -21,6 +21,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from activities.analytics_store import AnalyticsStore
+from activities.store import Store
 from coaching.models import LedgerStatus, PlanStatusResult
 from starter.api import (
     MAX_ID,
@@ -140,10 +141,20 @@ def _athlete(
 AthleteDep = Annotated[Athlete, Depends(_athlete)]
 
 
-def _analytics(context: ApiContext) -> AnalyticsStore:
+def _database(context: ApiContext) -> Store:
     if context.store is None:
         raise ApiError(503, "not_configured", "no database is configured")
-    return AnalyticsStore(context.store.sessionmaker)
+    return context.store
+
+
+def _analytics(context: ApiContext) -> AnalyticsStore:
+    return AnalyticsStore(_database(context).sessionmaker)
+
+
+async def _own_plan(context: ApiContext, plan_id: int, user_id: str) -> None:
+    """404 unless plan ``plan_id`` is the athlete's: another athlete's plan looks exactly like no plan."""
+    if await _analytics(context).plan_owner(plan_id) != user_id:
+        raise ApiError(404, "plan_not_found", f"plan {plan_id} not found")
 
 
 # ---- routes -----------------------------------------------------------------------------------------------
@@ -166,8 +177,7 @@ async def my_schedule(
 ) -> PlanStatusResult:
     """The athlete's own plan: status, counters and upcoming notifications. Other plans are 404."""
     context = _context(request)
-    if await _analytics(context).plan_owner(plan_id) != athlete.user_id:
-        raise ApiError(404, "plan_not_found", f"plan {plan_id} not found")
+    await _own_plan(context, plan_id, athlete.user_id)
     return await context.plans.status(plan_id)
 
 

@@ -39,8 +39,8 @@ from coaching.preferences import (
     check_preferences,
 )
 from coaching.timeutil import clock_minute, minute_label
-from starter.api import MAX_ID, ApiContext, ApiError, ErrorResponse, PlanId, _context, to_workflow
-from starter.api_athlete import _ATHLETE_RESPONSES, AthleteDep, _analytics
+from starter.api import MAX_ID, ApiContext, ErrorResponse, PlanId, _context, to_workflow
+from starter.api_athlete import _ATHLETE_RESPONSES, AthleteDep, _database, _own_plan
 from starter.client import PlanEndedError, PlanNotFoundError
 
 WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -224,14 +224,7 @@ def _preferences(prefs: NotificationPrefs) -> Preferences:
 
 
 def _store(context: ApiContext) -> PreferencesStore:
-    if context.store is None:
-        raise ApiError(503, "not_configured", "no database is configured")
-    return PreferencesStore(context.store.sessionmaker)
-
-
-async def _own_plan(context: ApiContext, plan_id: int, user_id: str) -> None:
-    if await _analytics(context).plan_owner(plan_id) != user_id:
-        raise ApiError(404, "plan_not_found", f"plan {plan_id} not found")
+    return PreferencesStore(_database(context).sessionmaker)
 
 
 # ---- routes -----------------------------------------------------------------------------------------------
