@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import PlanSessionRow, UserCoachingPlan, UserProfile
@@ -43,8 +43,7 @@ class PreferencesStore:
         async with self._sessionmaker() as session:
             ids = await session.scalars(
                 select(UserCoachingPlan.id)
-                .where(UserCoachingPlan.user_id == _user_id(user_id))
-                .where(UserCoachingPlan.current_status.in_(LIVE_STATUSES))
+                .where(*_live_plans_of(_user_id(user_id)))
                 .order_by(UserCoachingPlan.id.desc())
             )
             return list(ids)
@@ -56,10 +55,7 @@ class PreferencesStore:
             profile = await session.get(UserProfile, uid)
             plan = (
                 await session.scalars(
-                    select(UserCoachingPlan)
-                    .where(UserCoachingPlan.user_id == uid, UserCoachingPlan.current_status.in_(LIVE_STATUSES))
-                    .order_by(UserCoachingPlan.id.desc())
-                    .limit(1)
+                    select(UserCoachingPlan).where(*_live_plans_of(uid)).order_by(UserCoachingPlan.id.desc()).limit(1)
                 )
             ).first()
         # Without a plan, a plan-less placeholder lets the one rule (profile over plan defaults) decide.
@@ -104,7 +100,7 @@ class PreferencesStore:
             if plan_values:
                 await session.execute(
                     update(UserCoachingPlan)
-                    .where(UserCoachingPlan.user_id == uid, UserCoachingPlan.current_status.in_(LIVE_STATUSES))
+                    .where(*_live_plans_of(uid))
                     .values(**plan_values)
                     .execution_options(synchronize_session=False)
                 )
@@ -144,6 +140,11 @@ class PreferencesStore:
                 row.notification_metadata = metadata
             await session.flush()
             return _plan_session(row)
+
+
+def _live_plans_of(user_id: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions for the athlete's (canonical id) active and paused plans."""
+    return (UserCoachingPlan.user_id == user_id, UserCoachingPlan.current_status.in_(LIVE_STATUSES))
 
 
 __all__ = ["LIVE_STATUSES", "PreferencesStore"]
