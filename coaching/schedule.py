@@ -552,6 +552,12 @@ def _learned_too_late(n: PlannedNotification, state: PlanState, starts: dict[int
     return seen is not None and start is not None and seen > start.start_at
 
 
+def active_snooze(state: PlanState, now: datetime) -> datetime | None:
+    """When the athlete's snooze ends, if it has not ended by ``now``."""
+    until = state.snoozed_until
+    return until if until is not None and until > now else None
+
+
 def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptive: bool = True) -> Evaluation:
     """Decide, at ``now``, what to send, what to skip (and why), and what is coming next.
 
@@ -562,7 +568,7 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
     """
     prefs, tz = snapshot.prefs, snapshot.prefs.timezone
     quiet = prefs.quiet_hours
-    snoozed = state.snoozed_until if state.snoozed_until is not None and state.snoozed_until > now else None
+    snoozed = active_snooze(state, now)
     done = completed_session_ids(snapshot, state.completions)
     result = Evaluation()
     due_now: list[tuple[PlannedNotification, str | None]] = []
@@ -658,6 +664,7 @@ def describe(n: PlannedNotification, tz: str) -> str:
 
 __all__ = [
     "Evaluation",
+    "active_snooze",
     "candidates",
     "describe",
     "evaluate",

@@ -8,7 +8,8 @@ the loop. The state is one model carried through continue-as-new.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
@@ -72,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         FINAL_TYPES,
         SESSION_REMINDERS,
         Evaluation,
+        active_snooze,
         evaluate,
         match_completion,
         session_seen_key,
@@ -524,9 +526,7 @@ class CoachingPlanWorkflow:
         """Store the athlete's preferences (they are the athlete's, so every plan of theirs sees them) and re-plan."""
         snapshot = await self._open_snapshot()
         _check(check_preferences, input)
-        # One save at a time: each applies what it read back, so two racing saves could leave the older in effect.
-        async with self._saving:
-            self._refuse_if_closed()  # a cancel may have come while this waited for an earlier save
+        async with self._changing():
             result = await self._save(
                 PlanActivities.save_preferences,
                 SavePreferencesInput(plan_id=self._plan_id, user_id=snapshot.user_id, change=input),
@@ -571,8 +571,7 @@ class CoachingPlanWorkflow:
     async def reschedule_session(self, input: RescheduleSessionInput) -> PlanStatusResult:
         """Move a session to another date or start time (a time given is the athlete's own), then re-plan."""
         await self._open_snapshot()
-        async with self._saving:
-            self._refuse_if_closed()  # a cancel may have come while this waited for an earlier save
+        async with self._changing():
             snapshot = self._state.snapshot  # as it is now: an earlier change may have just moved this session
             assert snapshot is not None
             day, minute = _check(
@@ -624,13 +623,20 @@ class CoachingPlanWorkflow:
 
     async def _keep_snooze(self, until: datetime | None) -> None:
         """Set the snooze, stored with the plan first so that a new run of the plan's workflow still has it."""
-        async with self._saving:
-            self._refuse_if_closed()  # a cancel may have come while this waited for an earlier save
+        async with self._changing():
             if workflow.patched(STORED_SNOOZE_PATCH):
                 await self._save(
                     PlanActivities.save_snooze, SaveSnoozeInput(plan_id=self._plan_id, snoozed_until=until)
                 )
             self._state.snoozed_until = until
+
+    @contextlib.asynccontextmanager
+    async def _changing(self) -> AsyncIterator[None]:
+        """One athlete's change at a time (each applies what its save read back, so two racing saves could leave
+        the older in effect); a cancel may have come while this one waited, so the plan is checked again."""
+        async with self._saving:
+            self._refuse_if_closed()
+            yield
 
     async def _open_snapshot(self) -> PlanSnapshot:
         await workflow.wait_condition(lambda: self._state.snapshot is not None)
@@ -742,12 +748,8 @@ class CoachingPlanWorkflow:
             completions=len(self._state.completions),
             sent=self._count(LedgerStatus.SENT),
             skipped=self._count(LedgerStatus.SKIPPED),
-            snoozed_until=self._snoozed_until(),
+            snoozed_until=active_snooze(self._state, workflow.now()),
         )
-
-    def _snoozed_until(self) -> datetime | None:
-        until = self._state.snoozed_until
-        return until if until is not None and until > workflow.now() else None
 
 
 def _check(rule: Callable[..., _Out], *args: object) -> _Out:
