@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from temporalio.client import WorkflowHandle
 from activities.db import RuckSession
 from coaching.models import CadenceSnapshot, CadenceUpdatedInput, SessionCompletedInput, WorkflowConfig
 from coaching.timeutil import local_to_utc, to_local, zone
-from starter.sandbox import local_stack
+from starter.sandbox import Stack, local_stack
 from workflows.plan import CoachingPlanWorkflow
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "histories"
@@ -34,102 +35,102 @@ async def save(name: str, handle: WorkflowHandle[Any, Any]) -> None:
     sys.stdout.write(f"recorded {name}: {len(history.events)} events\n")
 
 
-async def record(name: str, *, complete: bool, cancel: bool, can_after: int = 10_000) -> None:
+@asynccontextmanager
+async def recording_stack(config: WorkflowConfig | None = None) -> AsyncIterator[Stack]:
+    """A local stack on a throwaway SQLite database (search attributes off unless ``config`` says otherwise)."""
     with tempfile.TemporaryDirectory() as tmp:
-        config = WorkflowConfig(search_attributes=False, continue_as_new_after_events=can_after)
-        async with local_stack(f"sqlite+aiosqlite:///{tmp}/h.db", config=config) as stack:
-            day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
-            plan_id = await stack.store.create_demo_plan(
-                timezone=TZ,
-                start_date=day,
-                sessions=[
-                    {
-                        "scheduled_date": day + timedelta(days=2 * i),
-                        "planned_session_type": "Tempo Ruck",
-                        "planned_week": 1,
-                        "scheduled_start_time": "06:00",
-                    }
-                    for i in range(4)
-                ],
-                quiet_hours=(22 * 60, 6 * 60 + 30),
-                created_at=await stack.now(),
+        url = f"sqlite+aiosqlite:///{tmp}/h.db"
+        async with local_stack(url, config=config or WorkflowConfig(search_attributes=False)) as stack:
+            yield stack
+
+
+async def tempo_plan(
+    stack: Stack, day: date, count: int, *, start_time: str | None = None, week: int | None = None, **options: Any
+) -> int:
+    """A demo plan in TZ starting on ``day`` with ``count`` Tempo Rucks every other day from it."""
+    sessions: list[dict[str, Any]] = []
+    for i in range(count):
+        session: dict[str, Any] = {"scheduled_date": day + timedelta(days=2 * i), "planned_session_type": "Tempo Ruck"}
+        if week is not None:
+            session["planned_week"] = week
+        if start_time is not None:
+            session["scheduled_start_time"] = start_time
+        sessions.append(session)
+    options.setdefault("created_at", await stack.now())
+    return await stack.store.create_demo_plan(timezone=TZ, start_date=day, sessions=sessions, **options)
+
+
+async def record(name: str, *, complete: bool, cancel: bool, can_after: int = 10_000) -> None:
+    config = WorkflowConfig(search_attributes=False, continue_as_new_after_events=can_after)
+    async with recording_stack(config) as stack:
+        day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
+        plan_id = await tempo_plan(stack, day, 4, start_time="06:00", week=1, quiet_hours=(22 * 60, 6 * 60 + 30))
+        handle = await stack.plans.start_plan(plan_id)
+        if complete:
+            await stack.plans.session_completed(
+                plan_id,
+                SessionCompletedInput(ruck_id=77, completed_at=local_to_utc(day, 6 * 60 + 40, TZ)),
             )
-            handle = await stack.plans.start_plan(plan_id)
-            if complete:
-                await stack.plans.session_completed(
-                    plan_id,
-                    SessionCompletedInput(ruck_id=77, completed_at=local_to_utc(day, 6 * 60 + 40, TZ)),
-                )
-                await stack.plans.session_completed(
-                    plan_id,
-                    SessionCompletedInput(ruck_id=77, completed_at=local_to_utc(day, 6 * 60 + 40, TZ)),
-                )
-            await stack.plans.pause(plan_id)
-            await stack.advance_to(local_to_utc(day + timedelta(days=1), 12 * 60, TZ))
-            await stack.plans.resume(plan_id)
-            await stack.advance_to(local_to_utc(day + timedelta(days=4), 12 * 60, TZ))
-            if cancel:
-                await stack.plans.cancel(plan_id)
-                await handle.result()
-            # The first run's history: for a plan that continued as new, that run ends in ContinuedAsNew.
-            await save(name, stack.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id))
+            await stack.plans.session_completed(
+                plan_id,
+                SessionCompletedInput(ruck_id=77, completed_at=local_to_utc(day, 6 * 60 + 40, TZ)),
+            )
+        await stack.plans.pause(plan_id)
+        await stack.advance_to(local_to_utc(day + timedelta(days=1), 12 * 60, TZ))
+        await stack.plans.resume(plan_id)
+        await stack.advance_to(local_to_utc(day + timedelta(days=4), 12 * 60, TZ))
+        if cancel:
+            await stack.plans.cancel(plan_id)
+            await handle.result()
+        # The first run's history: for a plan that continued as new, that run ends in ContinuedAsNew.
+        await save(name, stack.client.get_workflow_handle(handle.id, run_id=handle.first_execution_run_id))
 
 
 async def record_adaptive_cadence(name: str) -> None:
     """A plan under the adaptive-cadence patch: sessions without a start time, a ruck history, a completed ruck
     (which refreshes the cadence) and a nightly-style cadence_updated signal."""
-    with tempfile.TemporaryDirectory() as tmp:
-        config = WorkflowConfig(search_attributes=False)
-        async with local_stack(f"sqlite+aiosqlite:///{tmp}/h.db", config=config) as stack:
-            now = await stack.now()
-            today = to_local(now, TZ).date()
-            day = today + timedelta(days=1)
-            plan_id = await stack.store.create_demo_plan(
-                timezone=TZ,
-                start_date=day,
-                sessions=[
-                    {"scheduled_date": day + timedelta(days=2 * i), "planned_session_type": "Tempo Ruck"}
-                    for i in range(3)
+    async with recording_stack() as stack:
+        now = await stack.now()
+        today = to_local(now, TZ).date()
+        day = today + timedelta(days=1)
+        plan_id = await tempo_plan(stack, day, 3, created_at=now)
+        snapshot = await stack.store.load_plan_snapshot(plan_id)
+        assert snapshot is not None
+        async with stack.store.sessionmaker.begin() as session:
+            await session.execute(
+                insert(RuckSession),
+                [
+                    {
+                        "id": 500 + back,
+                        "user_id": snapshot.user_id,
+                        "status": "completed",
+                        "started_at": local_to_utc(today - timedelta(days=back), 5 * 60 + 10, TZ),
+                        "completed_at": local_to_utc(today - timedelta(days=back), 6 * 60, TZ),
+                    }
+                    for back in range(1, 15)
                 ],
-                created_at=now,
             )
-            snapshot = await stack.store.load_plan_snapshot(plan_id)
-            assert snapshot is not None
-            async with stack.store.sessionmaker.begin() as session:
-                await session.execute(
-                    insert(RuckSession),
-                    [
-                        {
-                            "id": 500 + back,
-                            "user_id": snapshot.user_id,
-                            "status": "completed",
-                            "started_at": local_to_utc(today - timedelta(days=back), 5 * 60 + 10, TZ),
-                            "completed_at": local_to_utc(today - timedelta(days=back), 6 * 60, TZ),
-                        }
-                        for back in range(1, 15)
-                    ],
+        handle = await stack.plans.start_plan(plan_id)
+        await stack.plans.session_completed(
+            plan_id, SessionCompletedInput(ruck_id=500, completed_at=local_to_utc(today, 6 * 60, TZ))
+        )
+        await stack.advance_to(local_to_utc(day, 12 * 60, TZ))
+        await stack.client.get_workflow_handle_for(CoachingPlanWorkflow.run, handle.id).signal(
+            CoachingPlanWorkflow.cadence_updated,
+            CadenceUpdatedInput(
+                cadence=CadenceSnapshot(
+                    window_start_minute=17 * 60,
+                    window_end_minute=18 * 60,
+                    centre_minute=17 * 60 + 30,
+                    confidence=0.9,
+                    sample_size=40,
                 )
-            handle = await stack.plans.start_plan(plan_id)
-            await stack.plans.session_completed(
-                plan_id, SessionCompletedInput(ruck_id=500, completed_at=local_to_utc(today, 6 * 60, TZ))
-            )
-            await stack.advance_to(local_to_utc(day, 12 * 60, TZ))
-            await stack.client.get_workflow_handle_for(CoachingPlanWorkflow.run, handle.id).signal(
-                CoachingPlanWorkflow.cadence_updated,
-                CadenceUpdatedInput(
-                    cadence=CadenceSnapshot(
-                        window_start_minute=17 * 60,
-                        window_end_minute=18 * 60,
-                        centre_minute=17 * 60 + 30,
-                        confidence=0.9,
-                        sample_size=40,
-                    )
-                ),
-            )
-            await stack.advance_to(local_to_utc(day + timedelta(days=5), 12 * 60, TZ))
-            await stack.plans.cancel(plan_id)
-            await handle.result()
-            await save(name, handle)
+            ),
+        )
+        await stack.advance_to(local_to_utc(day + timedelta(days=5), 12 * 60, TZ))
+        await stack.plans.cancel(plan_id)
+        await handle.result()
+        await save(name, handle)
 
 
 async def record_prepared_content(name: str) -> None:
@@ -152,20 +153,7 @@ async def record_prepared_content(name: str) -> None:
         config = settings.workflow_config(search_attributes=False)
         async with local_stack(url, settings=settings, config=config) as stack:
             day = to_local(await stack.now(), TZ).date() + timedelta(days=2)
-            plan_id = await stack.store.create_demo_plan(
-                timezone=TZ,
-                start_date=day,
-                sessions=[
-                    {
-                        "scheduled_date": day + timedelta(days=2 * i),
-                        "planned_session_type": "Tempo Ruck",
-                        "planned_week": 1,
-                        "scheduled_start_time": "07:30",
-                    }
-                    for i in range(2)
-                ],
-                created_at=await stack.now(),
-            )
+            plan_id = await tempo_plan(stack, day, 2, start_time="07:30", week=1)
             handle = await stack.plans.start_plan(plan_id)
             await stack.advance_to(local_to_utc(day - timedelta(days=1), 19 * 60 + 50, TZ))
             async with stack.store.sessionmaker.begin() as session:
@@ -183,23 +171,13 @@ async def record_prepared_content(name: str) -> None:
 
 async def record_cancelled_before_load(name: str) -> None:
     """A plan cancelled before its first load finished (patch terminal-signal-wins)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        async with local_stack(
-            f"sqlite+aiosqlite:///{tmp}/h.db", config=WorkflowConfig(search_attributes=False)
-        ) as stack:
-            day = to_local(await stack.now(), TZ).date() + timedelta(days=2)
-            plan_id = await stack.store.create_demo_plan(
-                timezone=TZ,
-                start_date=day,
-                sessions=[
-                    {"scheduled_date": day, "planned_session_type": "Tempo Ruck", "scheduled_start_time": "07:00"}
-                ],
-                created_at=await stack.now(),
-            )
-            handle = await stack.plans.start_plan(plan_id)
-            await stack.plans.cancel(plan_id)
-            await handle.result()
-            await save(name, handle)
+    async with recording_stack() as stack:
+        day = to_local(await stack.now(), TZ).date() + timedelta(days=2)
+        plan_id = await tempo_plan(stack, day, 1, start_time="07:00")
+        handle = await stack.plans.start_plan(plan_id)
+        await stack.plans.cancel(plan_id)
+        await handle.result()
+        await save(name, handle)
 
 
 async def record_athlete_changes(name: str) -> None:
@@ -208,57 +186,40 @@ async def record_athlete_changes(name: str) -> None:
     from coaching.models import Category, ChangePreferencesInput, RescheduleSessionInput, SnoozeInput
     from coaching.preferences import ChangeRejected
 
-    with tempfile.TemporaryDirectory() as tmp:
-        async with local_stack(
-            f"sqlite+aiosqlite:///{tmp}/h.db", config=WorkflowConfig(search_attributes=False)
-        ) as stack:
-            day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
-            plan_id = await stack.store.create_demo_plan(
-                timezone=TZ,
-                start_date=day,
-                sessions=[
-                    {
-                        "scheduled_date": day + timedelta(days=2 * i),
-                        "planned_session_type": "Tempo Ruck",
-                        "scheduled_start_time": "07:00",
-                    }
-                    for i in range(3)
-                ],
-                created_at=await stack.now(),
-            )
-            handle = await stack.plans.start_plan(plan_id)
-            await stack.plans.change_preferences(
-                plan_id,
-                ChangePreferencesInput(evening_brief_minute=19 * 60, categories={Category.WEEKLY_DIGEST: False}),
-            )
-            for refused in (
-                stack.plans.change_preferences(
-                    plan_id, ChangePreferencesInput(categories={Category.MORNING_HYPE: False})
-                ),
-                stack.plans.reschedule_session(
-                    plan_id, RescheduleSessionInput(plan_session_id=1, scheduled_date=day - timedelta(days=3))
-                ),
-            ):
-                try:
-                    await refused
-                except ChangeRejected:
-                    pass
-            await stack.plans.snooze(plan_id, SnoozeInput(until=local_to_utc(day, 6 * 60 + 30, TZ)))
-            await stack.advance_to(local_to_utc(day, 8 * 60, TZ))
-            await stack.plans.snooze(plan_id, SnoozeInput(duration_minutes=24 * 60))
-            await stack.plans.cancel_snooze(plan_id)
-            await stack.plans.reschedule_session(
-                plan_id,
-                RescheduleSessionInput(plan_session_id=2, scheduled_date=day + timedelta(days=3), start_minute=18 * 60),
-            )
-            await stack.plans.session_completed(
-                plan_id,
-                SessionCompletedInput(ruck_id=88, completed_at=local_to_utc(day + timedelta(days=3), 19 * 60, TZ)),
-            )
-            await stack.advance_to(local_to_utc(day + timedelta(days=4), 12 * 60, TZ))
-            await stack.plans.cancel(plan_id)
-            await handle.result()
-            await save(name, handle)
+    async with recording_stack() as stack:
+        day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
+        plan_id = await tempo_plan(stack, day, 3, start_time="07:00")
+        handle = await stack.plans.start_plan(plan_id)
+        await stack.plans.change_preferences(
+            plan_id,
+            ChangePreferencesInput(evening_brief_minute=19 * 60, categories={Category.WEEKLY_DIGEST: False}),
+        )
+        for refused in (
+            stack.plans.change_preferences(plan_id, ChangePreferencesInput(categories={Category.MORNING_HYPE: False})),
+            stack.plans.reschedule_session(
+                plan_id, RescheduleSessionInput(plan_session_id=1, scheduled_date=day - timedelta(days=3))
+            ),
+        ):
+            try:
+                await refused
+            except ChangeRejected:
+                pass
+        await stack.plans.snooze(plan_id, SnoozeInput(until=local_to_utc(day, 6 * 60 + 30, TZ)))
+        await stack.advance_to(local_to_utc(day, 8 * 60, TZ))
+        await stack.plans.snooze(plan_id, SnoozeInput(duration_minutes=24 * 60))
+        await stack.plans.cancel_snooze(plan_id)
+        await stack.plans.reschedule_session(
+            plan_id,
+            RescheduleSessionInput(plan_session_id=2, scheduled_date=day + timedelta(days=3), start_minute=18 * 60),
+        )
+        await stack.plans.session_completed(
+            plan_id,
+            SessionCompletedInput(ruck_id=88, completed_at=local_to_utc(day + timedelta(days=3), 19 * 60, TZ)),
+        )
+        await stack.advance_to(local_to_utc(day + timedelta(days=4), 12 * 60, TZ))
+        await stack.plans.cancel(plan_id)
+        await handle.result()
+        await save(name, handle)
 
 
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
