@@ -403,13 +403,18 @@ def content_fingerprint(n: PlannedNotification, tone: str, prefer_metric: bool) 
     return hashlib.sha256(material.encode()).hexdigest()[:32]
 
 
-class PrepareContentInput(Model):
+class NotificationFor(Model):
+    """A notification and whom it is for, as preparing its copy and delivering it both need."""
+
     plan_id: int
     user_id: str
     notification: PlannedNotification
     tone: str
     timezone: str
     prefer_metric: bool = True
+
+
+class PrepareContentInput(NotificationFor):
     #: When the session starts (briefs and hypes): the weather phrase describes that moment.
     session_start: AwareDatetime | None = None
     #: The workflow's configuration lists this type for AI copy.
@@ -427,13 +432,7 @@ class PreparedContent(Model):
     fingerprint: str = ""
 
 
-class DeliverInput(Model):
-    plan_id: int
-    user_id: str
-    notification: PlannedNotification
-    tone: str
-    timezone: str
-    prefer_metric: bool = True
+class DeliverInput(NotificationFor):
     facts: dict[str, str] = Field(default_factory=dict)
     honor_database_pause: bool = True
     #: Copy prepared ahead (and still matching the notification); None = render the template now.
