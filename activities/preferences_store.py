@@ -15,8 +15,9 @@ from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import PlanSessionRow, UserCoachingPlan, UserProfile
-from activities.store import CATEGORY_PREF_KEYS, SNOOZE_KEY, _plan_session, _prefs, _user_id, dialect_insert
+from activities.store import SNOOZE_KEY, _plan_session, _prefs, _user_id, dialect_insert
 from coaching.models import ChangePreferencesInput, NotificationPrefs, PlanSession, PlanStatus
+from coaching.preferences import OPTIONAL_SWITCHES
 
 #: Plans an athlete's changes apply to (a paused plan resumes with them).
 LIVE_STATUSES = (PlanStatus.ACTIVE.value, PlanStatus.PAUSED.value)
@@ -85,7 +86,7 @@ class PreferencesStore:
                 current = profile.plan_notification_prefs if profile is not None else None
                 # Anything but a JSON object (a hand-edited row) reads as empty, as it does when a plan is loaded.
                 stored = dict(current) if isinstance(current, dict) else {}
-                for category, key in CATEGORY_PREF_KEYS.items():
+                for category, key in OPTIONAL_SWITCHES.items():
                     if category in change.categories:
                         stored[key] = change.categories[category]
                 values["plan_notification_prefs"] = stored

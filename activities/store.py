@@ -35,7 +35,6 @@ from coaching.cadence import WEEKDAYS
 from coaching.models import (
     CadenceSnapshot,
     CadenceWindow,
-    Category,
     LedgerStatus,
     NotificationPrefs,
     NotificationType,
@@ -44,6 +43,7 @@ from coaching.models import (
     PlanSnapshot,
     PlanStatus,
 )
+from coaching.preferences import OPTIONAL_SWITCHES
 from coaching.schedule import FINAL_TYPES, SESSION_REMINDERS
 from coaching.timeutil import validate_timezone
 
@@ -55,8 +55,6 @@ DEMO_TEMPLATE_SLUG = "get-faster"
 DEMO_TEMPLATE_NAME = "Get Faster at Rucking"
 DEMO_TEMPLATE_WEEKS = 8
 DEMO_DEVICE_ID = "demo-device"
-#: ``plan_notification_prefs`` keys of the optional categories (also the NotificationPrefs field names).
-CATEGORY_PREF_KEYS = {Category.WEEKLY_DIGEST: "weekly_digest_enabled", Category.MILESTONE_ALERT: "milestones_enabled"}
 
 
 @dataclass(frozen=True)
@@ -654,7 +652,7 @@ def _prefs(plan: UserCoachingPlan, profile: UserProfile | None) -> NotificationP
             prefer_metric=profile.prefer_metric,
         )
         extra = profile.plan_notification_prefs if isinstance(profile.plan_notification_prefs, dict) else {}
-        for key in CATEGORY_PREF_KEYS.values():  # the optional categories' switches
+        for key in OPTIONAL_SWITCHES.values():  # the optional categories' switches
             if isinstance(extra.get(key), bool):
                 values[key] = extra[key]
     return _validated_prefs(values, plan.id)

@@ -37,7 +37,11 @@ CATEGORY_TYPES = {
 }
 #: Plan accountability: a coach keeps showing up, so these stay on while a plan is active (a product decision).
 ACCOUNTABILITY = (Category.EVENING_BRIEF, Category.MORNING_HYPE, Category.MISSED_FOLLOWUP)
-OPTIONAL = (Category.WEEKLY_DIGEST, Category.MILESTONE_ALERT)
+#: The optional categories and what switches each: a NotificationPrefs field, stored under the same key in
+#: ``user_profiles.plan_notification_prefs``.
+OPTIONAL_SWITCHES = {Category.WEEKLY_DIGEST: "weekly_digest_enabled", Category.MILESTONE_ALERT: "milestones_enabled"}
+OPTIONAL = tuple(OPTIONAL_SWITCHES)
+_CATEGORY_OF_TYPE = {ntype: category for category, ntype in CATEGORY_TYPES.items()}
 #: What an athlete can change about the accountability reminders instead of switching them off.
 ADJUST_INSTEAD = (
     "evening_brief_time",
@@ -72,23 +76,21 @@ class ChangeRejected(ValueError):
         self.code = code
 
 
+def category_enabled(prefs: NotificationPrefs, category: Category) -> bool:
+    """Whether ``category`` is on (the accountability ones always are)."""
+    switch = OPTIONAL_SWITCHES.get(category)
+    return switch is None or bool(getattr(prefs, switch))
+
+
 def categories_of(prefs: NotificationPrefs) -> dict[Category, bool]:
-    """Every category and whether it is on (the accountability ones always are)."""
-    return {
-        category: (
-            (category is not Category.WEEKLY_DIGEST or prefs.weekly_digest_enabled)
-            and (category is not Category.MILESTONE_ALERT or prefs.milestones_enabled)
-        )
-        for category in Category
-    }
+    """Every category and whether it is on."""
+    return {category: category_enabled(prefs, category) for category in Category}
 
 
 def type_enabled(prefs: NotificationPrefs, ntype: NotificationType) -> bool:
-    if ntype is NotificationType.WEEKLY_DIGEST:
-        return prefs.weekly_digest_enabled
-    if ntype is NotificationType.MILESTONE_ALERT:
-        return prefs.milestones_enabled
-    return True
+    """Whether notifications of ``ntype`` go out (types outside the categories always do)."""
+    category = _CATEGORY_OF_TYPE.get(ntype)
+    return category is None or category_enabled(prefs, category)
 
 
 def check_preferences(change: ChangePreferencesInput) -> None:
@@ -192,9 +194,11 @@ __all__ = [
     "CATEGORY_TYPES",
     "MAX_SNOOZE",
     "OPTIONAL",
+    "OPTIONAL_SWITCHES",
     "Category",
     "ChangeRejected",
     "categories_of",
+    "category_enabled",
     "check_preferences",
     "check_reschedule",
     "check_snooze",
