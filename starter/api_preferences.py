@@ -13,7 +13,7 @@ cannot, and the refusal lists what can be adjusted instead.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Path, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -43,8 +43,9 @@ from starter.api import MAX_ID, ApiContext, ErrorResponse, PlanId, _context, to_
 from starter.api_athlete import _ATHLETE_RESPONSES, AthleteDep, _database, _own_plan
 from starter.client import PlanEndedError, PlanNotFoundError
 
-WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+#: Monday first, as ``weekly_digest_weekday`` counts (0 = Monday).
+WEEKDAY_NAMES: tuple[Weekday, ...] = get_args(Weekday)
 Clock = Annotated[
     str,
     Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local wall time, HH:MM (24-hour), e.g. 20:00"),
