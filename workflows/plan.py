@@ -135,9 +135,8 @@ class CoachingPlanWorkflow:
         #: notification id -> (fingerprint it was started for, the running or finished preparation). Deliberately
         #: not in the state: continue-as-new drops them, and the next run prepares again if there is still time.
         self._preparing: dict[str, tuple[str, ActivityHandle[PreparedContent]]] = {}
-        #: Counts the athlete's changes written to the database: a load in flight across one read it too early.
-        self._saved_changes = 0
-        #: Serialises the athlete's saves (a deterministic asyncio lock: Temporal runs the workflow's event loop).
+        #: Serialises the athlete's saves, and loads with them (a deterministic asyncio lock: Temporal runs the
+        #: workflow's event loop).
         self._saving = asyncio.Lock()
 
     # --- run loop ----------------------------------------------------------------------------------------
@@ -253,11 +252,10 @@ class CoachingPlanWorkflow:
     async def _reload(self) -> None:
         self._state.needs_reload = False
         signals_before = self._cadence_signals
-        while True:
-            saved_before = self._saved_changes
+        # Not while an athlete's change is being saved: this load could read the row before the save and then
+        # replace the snapshot the change was applied to.
+        async with self._saving:
             result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
-            if self._saved_changes == saved_before:
-                break  # else an athlete's change was written while it read: read again (only after an update)
         if result.snapshot is not None and self._cadence_signals != signals_before:
             assert self._signalled_cadence is not None
             result.snapshot.cadence = self._signalled_cadence
@@ -534,7 +532,6 @@ class CoachingPlanWorkflow:
             current = self._state.snapshot
             assert current is not None
             current.prefs = result.prefs
-            self._saved_changes += 1
         return self._replanned()
 
     @change_preferences.validator
@@ -593,7 +590,6 @@ class CoachingPlanWorkflow:
             # A moved session is new from now on, as when the core API moves one (see _reload).
             self._state.sessions_seen.setdefault(session_seen_key(moved.id, moved.scheduled_date), workflow.now())
             self._rematch_completions(current)
-            self._saved_changes += 1
         return self._replanned()
 
     @reschedule_session.validator
