@@ -9,14 +9,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal_column, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, exists, func, literal_column, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from activities.db import NotificationEvent, PlanNotificationAudit, RuckSession, UserCoachingPlan, UserProfile
+from activities.db import (
+    NotificationEvent,
+    PlanNotificationAudit,
+    RuckSession,
+    UserCoachingPlan,
+    UserProfile,
+    UTCDateTime,
+)
 from activities.store import athlete_zone, dialect_insert
 from coaching.content import resolve_tone
 from coaching.timeutil import to_local
@@ -48,22 +55,20 @@ def _canonical(user_id: str) -> str:
     return str(uuid.UUID(str(user_id)))
 
 
-def _quarter_hour(dialect: str, column: Any) -> ColumnElement[Any]:
+def _quarter_hour(dialect: str, column: Any) -> ColumnElement[datetime]:
     """``column`` (UTC) truncated to its quarter hour: every zone's offset is a whole number of quarter hours (even
-    +05:45), so the quarter's start gives the local hour of everything in it, in any zone."""
+    +05:45), so the quarter's start gives the local hour of everything in it, in any zone. Read back as an aware
+    UTC datetime on both databases (the column's own type)."""
+    quarter: ColumnElement[Any]
     if dialect == "postgresql":
-        return func.date_bin(
+        quarter = func.date_bin(
             literal_column("interval '15 minutes'"), column, literal_column("timestamptz '2000-01-01 00:00+00'")
         )
-    # SQLite stores UTC wall time as text ("YYYY-MM-DD HH:MM:SS.ffffff"), see activities.db.UTCDateTime.
-    quarter = cast(func.strftime("%M", column), Integer).op("/")(15) * 15  # SQLite's integer division
-    return func.strftime("%Y-%m-%d %H:", column).op("||")(func.printf("%02d", quarter))
-
-
-def _utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # SQLite's text
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    else:
+        # SQLite stores UTC wall time as text ("YYYY-MM-DD HH:MM:SS.ffffff"), see activities.db.UTCDateTime.
+        minute = cast(func.strftime("%M", column), Integer).op("/")(15) * 15  # SQLite's integer division
+        quarter = func.strftime("%Y-%m-%d %H:", column).op("||")(func.printf("%02d:00", minute))
+    return type_coerce(quarter, UTCDateTime())
 
 
 def _within_follow_up(dialect: str, sent_at: Any, completed_at: Any) -> ColumnElement[bool]:
@@ -178,7 +183,7 @@ class AnalyticsStore:
         merged: dict[tuple[str, str, int, str | None], list[int]] = {}
         for ntype, raw_tone, profile_tz, plan_tz, quarter_start, source, *counts in rows:
             # The athlete's zone by the same rule as a plan load.
-            local_hour = to_local(_utc(quarter_start), athlete_zone(profile_tz, plan_tz)).hour
+            local_hour = to_local(quarter_start, athlete_zone(profile_tz, plan_tz)).hour
             key = (ntype, str(resolve_tone(raw_tone)), local_hour, source)
             total = merged.setdefault(key, [0, 0, 0, 0])
             for i, count in enumerate(counts):

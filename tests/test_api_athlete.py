@@ -376,7 +376,7 @@ async def test_the_report_groups_by_quarter_hour_in_sql(store: Store, minute: in
     """The SQL buckets are quarter hours on both databases (local hours are derived from their starts)."""
     from sqlalchemy import select
 
-    from activities.analytics_store import _quarter_hour, _utc
+    from activities.analytics_store import _quarter_hour
 
     uid = str(uuid.uuid4())
     plan_id = await store.create_demo_plan(user_id=uid, timezone=NY, start_date=date(2020, 1, 1), sessions=[])
@@ -389,7 +389,7 @@ async def test_the_report_groups_by_quarter_hour_in_sql(store: Store, minute: in
                 PlanNotificationAudit.notification_id == nid
             )
         )
-    assert _utc(quarter) == datetime(2020, 1, 1, 9, minute // 15 * 15, tzinfo=UTC)
+    assert quarter == datetime(2020, 1, 1, 9, minute // 15 * 15, tzinfo=UTC)
 
 
 async def test_the_report_reads_the_zone_like_a_plan_load(store: Store) -> None:
