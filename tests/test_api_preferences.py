@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -598,6 +599,25 @@ async def test_a_start_time_set_by_the_athlete_survives_a_reload_of_the_plan(
     brief = brief_of(await my_schedule(http, plan_id, uid), sid)
     assert brief["send_at"] == answered["send_at"]
     assert "10:45, the time you set for this session" in brief["reason"], brief
+
+
+async def test_a_change_no_worker_answers_in_time_is_503(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update waits at most UPDATE_TIMEOUT_SECONDS for the workflow (here: no worker on its task queue), then
+    the athlete hears a retryable 503 instead of hanging. (A stack of its own: a workflow nobody serves would hold
+    the shared stack's time skipping.)"""
+    import starter.client
+    from starter.client import PlanNotifications
+
+    monkeypatch.setattr(starter.client, "UPDATE_TIMEOUT_SECONDS", 0.5)
+    async with local_stack(f"sqlite+aiosqlite:///{tmp_path}/unserved.db") as own:
+        plan_id, uid = await make_plan(own)
+        unserved = PlanNotifications(own.client, task_queue=f"nobody-listens-{uuid.uuid4()}")
+        await unserved.start_plan(plan_id)
+        app = create_app(unserved, service_token=TOKEN, store=own.store, jwt_secret=SECRET)
+        async with serving(app) as url, httpx.AsyncClient(base_url=url, timeout=10) as client:
+            body = {"duration_minutes": 60}
+            response = await client.post(snooze_path(plan_id), json=body, headers=bearer(token(uid)))
+    error_of(response, 503, "temporarily_unavailable")
 
 
 async def test_a_plan_without_a_running_workflow_is_404(stack: Stack, http: httpx.AsyncClient) -> None:
