@@ -17,15 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
 from activities.db import (
+    AppUser,
     NotificationEvent,
-    PlanNotificationAudit,
+    NotificationLedgerEntry,
     RuckSession,
     UserCoachingPlan,
-    UserProfile,
     UTCDateTime,
 )
-from activities.store import athlete_zone, dialect_insert
-from coaching.content import resolve_tone
+from activities.store import athlete_tone, athlete_zone, dialect_insert
 from coaching.timeutil import to_local
 
 #: How long after a notification a completed ruck still counts as following it.
@@ -98,8 +97,8 @@ class AnalyticsStore:
         async with self._sessionmaker() as session:
             row = (
                 await session.execute(
-                    select(PlanNotificationAudit.user_id, PlanNotificationAudit.status).where(
-                        PlanNotificationAudit.notification_id == notification_id
+                    select(NotificationLedgerEntry.user_id, NotificationLedgerEntry.status).where(
+                        NotificationLedgerEntry.notification_id == notification_id
                     )
                 )
             ).first()
@@ -139,16 +138,16 @@ class AnalyticsStore:
         One grouped query (by zone and quarter hour, turned into local hours here): opens and CTA taps are joined
         by ``notification_id`` (at most one row each, by the unique key), and a notification counts as followed by
         a session when a ``completed`` ruck of the same athlete has ``completed_at`` within 24 hours after
-        ``sent_at``. Raw tones are resolved with
-        :func:`coaching.content.resolve_tone` afterwards, merging groups whose names resolve to the same tone.
+        ``sent_at``. Tones (display names) are resolved by the plan load's rule afterwards, merging groups whose names
+        resolve to the same tone.
         """
         async with self._sessionmaker() as session:
             dialect = session.get_bind().dialect.name
-            ledger = PlanNotificationAudit
+            ledger = NotificationLedgerEntry
             opened = aliased(NotificationEvent)
             tapped = aliased(NotificationEvent)
             quarter = _quarter_hour(dialect, ledger.sent_at).label("quarter")
-            profile_zone = UserProfile.plan_notification_timezone
+            user_zone = AppUser.plan_notification_timezone
             plan_zone = UserCoachingPlan.plan_notification_timezone
             followed = exists().where(
                 RuckSession.user_id == ledger.user_id,
@@ -160,7 +159,14 @@ class AnalyticsStore:
                 conditions.append(ledger.sent_at >= since)
             if until is not None:
                 conditions.append(ledger.sent_at < until)
-            keys = (ledger.notification_type, UserProfile.coaching_tone, profile_zone, plan_zone, quarter)
+            keys = (
+                ledger.notification_type,
+                AppUser.coaching_tone,
+                UserCoachingPlan.coaching_personality,
+                user_zone,
+                plan_zone,
+                quarter,
+            )
             stmt = (
                 select(
                     *keys,
@@ -171,8 +177,8 @@ class AnalyticsStore:
                     func.coalesce(func.sum(case((followed, 1), else_=0)), 0),
                 )
                 .select_from(ledger)
-                .outerjoin(UserProfile, UserProfile.user_id == ledger.user_id)
-                .outerjoin(UserCoachingPlan, UserCoachingPlan.id == ledger.user_coaching_plan_id)
+                .outerjoin(AppUser, AppUser.id == ledger.user_id)
+                .outerjoin(UserCoachingPlan, UserCoachingPlan.id == ledger.plan_id)
                 .outerjoin(opened, and_(opened.notification_id == ledger.notification_id, opened.event == "opened"))
                 .outerjoin(tapped, and_(tapped.notification_id == ledger.notification_id, tapped.event == "cta_tapped"))
                 .where(*conditions)
@@ -181,10 +187,10 @@ class AnalyticsStore:
             rows: Sequence[Any] = (await session.execute(stmt)).all()
 
         merged: dict[tuple[str, str, int, str | None], list[int]] = {}
-        for ntype, raw_tone, profile_tz, plan_tz, quarter_start, source, *counts in rows:
-            # The athlete's zone by the same rule as a plan load.
-            local_hour = to_local(quarter_start, athlete_zone(profile_tz, plan_tz)).hour
-            key = (ntype, str(resolve_tone(raw_tone)), local_hour, source)
+        for ntype, user_tone, plan_tone, user_tz, plan_tz, quarter_start, source, *counts in rows:
+            # The athlete's zone and tone by the same rules as a plan load.
+            local_hour = to_local(quarter_start, athlete_zone(user_tz, plan_tz)).hour
+            key = (ntype, athlete_tone(user_tone, plan_tone), local_hour, source)
             total = merged.setdefault(key, [0, 0, 0, 0])
             for i, count in enumerate(counts):
                 total[i] += int(count)

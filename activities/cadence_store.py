@@ -19,14 +19,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.db import (
-    AthleteTimezone,
-    PlanSessionRow,
-    RuckSession,
-    UserCoachingPlan,
-    UserPlanBehavior,
-    UserProfile,
-)
+from activities.db import AppUser, AthleteTimezone, CadenceRow, PlanSessionRow, RuckSession, UserCoachingPlan
 from activities.store import _cadence_from, _valid_zone, dialect_insert
 from coaching.cadence import LOOKBACK, CadenceAnalysis, RuckSample, analyze
 from coaching.models import CadenceSnapshot
@@ -57,7 +50,7 @@ class CadenceStore:
     ) -> list[str]:
         """The next page (by user id, after ``after``) of athletes with a live plan whose cadence needs computing:
         never computed, older than :data:`RECHECK_AFTER`, or with a ruck completed since their last computation."""
-        plan, behavior, ruck = UserCoachingPlan, UserPlanBehavior, RuckSession
+        plan, behavior, ruck = UserCoachingPlan, CadenceRow, RuckSession
         new_ruck = exists().where(
             ruck.user_id == plan.user_id,
             ruck.status == "completed",
@@ -65,7 +58,7 @@ class CadenceStore:
         )
         stmt = (
             select(plan.user_id)
-            .outerjoin(behavior, and_(behavior.user_coaching_plan_id == plan.id, behavior.user_id == plan.user_id))
+            .outerjoin(behavior, and_(behavior.plan_id == plan.id, behavior.user_id == plan.user_id))
             .where(
                 plan.current_status.in_(LIVE_PLAN_STATUSES),
                 or_(
@@ -177,7 +170,7 @@ class CadenceStore:
         ]
 
     async def _current_zones(self, session: AsyncSession, ids: list[str]) -> dict[str, str]:
-        """The zone each athlete is in now, as the plan snapshot resolves it (profile, else live plan)."""
+        """The zone each athlete is in now, as the plan snapshot resolves it (the athlete's, else the live plan's)."""
         zones: dict[str, str] = {}
         plans = await session.execute(
             select(UserCoachingPlan.user_id, UserCoachingPlan.plan_notification_timezone).where(
@@ -187,17 +180,17 @@ class CadenceStore:
         for user_id, tz in plans:
             if (zone := _valid_zone(tz)) and zone != "UTC":
                 zones[str(user_id)] = zone
-        profiles = await session.execute(
-            select(UserProfile.user_id, UserProfile.plan_notification_timezone).where(UserProfile.user_id.in_(ids))
+        athletes = await session.execute(
+            select(AppUser.id, AppUser.plan_notification_timezone).where(AppUser.id.in_(ids))
         )
-        for user_id, tz in profiles:
+        for user_id, tz in athletes:
             if (zone := _valid_zone(tz)) and zone != "UTC":
                 zones[str(user_id)] = zone
         return zones
 
     async def save(self, analyses: Mapping[str, CadenceAnalysis]) -> list[CadenceChange]:
-        """Upsert each athlete's analysis into ``user_plan_behavior`` for every live plan of theirs; return the plans
-        whose cadence, as the schedule sees it, changed (those workflows are told)."""
+        """Upsert each athlete's analysis into ``coach_cadence_analysis`` for every live plan of theirs; return the
+        plans whose cadence, as the schedule sees it, changed (those workflows are told)."""
         if not analyses:
             return []
         with _collector_paused():
@@ -220,14 +213,14 @@ class CadenceStore:
             newer: set[int] = set()
             for plan_id, start, end, confidence, metadata, deviations, computed_at in await session.execute(
                 select(
-                    UserPlanBehavior.user_coaching_plan_id,
-                    UserPlanBehavior.prime_window_start_minute,
-                    UserPlanBehavior.prime_window_end_minute,
-                    UserPlanBehavior.confidence_score,
-                    UserPlanBehavior.behavior_metadata,
-                    UserPlanBehavior.deviations,
-                    UserPlanBehavior.last_recomputed_at,
-                ).where(UserPlanBehavior.user_coaching_plan_id.in_(list(owner)))
+                    CadenceRow.plan_id,
+                    CadenceRow.prime_window_start_minute,
+                    CadenceRow.prime_window_end_minute,
+                    CadenceRow.confidence_score,
+                    CadenceRow.behavior_metadata,
+                    CadenceRow.deviations,
+                    CadenceRow.last_recomputed_at,
+                ).where(CadenceRow.plan_id.in_(list(owner)))
             ):
                 previous[plan_id] = _cadence_from(
                     start, end, confidence, {"metadata": metadata, "deviations": deviations}
@@ -248,12 +241,12 @@ class CadenceStore:
                 )
                 if previous.get(plan_id) != stored:
                     changes.append(CadenceChange(plan_id, str(user_id), stored))
-            table = UserPlanBehavior.__table__
+            table = CadenceRow.__table__
             stmt = dialect_insert(session, table)
             if rows:
                 await session.execute(
                     stmt.on_conflict_do_update(
-                        index_elements=["user_id", "user_coaching_plan_id"],
+                        index_elements=["user_id", "plan_id"],
                         set_=behavior_updates(stmt.excluded),
                         # Also in the statement, for a refresh that commits between the read above and this write.
                         where=or_(
@@ -277,16 +270,16 @@ class CadenceStore:
         async with self._sessionmaker() as session:
             rows = await session.execute(
                 select(
-                    UserPlanBehavior.user_coaching_plan_id,
-                    UserPlanBehavior.user_id,
-                    UserPlanBehavior.prime_window_start_minute,
-                    UserPlanBehavior.prime_window_end_minute,
-                    UserPlanBehavior.confidence_score,
-                    UserPlanBehavior.behavior_metadata,
-                    UserPlanBehavior.deviations,
+                    CadenceRow.plan_id,
+                    CadenceRow.user_id,
+                    CadenceRow.prime_window_start_minute,
+                    CadenceRow.prime_window_end_minute,
+                    CadenceRow.confidence_score,
+                    CadenceRow.behavior_metadata,
+                    CadenceRow.deviations,
                 )
-                .where(UserPlanBehavior.user_coaching_plan_id.in_(list(plan_ids)))
-                .order_by(UserPlanBehavior.user_coaching_plan_id)
+                .where(CadenceRow.plan_id.in_(list(plan_ids)))
+                .order_by(CadenceRow.plan_id)
             )
             return [
                 CadenceChange(
@@ -383,7 +376,7 @@ def behavior_row(plan_id: int, user_id: str, analysis: CadenceAnalysis) -> dict[
     snap = analysis.snapshot
     return {
         "user_id": user_id,
-        "user_coaching_plan_id": plan_id,
+        "plan_id": plan_id,
         "prime_window_start_minute": snap.window_start_minute,
         "prime_window_end_minute": snap.window_end_minute,
         "confidence_score": round(snap.confidence, 2),
@@ -394,10 +387,10 @@ def behavior_row(plan_id: int, user_id: str, analysis: CadenceAnalysis) -> dict[
     }
 
 
-#: The user_plan_behavior columns behavior_row fills (the first two are the upsert key).
+#: The coach_cadence_analysis columns behavior_row fills (the first two are the upsert key).
 BEHAVIOR_COLUMNS = (
     "user_id",
-    "user_coaching_plan_id",
+    "plan_id",
     "prime_window_start_minute",
     "prime_window_end_minute",
     "confidence_score",
@@ -412,7 +405,7 @@ BEHAVIOR_UPDATED = BEHAVIOR_COLUMNS[2:]
 
 
 def behavior_updates(excluded: Any) -> dict[str, Any]:
-    """The SET of a user_plan_behavior upsert from its EXCLUDED row: everything but the key, and updated_at."""
+    """The SET of a coach_cadence_analysis upsert from its EXCLUDED row: everything but the key, and updated_at."""
     return {**{c: excluded[c] for c in BEHAVIOR_UPDATED}, "updated_at": excluded.last_recomputed_at}
 
 

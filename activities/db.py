@@ -1,10 +1,19 @@
-"""SQLAlchemy models of the tables this service reads and writes, compatible with RuckTracker's schema.
+"""SQLAlchemy models of the tables this service reads and writes.
 
-Table and column names follow RuckTracker (see ``docs``/reference §1) so the service can point at the same
-PostgreSQL database. The same models run on SQLite (aiosqlite) for the local tier: JSON columns are JSONB on
-PostgreSQL only, user ids are native UUIDs on PostgreSQL and 32-character hex strings on SQLite, and every
-timestamp goes through :class:`UTCDateTime` so it always comes back timezone-aware in UTC, whichever database
-stored it.
+Two families, kept apart on purpose (see the README's Data section and ``docs/rucktracker.md``):
+
+- **RuckTracker's tables** (``"user"``, ``user_coaching_plans``, ``plan_sessions``, ``coaching_plan_templates``,
+  ``ruck_session``, ``user_device_tokens``, ``location_point``): the contract is RuckTracker's real schema, so only the
+  columns the service uses are mapped, each nullable where RuckTracker's is. On RuckTracker's database they already
+  exist and the service never creates or alters them; in standalone mode (first runs, tests) the ``standalone``
+  migration branch creates stand-ins with the same names, types and CHECK constraints.
+- **The service's own tables**, all named ``coach_*`` so that none can collide with a RuckTracker table (its legacy
+  ``plan_notification_audit`` and ``user_plan_behavior`` are RuckTracker's and never touched). They carry no foreign
+  keys to RuckTracker's tables: a plan or session deleted there must neither block nor cascade into the ledger.
+
+The same models run on SQLite (aiosqlite) for the local tier: JSON columns are JSONB on PostgreSQL only, user ids are
+native UUIDs on PostgreSQL and 32-character hex strings on SQLite, and every timestamp goes through
+:class:`UTCDateTime` so it always comes back timezone-aware in UTC, whichever database stored it.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     Time,
     UniqueConstraint,
@@ -58,6 +68,19 @@ BigIntPK: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 #: Database user ids: native ``uuid`` on PostgreSQL; the Python side is always a canonical string.
 UserId = Uuid(as_uuid=False)
 
+#: The nine personalities the Flutter client offers: its personality id *is* this display name, and RuckTracker's
+#: ``valid_personality`` CHECK on ``user_coaching_plans.coaching_personality`` accepts only these.
+PERSONALITY_DISPLAY_NAMES = (
+    "Supportive Friend",
+    "Drill Sergeant",
+    "Southern Redneck",
+    "Yoga Instructor",
+    "British Butler",
+    "Sports Commentator",
+    "Cowboy/Cowgirl",
+    "Nature Lover",
+    "Session Analyst",
+)
 PLAN_STATUSES = ("active", "paused", "completed", "cancelled")
 SESSION_STATUSES = ("planned", "completed", "missed", "modified", "skipped")
 LEDGER_STATUSES = ("scheduled", "sent", "skipped", "failed")
@@ -110,97 +133,105 @@ def _json_object() -> Mapped[dict[str, Any]]:
     return mapped_column(JSONType, nullable=False, default=dict, server_default=text("'{}'"))
 
 
+def _rt_json_object() -> Mapped[dict[str, Any] | None]:
+    """A RuckTracker JSONB column with a ``'{}'`` default but no NOT NULL: rows may hold NULL (or any JSON)."""
+    return mapped_column(JSONType, default=dict, server_default=text("'{}'"))
+
+
+def _rt_timestamp() -> Mapped[datetime | None]:
+    """A RuckTracker ``created_at``/``updated_at``: ``timestamptz DEFAULT now()``, nullable."""
+    return mapped_column(UTCDateTime(), server_default=func.now())
+
+
 class Base(DeclarativeBase):
     """Declarative base with the naming convention shared by models and migrations."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class UserProfile(Base):
-    """Per-athlete preferences (``user_profiles``); a missing row means every default applies."""
+#: ``Table.info`` key naming who owns a table: "rucktracker" (read, never created on RuckTracker's database) or
+#: "service" (a ``coach_*`` table this service creates and migrates).
+OWNER = "owner"
+RUCKTRACKER: dict[str, Any] = {OWNER: "rucktracker"}
+SERVICE: dict[str, Any] = {OWNER: "service"}
 
-    __tablename__ = "user_profiles"
 
-    user_id: Mapped[str] = mapped_column(UserId, primary_key=True)
-    display_name: Mapped[str | None] = mapped_column(Text)
-    coaching_tone: Mapped[str] = mapped_column(
-        String(50), nullable=False, default="supportive_friend", server_default="supportive_friend"
-    )
-    prefer_metric: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
-    plan_notification_timezone: Mapped[str] = mapped_column(Text, nullable=False, default="UTC", server_default="UTC")
-    # Minutes after local midnight; both null (or equal) means no quiet hours.
+# ==== RuckTracker's tables ========================================================================================
+
+
+class AppUser(Base):
+    """An athlete (RuckTracker's ``"user"``): units, tone and the plan notification columns RuckTracker added here.
+
+    RuckTracker has no ``user_profiles`` table; ``add_plan_notification_behavior.sql`` put the ``plan_*`` columns on
+    ``"user"``, all nullable. ``plan_quiet_hours_start``/``_end`` are read as minutes after local midnight (RuckTracker
+    stores but never reads or writes them). ``plan_evening_brief_offset_minutes`` (minutes before the session's
+    start) is RuckTracker's legacy rule and is not mapped: the service anchors the brief to a local evening time.
+    """
+
+    __tablename__ = "user"
+    __table_args__ = {"info": RUCKTRACKER}
+
+    id: Mapped[str] = mapped_column(UserId, primary_key=True)
+    prefer_metric: Mapped[bool | None] = mapped_column(Boolean, default=True, server_default=text("true"))
+    #: The client's display name ('Drill Sergeant'), written by RuckTracker's code only; no CHECK here.
+    coaching_tone: Mapped[str | None] = mapped_column(String(50))
+    plan_notification_prefs: Mapped[dict[str, Any] | None] = _rt_json_object()
     plan_quiet_hours_start: Mapped[int | None] = mapped_column(SmallInteger)
     plan_quiet_hours_end: Mapped[int | None] = mapped_column(SmallInteger)
-    plan_evening_brief_minute: Mapped[int] = mapped_column(
-        SmallInteger, nullable=False, default=1200, server_default="1200"
-    )
-    plan_morning_hype_lead_minutes: Mapped[int] = mapped_column(
-        SmallInteger, nullable=False, default=60, server_default="60"
-    )
-    plan_weekly_digest_weekday: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=6, server_default="6")
-    plan_weekly_digest_minute: Mapped[int] = mapped_column(
-        SmallInteger, nullable=False, default=1080, server_default="1080"
-    )
-    plan_daily_cap: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=4, server_default="4")
-    #: The athlete's own usual start; NULL means "not set", so the schedule's fallback chain goes on past it.
-    plan_default_start_minute: Mapped[int | None] = mapped_column(SmallInteger)
-    plan_notification_prefs: Mapped[dict[str, Any]] = _json_object()
-    created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = _updated_at()
+    plan_notification_timezone: Mapped[str | None] = mapped_column(Text, server_default="UTC")
 
 
 class CoachingPlanTemplate(Base):
     """A plan template (``coaching_plan_templates``), e.g. ``get-faster``."""
 
     __tablename__ = "coaching_plan_templates"
+    __table_args__ = {"info": RUCKTRACKER}
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     plan_id: Mapped[str] = mapped_column(String(50), nullable=False, unique=True)
     name: Mapped[str | None] = mapped_column(String(100))
     duration_weeks: Mapped[int] = mapped_column(Integer, nullable=False)
     base_structure: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
-    created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = _updated_at()
+    is_active: Mapped[bool | None] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime | None] = _rt_timestamp()
+    updated_at: Mapped[datetime | None] = _rt_timestamp()
 
 
 class UserCoachingPlan(Base):
-    """An athlete's plan (``user_coaching_plans``); one workflow runs per row.
+    """An athlete's plan (``user_coaching_plans``); one workflow runs per live row.
 
-    RuckTracker's ``UNIQUE (user_id, current_status)`` is deliberately not reproduced: it allowed only one
-    cancelled or completed plan per user.
+    The stand-in keeps RuckTracker's ``valid_personality`` CHECK (the nine display names), so a tone this database
+    would refuse is refused in standalone runs and tests too. RuckTracker's ``UNIQUE (user_id, current_status)``
+    (one cancelled plan per user) is not reproduced: its own code had to work around it.
     """
 
     __tablename__ = "user_coaching_plans"
     __table_args__ = (
         CheckConstraint(_in("current_status", PLAN_STATUSES), name="current_status"),
+        CheckConstraint(_in("coaching_personality", PERSONALITY_DISPLAY_NAMES), name="valid_personality"),
         CheckConstraint("current_week > 0", name="current_week_positive"),
+        {"info": RUCKTRACKER},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    user_id: Mapped[str] = mapped_column(UserId, nullable=False, index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True)
     coaching_plan_id: Mapped[int | None] = mapped_column(ForeignKey("coaching_plan_templates.id", ondelete="RESTRICT"))
     coaching_personality: Mapped[str] = mapped_column(
-        String(50), nullable=False, default="supportive_friend", server_default="supportive_friend"
+        String(50), nullable=False, default="Supportive Friend", server_default="Supportive Friend"
     )
-    start_date: Mapped[date] = mapped_column(Date, nullable=False)
+    start_date: Mapped[date] = mapped_column(Date, nullable=False, server_default=func.current_date())
     current_week: Mapped[int] = mapped_column(Integer, nullable=False, default=1, server_default="1")
-    current_status: Mapped[str] = mapped_column(String(50), nullable=False, default="active", server_default="active")
-    plan_modifications: Mapped[dict[str, Any]] = _json_object()
-    plan_notification_timezone: Mapped[str] = mapped_column(
-        String(50), nullable=False, default="UTC", server_default="UTC"
+    current_status: Mapped[str | None] = mapped_column(
+        String(50), nullable=False, default="active", server_default="active"
     )
-    created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = _updated_at()
+    plan_modifications: Mapped[dict[str, Any] | None] = _rt_json_object()
+    plan_notification_timezone: Mapped[str | None] = mapped_column(String(50), server_default="UTC")
+    created_at: Mapped[datetime | None] = _rt_timestamp()
+    updated_at: Mapped[datetime | None] = _rt_timestamp()
 
 
 class PlanSessionRow(Base):
-    """One planned session of a plan (``plan_sessions``).
-
-    ``session_id`` is the linked ``ruck_session`` id. It carries no foreign key here: completions arrive by
-    signal and the ruck may live only in RuckTracker's database, so linking must not depend on the row being
-    present.
-    """
+    """One planned session of a plan (``plan_sessions``); ``session_id`` is the ``ruck_session`` that completed it."""
 
     __tablename__ = "plan_sessions"
     __table_args__ = (
@@ -208,16 +239,17 @@ class PlanSessionRow(Base):
         CheckConstraint("planned_week > 0", name="planned_week_positive"),
         Index("ix_plan_sessions_scheduled_date", "scheduled_date"),
         Index("ix_plan_sessions_next_notification_at", "next_notification_at"),
+        {"info": RUCKTRACKER},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_coaching_plan_id: Mapped[int] = mapped_column(
         ForeignKey("user_coaching_plans.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    session_id: Mapped[int | None] = mapped_column(Integer)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("ruck_session.id", ondelete="SET NULL"))
     planned_week: Mapped[int] = mapped_column(Integer, nullable=False)
     planned_session_type: Mapped[str] = mapped_column(String(100), nullable=False)
-    completion_status: Mapped[str] = mapped_column(
+    completion_status: Mapped[str | None] = mapped_column(
         String(50), nullable=False, default="planned", server_default="planned"
     )
     plan_adherence_score: Mapped[float | None] = mapped_column(Numeric(3, 2, asdecimal=False))
@@ -225,43 +257,54 @@ class PlanSessionRow(Base):
     scheduled_date: Mapped[date | None] = mapped_column(Date)
     completed_date: Mapped[date | None] = mapped_column(Date)
     scheduled_start_time: Mapped[time | None] = mapped_column(Time)
-    scheduled_timezone: Mapped[str] = mapped_column(Text, nullable=False, default="UTC", server_default="UTC")
+    scheduled_timezone: Mapped[str | None] = mapped_column(Text, default="UTC", server_default="UTC")
     next_notification_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_notification_type: Mapped[str | None] = mapped_column(Text)
     missed_state: Mapped[str | None] = mapped_column(Text)
-    notification_metadata: Mapped[dict[str, Any]] = _json_object()
-    # Targets live here: target_distance_km, target_duration_minutes, target_weight_kg.
-    coaching_points: Mapped[dict[str, Any]] = _json_object()
-    created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = _updated_at()
+    notification_metadata: Mapped[dict[str, Any] | None] = _rt_json_object()
+    #: Targets live here: target_distance_km, target_duration_minutes (a number or a range such as "40-50"),
+    #: target_weight_kg.
+    coaching_points: Mapped[dict[str, Any] | None] = _rt_json_object()
+    created_at: Mapped[datetime | None] = _rt_timestamp()
+    updated_at: Mapped[datetime | None] = _rt_timestamp()
 
 
 class RuckSession(Base):
-    """A ruck (``ruck_session``); RuckTracker has no CREATE for it, so only the columns this service needs."""
+    """A ruck (``ruck_session``); RuckTracker has no CREATE for it, so only the columns this service reads.
+
+    Its ``created_at`` is ``timestamp without time zone`` there, so it is not mapped: the service goes by
+    ``completed_at`` (timestamptz).
+    """
 
     __tablename__ = "ruck_session"
-    #: The nightly cadence recompute finds each athlete's recent rucks by this (see migration 0002).
     __table_args__ = (
+        # The service's own two indexes on RuckTracker's table (migration sv0001, see docs/rucktracker.md): the nightly
+        # cadence recompute reads an athlete's recent rucks, the reconciler the rucks completed in the last hours.
         Index(
-            "ix_ruck_session_user_id_completed_at",
+            "ix_coach_ruck_session_user_completed",
             "user_id",
             "completed_at",
             # Covering on PostgreSQL: the nightly read is then an index-only scan (bench/: 18 ms instead of 250 ms
             # per page of 2,000 athletes), where an athlete's rucks are spread over the whole heap.
             postgresql_include=["status", "started_at", "duration_seconds", "id"],
         ),
+        Index(
+            "ix_coach_ruck_session_completed",
+            "completed_at",
+            postgresql_where=text("status = 'completed'"),
+            sqlite_where=text("status = 'completed'"),
+        ),
+        {"info": RUCKTRACKER},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(UserId, nullable=False, index=True)
     status: Mapped[str | None] = mapped_column(String(50))
-    is_manual: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     distance_km: Mapped[float | None] = mapped_column(Float)
     ruck_weight_kg: Mapped[float | None] = mapped_column(Float)
-    created_at: Mapped[datetime] = _created_at()
 
 
 class UserDeviceToken(Base):
@@ -272,6 +315,7 @@ class UserDeviceToken(Base):
         CheckConstraint(_in("device_type", DEVICE_TYPES), name="device_type"),
         UniqueConstraint("user_id", "device_id"),
         Index("ix_user_device_tokens_fcm_token", "fcm_token"),
+        {"info": RUCKTRACKER},
     )
 
     id: Mapped[str] = mapped_column(UserId, primary_key=True, default=lambda: str(uuid.uuid4()))
@@ -280,22 +324,110 @@ class UserDeviceToken(Base):
     device_id: Mapped[str | None] = mapped_column(Text)
     device_type: Mapped[str | None] = mapped_column(Text)
     app_version: Mapped[str | None] = mapped_column(Text)
-    is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=text("true"))
+    is_active: Mapped[bool | None] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime | None] = _rt_timestamp()
+    updated_at: Mapped[datetime | None] = _rt_timestamp()
+
+
+class LocationPoint(Base):
+    """A GPS fix of a ruck (``location_point``); only read, for the (rounded) place of the weather forecast.
+
+    ``session_id`` is the ``ruck_session`` id without a foreign key, as in RuckTracker. ``timestamp`` is naive UTC
+    there, so it is a plain naive ``DateTime`` here too.
+    """
+
+    __tablename__ = "location_point"
+    __table_args__ = {"info": RUCKTRACKER}
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    latitude: Mapped[float] = mapped_column(Float, nullable=False)
+    longitude: Mapped[float] = mapped_column(Float, nullable=False)
+    altitude: Mapped[float | None] = mapped_column(Float)
+    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
+
+
+#: RuckTracker's tables the service maps (the stand-ins of standalone mode), in dependency order.
+RUCKTRACKER_TABLES: tuple[Table, ...] = tuple(
+    t for t in Base.metadata.sorted_tables if t.info.get(OWNER) == "rucktracker"
+)
+
+
+# ==== The service's own tables ======================================================================================
+
+
+class AthletePreferences(Base):
+    """The notification preferences RuckTracker has no column for (``coach_athlete_preferences``), per athlete.
+
+    Every column is nullable: NULL means "not set", so the rules' default applies (and a default can change later
+    without rewriting rows). Zone, quiet hours, tone and units stay where RuckTracker keeps them (``"user"``).
+    """
+
+    __tablename__ = "coach_athlete_preferences"
+    __table_args__ = {"info": SERVICE}
+
+    user_id: Mapped[str] = mapped_column(UserId, primary_key=True)
+    evening_brief_minute: Mapped[int | None] = mapped_column(SmallInteger)
+    morning_hype_lead_minutes: Mapped[int | None] = mapped_column(SmallInteger)
+    weekly_digest_weekday: Mapped[int | None] = mapped_column(SmallInteger)
+    weekly_digest_minute: Mapped[int | None] = mapped_column(SmallInteger)
+    daily_cap: Mapped[int | None] = mapped_column(SmallInteger)
+    #: The athlete's own usual start; NULL means "not set", so the schedule's fallback chain goes on past it.
+    default_start_minute: Mapped[int | None] = mapped_column(SmallInteger)
+    weekly_digest_enabled: Mapped[bool | None] = mapped_column(Boolean)
+    milestones_enabled: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = _created_at()
     updated_at: Mapped[datetime] = _updated_at()
 
 
-class UserPlanBehavior(Base):
-    """The learned prime window of a plan (``user_plan_behavior``)."""
+class NotificationLedgerEntry(Base):
+    """The notification ledger (``coach_notification_ledger``): one row per notification that came due.
 
-    __tablename__ = "user_plan_behavior"
-    __table_args__ = (UniqueConstraint("user_id", "user_coaching_plan_id"),)
+    ``notification_id`` (see :func:`coaching.ids.notification_id`) is the business key: one row per notification,
+    whatever retries, restarts or repeated signals happen. RuckTracker's legacy sweep reads its own
+    ``plan_notification_audit`` and never sees these rows.
+    """
+
+    __tablename__ = "coach_notification_ledger"
+    __table_args__ = (
+        CheckConstraint(_in("status", LEDGER_STATUSES), name="status"),
+        Index("ix_coach_notification_ledger_status_scheduled_for", "status", "scheduled_for"),
+        Index("ix_coach_notification_ledger_plan_id_scheduled_for", "plan_id", "scheduled_for"),
+        {"info": SERVICE},
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    user_id: Mapped[str] = mapped_column(UserId, nullable=False, index=True)
+    plan_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    plan_session_id: Mapped[int | None] = mapped_column(Integer)
+    notification_type: Mapped[str] = mapped_column(Text, nullable=False)
+    local_date: Mapped[date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False, default="scheduled", server_default="scheduled")
+    reason: Mapped[str | None] = mapped_column(Text)
+    copy_source: Mapped[str | None] = mapped_column(Text)  # 'template' or 'ai'
+    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = _json_object()
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    created_at: Mapped[datetime] = _created_at()
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class CadenceRow(Base):
+    """The service's analysis of an athlete's cadence, per live plan (``coach_cadence_analysis``).
+
+    Same shape as RuckTracker's ``user_plan_behavior`` (window, confidence, weekday pattern, deviations, metadata),
+    but the service's own: RuckTracker's legacy analyzer writes that table with other rules, and its rows are not
+    this analysis.
+    """
+
+    __tablename__ = "coach_cadence_analysis"
+    __table_args__ = (UniqueConstraint("user_id", "plan_id"), {"info": SERVICE})
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(UserId, nullable=False)
-    user_coaching_plan_id: Mapped[int] = mapped_column(
-        ForeignKey("user_coaching_plans.id", ondelete="CASCADE"), nullable=False, index=True
-    )
+    plan_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
     prime_window_start_minute: Mapped[int | None] = mapped_column(SmallInteger)
     prime_window_end_minute: Mapped[int | None] = mapped_column(SmallInteger)
     confidence_score: Mapped[float] = mapped_column(
@@ -313,14 +445,14 @@ class UserPlanBehavior(Base):
 
 
 class AthleteTimezone(Base):
-    """Where an athlete was, from when (``athlete_timezones``, owned by this service).
+    """Where an athlete was, from when (``coach_athlete_timezones``).
 
     The cadence analyzer reads each ruck in the zone in effect at its start, so a trip or a move does not smear the
-    prime window. Rows are written when a plan's zone is first seen or changes, and when a ruck reports its zone.
+    prime window. Rows are written when a plan's zone is first seen or changes.
     """
 
-    __tablename__ = "athlete_timezones"
-    __table_args__ = (UniqueConstraint("user_id", "effective_from"),)
+    __tablename__ = "coach_athlete_timezones"
+    __table_args__ = (UniqueConstraint("user_id", "effective_from"), {"info": SERVICE})
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(UserId, nullable=False)
@@ -329,59 +461,8 @@ class AthleteTimezone(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
-class PlanNotificationAudit(Base):
-    """The notification ledger (``plan_notification_audit``), owned by this service.
-
-    ``notification_id`` (see :func:`coaching.ids.notification_id`) is the business key: one row per
-    notification, whatever retries, restarts or repeated signals happen.
-    """
-
-    __tablename__ = "plan_notification_audit"
-    __table_args__ = (
-        CheckConstraint(_in("status", LEDGER_STATUSES), name="status"),
-        Index("ix_plan_notification_audit_status_scheduled_for", "status", "scheduled_for"),
-    )
-
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    notification_id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
-    user_id: Mapped[str] = mapped_column(UserId, nullable=False, index=True)
-    user_coaching_plan_id: Mapped[int] = mapped_column(
-        ForeignKey("user_coaching_plans.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    plan_session_id: Mapped[int | None] = mapped_column(ForeignKey("plan_sessions.id", ondelete="SET NULL"))
-    notification_type: Mapped[str] = mapped_column(Text, nullable=False)
-    local_date: Mapped[date] = mapped_column(Date, nullable=False)
-    status: Mapped[str] = mapped_column(Text, nullable=False, default="scheduled", server_default="scheduled")
-    reason: Mapped[str | None] = mapped_column(Text)
-    copy_source: Mapped[str | None] = mapped_column(Text)  # 'template' or 'ai'
-    scheduled_for: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
-    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    payload: Mapped[dict[str, Any]] = _json_object()
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
-    created_at: Mapped[datetime] = _created_at()
-    updated_at: Mapped[datetime] = _updated_at()
-
-
-class LocationPoint(Base):
-    """A GPS fix of a ruck (``location_point``, RuckTracker's; created by migration 0003 only for standalone runs).
-
-    ``session_id`` is the ``ruck_session`` id without a foreign key, as in RuckTracker. ``timestamp`` is naive
-    UTC there, so it is a plain naive ``DateTime`` here too. The service only reads this table: the first point
-    of an athlete's latest ruck gives the (rounded) place of the weather forecast.
-    """
-
-    __tablename__ = "location_point"
-
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
-    session_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
-    latitude: Mapped[float] = mapped_column(Float, nullable=False)
-    longitude: Mapped[float] = mapped_column(Float, nullable=False)
-    altitude: Mapped[float | None] = mapped_column(Float)
-    timestamp: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
-
-
 class WeatherCache(Base):
-    """One 3-hour forecast slot of one rounded place (``weather_cache``, owned by this service).
+    """One 3-hour forecast slot of one rounded place (``coach_weather_cache``).
 
     The place is the latitude and longitude rounded to 2 decimals (about 1 km), stored as whole hundredths of a
     degree so the key compares exactly on both databases; the exact position of an athlete is never stored. A
@@ -389,8 +470,8 @@ class WeatherCache(Base):
     count as missing.
     """
 
-    __tablename__ = "weather_cache"
-    __table_args__ = (UniqueConstraint("lat_e2", "lon_e2", "slot_at"),)
+    __tablename__ = "coach_weather_cache"
+    __table_args__ = (UniqueConstraint("lat_e2", "lon_e2", "slot_at"), {"info": SERVICE})
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
     #: Latitude × 100, rounded: 5151 is 51.51°.
@@ -413,17 +494,18 @@ NOTIFICATION_EVENTS = ("delivered", "opened", "cta_tapped", "dismissed")
 
 
 class NotificationEvent(Base):
-    """What the app reports about a sent notification (``notification_events``, owned by this service).
+    """What the app reports about a sent notification (``coach_notification_events``).
 
     One row per notification and event (``UNIQUE (notification_id, event)``): a client that reports an open twice
     stores it once. ``notification_id`` is the ledger's business key, not a foreign key, so an event never blocks
     the ledger's own clean-up.
     """
 
-    __tablename__ = "notification_events"
+    __tablename__ = "coach_notification_events"
     __table_args__ = (
         CheckConstraint(_in("event", NOTIFICATION_EVENTS), name="event"),
         UniqueConstraint("notification_id", "event"),
+        {"info": SERVICE},
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -432,3 +514,41 @@ class NotificationEvent(Base):
     event: Mapped[str] = mapped_column(String(20), nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     created_at: Mapped[datetime] = _created_at()
+
+
+class PlanRun(Base):
+    """What the service knows of a plan's workflow (``coach_plan_runs``), kept by the reconciler.
+
+    A row means a workflow was started for the plan (by the reconciler, the API or the CLI). ``status_seen`` is the
+    plan status the workflow was last told about (or found at its start), so the reconciler signals only the plans
+    whose row in ``user_coaching_plans`` says something else; ``ended_at`` is set when the workflow ended (with its
+    ``end_reason``), so a plan that comes back to life in the database is started again.
+    """
+
+    __tablename__ = "coach_plan_runs"
+    __table_args__ = {"info": SERVICE}
+
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    user_id: Mapped[str | None] = mapped_column(UserId)
+    status_seen: Mapped[str] = mapped_column(String(20), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = _updated_at()
+
+
+class PlanRuck(Base):
+    """A completed ruck a plan's workflow has been told about (``coach_plan_rucks``), so the reconciler tells it
+    once: the key is (plan, ruck), whichever path (reconciler, API, CLI) told it first."""
+
+    __tablename__ = "coach_plan_rucks"
+    __table_args__ = {"info": SERVICE}
+
+    plan_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    ruck_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    signalled_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+#: The service's own ``coach_*`` tables.
+SERVICE_TABLES: tuple[Table, ...] = tuple(t for t in Base.metadata.sorted_tables if t.info.get(OWNER) == "service")

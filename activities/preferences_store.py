@@ -1,9 +1,10 @@
 """Athlete changes in the database: notification preferences and a session moved by the athlete.
 
-Preferences are the athlete's (``user_profiles``), shared by all their plans. The time zone and the tone are also
-written onto the athlete's live plans, because a plan's own value wins over the profile's default when the plan is
-loaded (see ``activities.store._prefs``): a change to "UTC" or to the default tone must not be shadowed by them.
-The optional categories live in ``plan_notification_prefs`` (JSON), beside RuckTracker's own keys, which are kept.
+Preferences are the athlete's, shared by all their plans, and kept where RuckTracker keeps them: the zone, quiet hours
+and tone on the athlete's ``"user"`` row (the tone as the client's display name), the rest in the service's
+``coach_athlete_preferences``. The zone and the tone are also written onto the athlete's live plans, because a plan's
+own value is used when the athlete's is the default (see :func:`activities.store.plan_prefs`). A value the database
+refuses (a CHECK constraint of RuckTracker's) is :class:`PreferenceRefused`, naming the field: never retried.
 """
 
 from __future__ import annotations
@@ -11,26 +12,38 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.db import PlanSessionRow, UserCoachingPlan, UserProfile
-from activities.store import SNOOZE_KEY, _plan_session, _prefs, _user_id, dialect_insert
+from activities.db import PERSONALITY_DISPLAY_NAMES, AppUser, AthletePreferences, PlanSessionRow, UserCoachingPlan
+from activities.store import SNOOZE_KEY, _plan_session, _rowcount, _user_id, dialect_insert, plan_prefs
+from coaching.content import display_name
 from coaching.models import ChangePreferencesInput, NotificationPrefs, PlanSession, PlanStatus
-from coaching.preferences import OPTIONAL_SWITCHES
+from coaching.preferences import OPTIONAL_SWITCHES, ChangeRejected
 
 #: Plans an athlete's changes apply to (a paused plan resumes with them).
 LIVE_STATUSES = (PlanStatus.ACTIVE.value, PlanStatus.PAUSED.value)
 
-_COLUMNS = {
-    "timezone": "plan_notification_timezone",
-    "evening_brief_minute": "plan_evening_brief_minute",
-    "morning_hype_lead_minutes": "plan_morning_hype_lead_minutes",
-    "weekly_digest_weekday": "plan_weekly_digest_weekday",
-    "weekly_digest_minute": "plan_weekly_digest_minute",
-    "daily_cap": "plan_daily_cap",
-    "coaching_tone": "coaching_tone",
-}
+#: ChangePreferencesInput fields kept in ``coach_athlete_preferences`` (same names as its columns).
+_OWN_FIELDS = (
+    "evening_brief_minute",
+    "morning_hype_lead_minutes",
+    "weekly_digest_weekday",
+    "weekly_digest_minute",
+    "daily_cap",
+)
+
+
+class PreferenceRefused(ChangeRejected):
+    """The database refused a preference (a constraint of RuckTracker's): a refusal like a rule's, never retried."""
+
+
+class AthleteNotFound(ChangeRejected):
+    """The athlete has no ``"user"`` row: their preferences have nowhere to go (404 ``athlete_not_found``)."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__("sub", f"no athlete {user_id} in RuckTracker's user table", "athlete_not_found")
 
 
 class PreferencesStore:
@@ -50,17 +63,21 @@ class PreferencesStore:
             return list(ids)
 
     async def preferences(self, user_id: str) -> NotificationPrefs:
-        """The athlete's preferences as their newest live plan sees them (the profile alone without one)."""
+        """The athlete's preferences as their newest live plan sees them (the athlete's rows alone without one);
+        :class:`AthleteNotFound` without a ``"user"`` row."""
         uid = _user_id(user_id)
         async with self._sessionmaker() as session:
-            profile = await session.get(UserProfile, uid)
+            user = await session.get(AppUser, uid)
+            if user is None:
+                raise AthleteNotFound(uid)
+            own = await session.get(AthletePreferences, uid)
             plan = (
                 await session.scalars(
                     select(UserCoachingPlan).where(*_live_plans_of(uid)).order_by(UserCoachingPlan.id.desc()).limit(1)
                 )
             ).first()
-        # Without a plan, a plan-less placeholder lets the one rule (profile over plan defaults) decide.
-        return _prefs(plan or UserCoachingPlan(id=0, user_id=uid), profile)
+        # Without a plan, a plan-less placeholder lets the one rule (athlete over plan defaults) decide.
+        return plan_prefs(plan or UserCoachingPlan(id=0, user_id=uid), user, own)
 
     async def plan_preferences(self, plan_id: int) -> NotificationPrefs | None:
         """Plan ``plan_id``'s preferences as a load of the plan reads them, or None without such a plan."""
@@ -68,43 +85,65 @@ class PreferencesStore:
             plan = await session.get(UserCoachingPlan, plan_id)
             if plan is None:
                 return None
-            profile = await session.get(UserProfile, plan.user_id)
-        return _prefs(plan, profile)
+            user = await session.get(AppUser, plan.user_id)
+            own = await session.get(AthletePreferences, plan.user_id)
+        return plan_prefs(plan, user, own)
 
     async def save_preferences(self, user_id: str, change: ChangePreferencesInput) -> None:
-        """Write ``change`` (only the fields it sets): the profile, and the zone and tone of the live plans."""
+        """Write ``change`` (only the fields it sets): the athlete's rows, and the zone and tone of the live plans.
+
+        Raises :class:`AthleteNotFound` without a ``"user"`` row and :class:`PreferenceRefused` when a constraint of
+        the database refuses a value; nothing is written then.
+        """
         uid = _user_id(user_id)
-        values: dict[str, Any] = {
-            column: getattr(change, name) for name, column in _COLUMNS.items() if getattr(change, name) is not None
-        }
+        user_values: dict[str, Any] = {}
+        plan_values: dict[str, Any] = {}
+        if change.timezone is not None:
+            user_values["plan_notification_timezone"] = change.timezone
+            plan_values["plan_notification_timezone"] = change.timezone
         if change.set_quiet_hours:
-            values["plan_quiet_hours_start"] = change.quiet_hours_start_minute
-            values["plan_quiet_hours_end"] = change.quiet_hours_end_minute
-        async with self._sessionmaker.begin() as session:
-            profile = await session.get(UserProfile, uid, with_for_update=True)
-            if change.categories:
-                current = profile.plan_notification_prefs if profile is not None else None
-                # Anything but a JSON object (a hand-edited row) reads as empty, as it does when a plan is loaded.
-                stored = dict(current) if isinstance(current, dict) else {}
-                for category, key in OPTIONAL_SWITCHES.items():
-                    if category in change.categories:
-                        stored[key] = change.categories[category]
-                values["plan_notification_prefs"] = stored
-            if values:
-                insert = dialect_insert(session, UserProfile).values(user_id=uid, **values)
-                await session.execute(insert.on_conflict_do_update(index_elements=["user_id"], set_=values))
-            plan_values: dict[str, Any] = {}
-            if change.timezone is not None:
-                plan_values["plan_notification_timezone"] = change.timezone
-            if change.coaching_tone is not None:
-                plan_values["coaching_personality"] = change.coaching_tone
-            if plan_values:
-                await session.execute(
-                    update(UserCoachingPlan)
-                    .where(*_live_plans_of(uid))
-                    .values(**plan_values)
+            user_values["plan_quiet_hours_start"] = change.quiet_hours_start_minute
+            user_values["plan_quiet_hours_end"] = change.quiet_hours_end_minute
+        if change.coaching_tone is not None:
+            tone = display_name(change.coaching_tone)
+            user_values["coaching_tone"] = tone
+            # RuckTracker's plans accept only the client's nine display names; a tone the client does not offer
+            # (minimalist) is the athlete's own, which the plan load prefers over the plan's.
+            if tone in PERSONALITY_DISPLAY_NAMES:
+                plan_values["coaching_personality"] = tone
+        own_values: dict[str, Any] = {
+            name: getattr(change, name) for name in _OWN_FIELDS if getattr(change, name) is not None
+        }
+        for category, column in OPTIONAL_SWITCHES.items():
+            if category in change.categories:
+                own_values[column] = change.categories[category]
+        try:
+            async with self._sessionmaker.begin() as session:
+                found = await session.execute(
+                    update(AppUser)
+                    .where(AppUser.id == uid)
+                    .values(**user_values or {"id": AppUser.id})
                     .execution_options(synchronize_session=False)
                 )
+                if _rowcount(found) == 0:
+                    raise AthleteNotFound(uid)
+                if own_values:
+                    insert = dialect_insert(session, AthletePreferences).values(user_id=uid, **own_values)
+                    await session.execute(
+                        insert.on_conflict_do_update(
+                            index_elements=["user_id"], set_={**own_values, "updated_at": func.now()}
+                        )
+                    )
+                if plan_values:
+                    await session.execute(
+                        update(UserCoachingPlan)
+                        .where(*_live_plans_of(uid))
+                        .values(**plan_values)
+                        .execution_options(synchronize_session=False)
+                    )
+        except IntegrityError as err:
+            written = {"user": user_values, "coach_athlete_preferences": own_values, "user_coaching_plans": plan_values}
+            raise _refused(err, written, await _constraint_definition(self._sessionmaker, err)) from None
 
     async def save_snooze(self, plan_id: int, until: datetime | None) -> bool:
         """Keep the plan's snooze with the plan (None: remove it); False if there is no such plan."""
@@ -112,6 +151,7 @@ class PreferencesStore:
             plan = await session.get(UserCoachingPlan, plan_id, with_for_update=True)
             if plan is None:
                 return False
+            # RuckTracker's column may be NULL (or hand-edited to a non-object): its keys are kept, anything else is {}.
             modifications = dict(plan.plan_modifications) if isinstance(plan.plan_modifications, dict) else {}
             if until is None:
                 modifications.pop(SNOOZE_KEY, None)
@@ -143,9 +183,45 @@ class PreferencesStore:
             return _plan_session(row)
 
 
+#: Which request field a value written to a table column comes from.
+_FIELD_OF_COLUMN = {
+    "plan_notification_timezone": "timezone",
+    "plan_quiet_hours_start": "quiet_hours",
+    "plan_quiet_hours_end": "quiet_hours",
+    "coaching_tone": "coaching_tone",
+    "coaching_personality": "coaching_tone",
+}
+
+
+def _refused(err: IntegrityError, written: dict[str, dict[str, Any]], definition: str) -> PreferenceRefused:
+    """Which field a constraint violation is about: the constraint's table (PostgreSQL tells it) narrows the
+    candidates to the columns the change wrote there, and the constraint's definition (or name) to those it names.
+    The database's own message is not echoed (it may hold the values)."""
+    table = getattr(getattr(err.orig, "__cause__", None), "table_name", None)
+    columns = written.get(table, {}) if table else {c: v for values in written.values() for c, v in values.items()}
+    named = {c for c in columns if c in definition}
+    candidates = {_FIELD_OF_COLUMN.get(c, c) for c in (named or columns)}
+    field = next(iter(candidates)) if len(candidates) == 1 else "body"
+    return PreferenceRefused(field, "the database refused this value (a constraint of RuckTracker's schema)")
+
+
+async def _constraint_definition(sessionmaker: async_sessionmaker[AsyncSession], err: IntegrityError) -> str:
+    """The refusing constraint's definition on PostgreSQL (``CHECK ((coaching_tone)::text <> …)``), else the error's
+    text (SQLite names the constraint there)."""
+    name = getattr(getattr(err.orig, "__cause__", None), "constraint_name", None)
+    if name:
+        async with sessionmaker() as session:
+            found = await session.scalar(
+                text("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = :name LIMIT 1"),
+                {"name": name},
+            )
+        return f"{name} {found or ''}".casefold()
+    return str(err.orig).casefold()
+
+
 def _live_plans_of(user_id: str) -> tuple[ColumnElement[bool], ...]:
     """The conditions for the athlete's (canonical id) active and paused plans."""
     return (UserCoachingPlan.user_id == user_id, UserCoachingPlan.current_status.in_(LIVE_STATUSES))
 
 
-__all__ = ["LIVE_STATUSES", "PreferencesStore"]
+__all__ = ["LIVE_STATUSES", "AthleteNotFound", "PreferenceRefused", "PreferencesStore"]

@@ -1,5 +1,9 @@
 """Database access for the activities: the plan snapshot, the notification ledger, tokens and session updates.
 
+The plan, its sessions, the athlete (``"user"``) and their tokens are RuckTracker's rows, read as RuckTracker writes
+them: every column may be NULL, a tone is a display name, a duration target may be a range. The ledger and the
+preferences RuckTracker has no column for are the service's own ``coach_*`` tables (see :mod:`activities.db`).
+
 Every method opens its own session and is one transaction, so an activity retry repeats a whole unit of work
 or none of it. The ledger methods are idempotent and race-safe: rows are created with ``INSERT … ON CONFLICT
 (notification_id) DO NOTHING`` and changed by conditional ``UPDATE``s, so concurrent or repeated calls for one
@@ -10,28 +14,33 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, cast
 
 from pydantic import ValidationError
 from sqlalchemy import CursorResult, Select, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from activities.db import (
+    AppUser,
+    AthletePreferences,
+    CadenceRow,
     CoachingPlanTemplate,
-    PlanNotificationAudit,
+    NotificationLedgerEntry,
     PlanSessionRow,
+    RuckSession,
     UserCoachingPlan,
     UserDeviceToken,
-    UserPlanBehavior,
-    UserProfile,
 )
 from coaching.cadence import WEEKDAYS
+from coaching.content import resolve_tone, tone_is_known
 from coaching.models import (
     CadenceSnapshot,
     CadenceWindow,
@@ -45,21 +54,17 @@ from coaching.models import (
 )
 from coaching.preferences import OPTIONAL_SWITCHES
 from coaching.schedule import FINAL_TYPES, SESSION_REMINDERS
-from coaching.timeutil import validate_timezone
+from coaching.timeutil import local_to_utc, validate_timezone
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PLAN_NAME = "Coaching plan"
 DEFAULT_TONE = "supportive_friend"
-DEMO_TEMPLATE_SLUG = "get-faster"
-DEMO_TEMPLATE_NAME = "Get Faster at Rucking"
-DEMO_TEMPLATE_WEEKS = 8
-DEMO_DEVICE_ID = "demo-device"
 
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One row of the notification ledger (``plan_notification_audit``) as the activities see it."""
+    """One row of the notification ledger (``coach_notification_ledger``) as the activities see it."""
 
     notification_id: str
     status: LedgerStatus
@@ -111,15 +116,11 @@ class Store:
             if found is None:
                 return None
             plan, template_name = found
-            profile = await session.get(UserProfile, plan.user_id)
+            user = await session.get(AppUser, plan.user_id)
+            own = await session.get(AthletePreferences, plan.user_id)
             behavior = (
                 await session.scalars(
-                    select(UserPlanBehavior)
-                    .where(
-                        UserPlanBehavior.user_coaching_plan_id == plan_id,
-                        UserPlanBehavior.user_id == plan.user_id,
-                    )
-                    .limit(1)
+                    select(CadenceRow).where(CadenceRow.plan_id == plan_id, CadenceRow.user_id == plan.user_id).limit(1)
                 )
             ).first()
             sessions = (
@@ -136,7 +137,8 @@ class Store:
                 )
             )
 
-        created_at = plan.created_at.astimezone(UTC)
+        prefs = plan_prefs(plan, user, own)
+        created_at = plan_created_at(plan, prefs.timezone)
         return PlanSnapshot(
             plan_id=plan.id,
             user_id=plan.user_id,
@@ -144,7 +146,7 @@ class Store:
             plan_name=template_name or DEFAULT_PLAN_NAME,
             start_date=plan.start_date,
             created_at=created_at,
-            prefs=_prefs(plan, profile),
+            prefs=prefs,
             cadence=_cadence(behavior),
             sessions=[_plan_session(row) for row in sessions if _plausible(row, created_at, plan_id)],
             has_device=has_device,
@@ -160,9 +162,12 @@ class Store:
         cancelled, completed or paused, or a session it removed or completed, without telling us.
         """
         async with self._sessionmaker() as session:
-            status = await session.scalar(select(UserCoachingPlan.current_status).where(UserCoachingPlan.id == plan_id))
-            if status is None:
+            plan = (
+                await session.execute(select(UserCoachingPlan.current_status).where(UserCoachingPlan.id == plan_id))
+            ).first()
+            if plan is None:
                 return "plan_removed: the plan no longer exists"
+            status = _plan_status(plan[0], plan_id).value
             if status == "cancelled" or (status == "completed" and ntype not in FINAL_TYPES):
                 return f"plan_{status}: the plan is {status} in the database"
             if status == "paused" and honor_pause and ntype is not NotificationType.COMPLETION_CELEBRATION:
@@ -179,7 +184,7 @@ class Store:
             ).first()
             if row is None:
                 return "plan_session_removed: the session is no longer part of the plan"
-            if row[0] in ("completed", "skipped"):
+            if row[0] in ("completed", "skipped"):  # (NULL is RuckTracker's default, 'planned')
                 return f"plan_session_{row[0]}: the session is already {row[0]}"
             return None
 
@@ -192,16 +197,16 @@ class Store:
         """
         async with self._sessionmaker.begin() as session:
             await session.execute(
-                dialect_insert(session, PlanNotificationAudit)
+                dialect_insert(session, NotificationLedgerEntry)
                 .values(**_ledger_values(plan_id, user_id, n, LedgerStatus.SCHEDULED, reason=None))
                 .on_conflict_do_nothing(index_elements=["notification_id"])
             )
             row = (
                 await session.execute(
-                    update(PlanNotificationAudit)
-                    .where(PlanNotificationAudit.notification_id == n.notification_id)
-                    .values(attempts=PlanNotificationAudit.attempts + 1)
-                    .returning(PlanNotificationAudit)
+                    update(NotificationLedgerEntry)
+                    .where(NotificationLedgerEntry.notification_id == n.notification_id)
+                    .values(attempts=NotificationLedgerEntry.attempts + 1)
+                    .returning(NotificationLedgerEntry)
                     .execution_options(synchronize_session=False)
                 )
             ).scalar_one()
@@ -227,10 +232,10 @@ class Store:
             sent_at = datetime.now(UTC)
         async with self._sessionmaker.begin() as session:
             result = await session.execute(
-                update(PlanNotificationAudit)
+                update(NotificationLedgerEntry)
                 .where(
-                    PlanNotificationAudit.notification_id == notification_id,
-                    PlanNotificationAudit.status != LedgerStatus.SENT.value,
+                    NotificationLedgerEntry.notification_id == notification_id,
+                    NotificationLedgerEntry.status != LedgerStatus.SENT.value,
                 )
                 .values(
                     status=status.value,
@@ -252,15 +257,15 @@ class Store:
         """
         async with self._sessionmaker.begin() as session:
             await session.execute(
-                dialect_insert(session, PlanNotificationAudit)
+                dialect_insert(session, NotificationLedgerEntry)
                 .values(**_ledger_values(plan_id, user_id, n, LedgerStatus.SKIPPED, reason=reason))
                 .on_conflict_do_nothing(index_elements=["notification_id"])
             )
             await session.execute(
-                update(PlanNotificationAudit)
+                update(NotificationLedgerEntry)
                 .where(
-                    PlanNotificationAudit.notification_id == n.notification_id,
-                    PlanNotificationAudit.status.in_([LedgerStatus.SCHEDULED.value, LedgerStatus.FAILED.value]),
+                    NotificationLedgerEntry.notification_id == n.notification_id,
+                    NotificationLedgerEntry.status.in_([LedgerStatus.SCHEDULED.value, LedgerStatus.FAILED.value]),
                 )
                 .values(status=LedgerStatus.SKIPPED.value, reason=reason)
                 .execution_options(synchronize_session=False)
@@ -268,7 +273,9 @@ class Store:
             row = (
                 await session.scalars(
                     _fresh(
-                        select(PlanNotificationAudit).where(PlanNotificationAudit.notification_id == n.notification_id)
+                        select(NotificationLedgerEntry).where(
+                            NotificationLedgerEntry.notification_id == n.notification_id
+                        )
                     )
                 )
             ).one()
@@ -279,12 +286,12 @@ class Store:
         async with self._sessionmaker() as session:
             count = await session.scalar(
                 select(func.count())
-                .select_from(PlanNotificationAudit)
+                .select_from(NotificationLedgerEntry)
                 .where(
-                    PlanNotificationAudit.user_id == _user_id(user_id),
-                    PlanNotificationAudit.copy_source == "ai",
-                    PlanNotificationAudit.scheduled_for >= start,
-                    PlanNotificationAudit.scheduled_for < end,
+                    NotificationLedgerEntry.user_id == _user_id(user_id),
+                    NotificationLedgerEntry.copy_source == "ai",
+                    NotificationLedgerEntry.scheduled_for >= start,
+                    NotificationLedgerEntry.scheduled_for < end,
                 )
             )
             return int(count or 0)
@@ -293,9 +300,9 @@ class Store:
         """Every ledger row of a plan, in due order."""
         async with self._sessionmaker.begin() as session:
             rows = await session.scalars(
-                select(PlanNotificationAudit)
-                .where(PlanNotificationAudit.user_coaching_plan_id == plan_id)
-                .order_by(PlanNotificationAudit.scheduled_for, PlanNotificationAudit.id)
+                select(NotificationLedgerEntry)
+                .where(NotificationLedgerEntry.plan_id == plan_id)
+                .order_by(NotificationLedgerEntry.scheduled_for, NotificationLedgerEntry.id)
             )
             return [_ledger_row(row) for row in rows]
 
@@ -335,17 +342,31 @@ class Store:
     # ---- plan sessions and plans ---------------------------------------------------------------------------
 
     async def record_completion(self, plan_id: int, plan_session_id: int, ruck_id: int, completed_date: date) -> None:
-        """Mark session ``plan_session_id`` done by ruck ``ruck_id`` if it belongs to ``plan_id``."""
+        """Mark session ``plan_session_id`` done by ruck ``ruck_id`` if it belongs to ``plan_id``.
+
+        A session completed elsewhere (another ruck, the core API) keeps its own record, and a ruck already linked to
+        another session of the plan (RuckTracker's own completion links the oldest open one) is not linked a second
+        time: the session is marked done without it. ``session_id`` references ``ruck_session``, so a ruck that is
+        not (or no longer) in that table is not linked either.
+        """
+        other = aliased(PlanSessionRow)
+        linked_elsewhere = exists().where(
+            other.user_coaching_plan_id == plan_id, other.session_id == ruck_id, other.id != plan_session_id
+        )
+        ruck = select(RuckSession.id).where(RuckSession.id == ruck_id, ~linked_elsewhere).scalar_subquery()
         async with self._sessionmaker.begin() as session:
             result = await session.execute(
                 update(PlanSessionRow)
                 .where(
                     PlanSessionRow.id == plan_session_id,
                     PlanSessionRow.user_coaching_plan_id == plan_id,
-                    # A session completed elsewhere (another ruck, the core API) keeps its own record.
-                    or_(PlanSessionRow.completion_status != "completed", PlanSessionRow.session_id == ruck_id),
+                    or_(
+                        PlanSessionRow.completion_status.is_(None),
+                        PlanSessionRow.completion_status != "completed",
+                        PlanSessionRow.session_id == ruck_id,
+                    ),
                 )
-                .values(completion_status="completed", session_id=ruck_id, completed_date=completed_date)
+                .values(completion_status="completed", session_id=ruck, completed_date=completed_date)
                 .execution_options(synchronize_session=False)
             )
             if _rowcount(result) == 0:
@@ -410,94 +431,6 @@ class Store:
                 .execution_options(synchronize_session=False)
             )
 
-    # ---- demo data -----------------------------------------------------------------------------------------
-
-    async def create_demo_plan(
-        self,
-        *,
-        user_id: str | None = None,
-        timezone: str,
-        start_date: date,
-        sessions: list[dict[str, Any]],
-        tone: str = DEFAULT_TONE,
-        quiet_hours: tuple[int, int] | None = None,
-        fcm_token: str | None = "demo-device-token",
-        created_at: datetime | None = None,
-        **profile_overrides: Any,
-    ) -> int:
-        """Create a plan with its sessions, the athlete's profile and a device token; returns the plan id.
-
-        For the demo, the simulator and tests. The profile is upserted (so several plans can share a user),
-        the 'get-faster' template is created if missing, and ``fcm_token`` (unless None) becomes the user's
-        active token on device ``demo-device``. ``profile_overrides`` set profile columns, by column name
-        (``plan_daily_cap``) or by :class:`NotificationPrefs` field name (``daily_cap``).
-
-        Each session dict has ``scheduled_date`` (date or ISO string) and optionally ``planned_session_type``,
-        ``planned_week`` (default: counted from ``start_date``), ``scheduled_start_time`` ('HH:MM', a minute
-        of the day, or a ``time``), ``target_distance_km``, ``target_duration_minutes``, ``target_weight_kg``
-        (or ``distance_km``/``duration_minutes``/``weight_kg``), ``completion_status``, ``notes`` and
-        ``coaching_points``.
-        """
-        validate_timezone(timezone)
-        uid = _user_id(user_id) if user_id is not None else str(uuid.uuid4())
-        profile_values: dict[str, Any] = {
-            "coaching_tone": tone,
-            "plan_notification_timezone": timezone,
-            "plan_quiet_hours_start": quiet_hours[0] if quiet_hours else None,
-            "plan_quiet_hours_end": quiet_hours[1] if quiet_hours else None,
-            **_profile_columns(profile_overrides),
-        }
-        session_rows = [_demo_session(spec, start_date, timezone) for spec in sessions]
-
-        async with self._sessionmaker.begin() as session:
-            await session.execute(
-                dialect_insert(session, UserProfile)
-                .values(user_id=uid, **profile_values)
-                .on_conflict_do_update(index_elements=["user_id"], set_={**profile_values, "updated_at": func.now()})
-            )
-            await session.execute(
-                dialect_insert(session, CoachingPlanTemplate)
-                .values(
-                    plan_id=DEMO_TEMPLATE_SLUG,
-                    name=DEMO_TEMPLATE_NAME,
-                    duration_weeks=DEMO_TEMPLATE_WEEKS,
-                    base_structure={},
-                    is_active=True,
-                )
-                .on_conflict_do_nothing(index_elements=["plan_id"])
-            )
-            template_id = await session.scalar(
-                select(CoachingPlanTemplate.id).where(CoachingPlanTemplate.plan_id == DEMO_TEMPLATE_SLUG)
-            )
-            plan = UserCoachingPlan(
-                user_id=uid,
-                coaching_plan_id=template_id,
-                coaching_personality=tone,
-                start_date=start_date,
-                current_week=1,
-                current_status=PlanStatus.ACTIVE.value,
-                plan_modifications={"plan_type": DEMO_TEMPLATE_SLUG, "user_timezone": timezone},
-                plan_notification_timezone=timezone,
-                created_at=created_at or datetime.now(UTC),
-            )
-            session.add(plan)
-            await session.flush()
-            for row in session_rows:
-                row.user_coaching_plan_id = plan.id
-            session.add_all(session_rows)
-            if fcm_token is not None:
-                token_values = {"fcm_token": fcm_token, "device_type": "ios", "is_active": True}
-                await session.execute(
-                    dialect_insert(session, UserDeviceToken)
-                    .values(id=str(uuid.uuid4()), user_id=uid, device_id=DEMO_DEVICE_ID, **token_values)
-                    .on_conflict_do_update(
-                        index_elements=["user_id", "device_id"],
-                        set_={**token_values, "updated_at": func.now()},
-                    )
-                )
-            await session.flush()
-            return plan.id
-
 
 # ---- helpers -----------------------------------------------------------------------------------------------
 
@@ -537,20 +470,11 @@ def _maybe_uuid(value: str) -> str | None:
 def _ledger_values(
     plan_id: int, user_id: str, n: PlannedNotification, status: LedgerStatus, *, reason: str | None
 ) -> dict[str, Any]:
-    plan_session: Any = None
-    if n.plan_session_id is not None:
-        # A session deleted (or moved to another plan) since the schedule was computed would fail the foreign
-        # key and make the activity retry forever; the notification id still names the session.
-        plan_session = (
-            select(PlanSessionRow.id)
-            .where(PlanSessionRow.id == n.plan_session_id, PlanSessionRow.user_coaching_plan_id == plan_id)
-            .scalar_subquery()
-        )
     return {
         "notification_id": n.notification_id,
         "user_id": _user_id(user_id),
-        "user_coaching_plan_id": plan_id,
-        "plan_session_id": plan_session,
+        "plan_id": plan_id,
+        "plan_session_id": n.plan_session_id,
         "notification_type": n.type.value,
         "local_date": n.local_date,
         "status": status.value,
@@ -561,7 +485,7 @@ def _ledger_values(
     }
 
 
-def _ledger_row(row: PlanNotificationAudit) -> LedgerRow:
+def _ledger_row(row: NotificationLedgerEntry) -> LedgerRow:
     return LedgerRow(
         notification_id=row.notification_id,
         status=LedgerStatus(row.status),
@@ -624,44 +548,76 @@ def _valid_zone(name: str | None) -> str | None:
         return None
 
 
-def athlete_zone(profile_zone: str | None, plan_zone: str | None) -> str:
-    """The zone a plan's notifications use: the profile's unless it is the default (UTC) or invalid, else the
-    plan's, else UTC."""
-    zones = [_valid_zone(profile_zone), _valid_zone(plan_zone)]
+def athlete_zone(user_zone: str | None, plan_zone: str | None) -> str:
+    """The zone a plan's notifications use: the athlete's (``"user"``) unless it is the default (UTC) or invalid, else
+    the plan's (RuckTracker sets it from the phone when the plan is created), else UTC."""
+    zones = [_valid_zone(user_zone), _valid_zone(plan_zone)]
     return next((z for z in zones if z and z != "UTC"), "UTC")
 
 
-def _prefs(plan: UserCoachingPlan, profile: UserProfile | None) -> NotificationPrefs:
-    # The profile's columns are NOT NULL with defaults ('UTC', 'supportive_friend'), so a default value there
-    # is indistinguishable from "never set": it only wins when the plan has nothing more specific.
-    timezone = athlete_zone(profile.plan_notification_timezone if profile else None, plan.plan_notification_timezone)
-    tones = [profile.coaching_tone if profile else None, plan.coaching_personality]
-    tone = next((t for t in tones if t and t != DEFAULT_TONE), DEFAULT_TONE)
+def athlete_tone(user_tone: str | None, plan_tone: str | None, plan_id: int | None = None) -> str:
+    """The canonical tone id: the athlete's (``"user".coaching_tone``) unless unknown or the default, else the plan's
+    ``coaching_personality``, else the default. Both hold the client's display names ('Drill Sergeant')."""
+    for name in (user_tone, plan_tone):
+        if plan_id is not None and name and not tone_is_known(name):
+            log.warning("plan %s: unknown coaching tone %r, ignored", plan_id, name)
+    known = [resolve_tone(t).value for t in (user_tone, plan_tone) if t and tone_is_known(t)]
+    return next((t for t in known if t != DEFAULT_TONE), DEFAULT_TONE)
 
-    values: dict[str, Any] = {"timezone": timezone, "coaching_tone": tone}
-    if profile is not None:
+
+#: RuckTracker's own keys in ``"user".plan_notification_prefs`` that mean what a preference of ours means.
+_RT_DIGEST_DAY_KEY = "weekly_digest_day"
+_RT_DEFAULT_START_KEY = "default_start_minute"
+
+
+def plan_prefs(plan: UserCoachingPlan, user: AppUser | None, own: AthletePreferences | None) -> NotificationPrefs:
+    """The plan's notification preferences: zone, quiet hours, tone and units where RuckTracker keeps them (the
+    athlete's ``"user"`` row and the plan row), the rest from the service's ``coach_athlete_preferences``; a value
+    that is missing or out of range falls back to its default."""
+    values: dict[str, Any] = {
+        "timezone": athlete_zone(user.plan_notification_timezone if user else None, plan.plan_notification_timezone),
+        "coaching_tone": athlete_tone(user.coaching_tone if user else None, plan.coaching_personality, plan.id),
+    }
+    if user is not None:
         values.update(
-            quiet_hours_start_minute=profile.plan_quiet_hours_start,
-            quiet_hours_end_minute=profile.plan_quiet_hours_end,
-            evening_brief_minute=profile.plan_evening_brief_minute,
-            morning_hype_lead_minutes=profile.plan_morning_hype_lead_minutes,
-            weekly_digest_weekday=profile.plan_weekly_digest_weekday,
-            weekly_digest_minute=profile.plan_weekly_digest_minute,
-            daily_cap=profile.plan_daily_cap,
-            default_start_minute=profile.plan_default_start_minute,
-            prefer_metric=profile.prefer_metric,
+            quiet_hours_start_minute=user.plan_quiet_hours_start,
+            quiet_hours_end_minute=user.plan_quiet_hours_end,
+            prefer_metric=user.prefer_metric,
         )
-        extra = profile.plan_notification_prefs if isinstance(profile.plan_notification_prefs, dict) else {}
-        for key in OPTIONAL_SWITCHES.values():  # the optional categories' switches
-            if isinstance(extra.get(key), bool):
-                values[key] = extra[key]
+        extra = user.plan_notification_prefs if isinstance(user.plan_notification_prefs, dict) else {}
+        digest_day = extra.get(_RT_DIGEST_DAY_KEY)
+        if isinstance(digest_day, str) and digest_day.strip().capitalize() in WEEKDAYS:
+            values["weekly_digest_weekday"] = WEEKDAYS.index(digest_day.strip().capitalize())
+        start = extra.get(_RT_DEFAULT_START_KEY)
+        if isinstance(start, int) and not isinstance(start, bool):
+            values["default_start_minute"] = start
+    if own is not None:
+        for name in (
+            "evening_brief_minute",
+            "morning_hype_lead_minutes",
+            "weekly_digest_weekday",
+            "weekly_digest_minute",
+            "daily_cap",
+            "default_start_minute",
+            *OPTIONAL_SWITCHES.values(),
+        ):
+            value = getattr(own, name)
+            if value is not None:
+                values[name] = value
     return _validated_prefs(values, plan.id)
+
+
+def plan_created_at(plan: UserCoachingPlan, timezone: str) -> datetime:
+    """When the plan was created; RuckTracker's ``created_at`` may be NULL, then the local midnight of its start."""
+    if plan.created_at is not None:
+        return plan.created_at.astimezone(UTC)
+    return local_to_utc(plan.start_date, 0, timezone)
 
 
 def _validated_prefs(values: dict[str, Any], plan_id: int) -> NotificationPrefs:
     """Validate, dropping (to their defaults) the fields whose stored values are out of range.
 
-    The profile is edited by RuckTracker, not by this service; one bad column must not stop a plan's workflow.
+    The athlete's row is edited by RuckTracker, not only by this service; one bad column must not stop a plan.
     """
     values = {k: v for k, v in values.items() if v is not None}
     while True:
@@ -680,7 +636,7 @@ def _validated_prefs(values: dict[str, Any], plan_id: int) -> NotificationPrefs:
                 del values[key]
 
 
-def _cadence(behavior: UserPlanBehavior | None) -> CadenceSnapshot:
+def _cadence(behavior: CadenceRow | None) -> CadenceSnapshot:
     if behavior is None:
         return CadenceSnapshot()
     return _cadence_from(
@@ -692,7 +648,7 @@ def _cadence(behavior: UserPlanBehavior | None) -> CadenceSnapshot:
 
 
 def _cadence_from(start: Any, end: Any, confidence: Any, row: Mapping[str, Any]) -> CadenceSnapshot:
-    """The schedule's view of a ``user_plan_behavior`` row; RuckTracker's rows (no centre, no weekday windows) and
+    """The schedule's view of a ``coach_cadence_analysis`` row; rows without a centre or weekday windows and
     hand-edited ones read as far as they are valid, never failing a plan."""
 
     def minute(value: Any) -> int | None:
@@ -737,9 +693,25 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+def _minutes(value: Any) -> float | None:
+    """A duration target in minutes: a number, a numeric string, or a range such as ``"40-50"`` (RuckTracker's
+    plans write those), which reads as its middle; anything else is None."""
+    number = _number(value)
+    if number is not None or not isinstance(value, str):
+        return number
+    match = _RANGE.fullmatch(value.strip().casefold())
+    if match is None:
+        return None
+    low, high = float(match[1]), float(match[2])
+    return (low + high) / 2 if low <= high else None
+
+
+_RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)\s*(?:min|mins|minutes)?")
+
+
 def _plan_session(row: PlanSessionRow) -> PlanSession:
     points = row.coaching_points if isinstance(row.coaching_points, dict) else {}
-    duration = _number(points.get("target_duration_minutes"))
+    duration = _minutes(points.get("target_duration_minutes"))
     start = row.scheduled_start_time
     metadata = row.notification_metadata if isinstance(row.notification_metadata, dict) else {}
     return PlanSession(
@@ -750,117 +722,8 @@ def _plan_session(row: PlanSessionRow) -> PlanSession:
         scheduled_start_minute=start.hour * 60 + start.minute if start is not None else None,
         # Set when the athlete chose this session's time (a reschedule): their choice beats the learned window.
         start_fixed=metadata.get("start_source") == "athlete",
-        completion_status=row.completion_status,
+        completion_status=row.completion_status or "planned",
         distance_km=_number(points.get("target_distance_km")),
         duration_minutes=round(duration) if duration is not None else None,
         weight_kg=_number(points.get("target_weight_kg")),
     )
-
-
-# Profile columns that create_demo_plan accepts, and the NotificationPrefs names that map to them.
-_PROFILE_COLUMNS = frozenset(
-    {
-        "display_name",
-        "coaching_tone",
-        "prefer_metric",
-        "plan_notification_timezone",
-        "plan_quiet_hours_start",
-        "plan_quiet_hours_end",
-        "plan_evening_brief_minute",
-        "plan_morning_hype_lead_minutes",
-        "plan_weekly_digest_weekday",
-        "plan_weekly_digest_minute",
-        "plan_daily_cap",
-        "plan_default_start_minute",
-        "plan_notification_prefs",
-    }
-)
-_PROFILE_ALIASES = {
-    "timezone": "plan_notification_timezone",
-    "quiet_hours_start_minute": "plan_quiet_hours_start",
-    "quiet_hours_end_minute": "plan_quiet_hours_end",
-    "evening_brief_minute": "plan_evening_brief_minute",
-    "morning_hype_lead_minutes": "plan_morning_hype_lead_minutes",
-    "weekly_digest_weekday": "plan_weekly_digest_weekday",
-    "weekly_digest_minute": "plan_weekly_digest_minute",
-    "daily_cap": "plan_daily_cap",
-    "default_start_minute": "plan_default_start_minute",
-    "notification_prefs": "plan_notification_prefs",
-}
-
-
-def _profile_columns(overrides: Mapping[str, Any]) -> dict[str, Any]:
-    columns: dict[str, Any] = {}
-    for key, value in overrides.items():
-        column = _PROFILE_ALIASES.get(key, key)
-        if column not in _PROFILE_COLUMNS:
-            raise TypeError(f"create_demo_plan() got an unexpected profile override {key!r}")
-        columns[column] = value
-    return columns
-
-
-_SESSION_KEYS = frozenset(
-    {
-        "scheduled_date",
-        "planned_session_type",
-        "planned_week",
-        "scheduled_start_time",
-        "completion_status",
-        "notes",
-        "coaching_points",
-        "target_distance_km",
-        "target_duration_minutes",
-        "target_weight_kg",
-        "distance_km",
-        "duration_minutes",
-        "weight_kg",
-    }
-)
-
-
-def _demo_session(spec: Mapping[str, Any], start_date: date, timezone: str) -> PlanSessionRow:
-    unknown = set(spec) - _SESSION_KEYS
-    if unknown:
-        raise ValueError(f"unknown plan session keys {sorted(unknown)}; expected some of {sorted(_SESSION_KEYS)}")
-    day = spec.get("scheduled_date")
-    scheduled = date.fromisoformat(day) if isinstance(day, str) else day
-    if scheduled is not None and not isinstance(scheduled, date):
-        raise ValueError(f"scheduled_date must be a date or an ISO string, not {day!r}")
-    week = spec.get("planned_week")
-    if week is None:
-        week = max(1, (scheduled - start_date).days // 7 + 1) if scheduled is not None else 1
-
-    points: dict[str, Any] = dict(spec.get("coaching_points") or {})
-    for target, alias in (
-        ("target_distance_km", "distance_km"),
-        ("target_duration_minutes", "duration_minutes"),
-        ("target_weight_kg", "weight_kg"),
-    ):
-        value = spec.get(target, spec.get(alias))
-        if value is not None:
-            points[target] = value
-
-    return PlanSessionRow(
-        planned_week=int(week),
-        planned_session_type=str(spec.get("planned_session_type") or "Ruck"),
-        completion_status=str(spec.get("completion_status") or "planned"),
-        notes=spec.get("notes"),
-        scheduled_date=scheduled,
-        scheduled_start_time=_start_time(spec.get("scheduled_start_time")),
-        scheduled_timezone=timezone,
-        coaching_points=points,
-        notification_metadata={},
-    )
-
-
-def _start_time(value: Any) -> time | None:
-    """'HH:MM' (or 'HH:MM:SS'), a minute of the day, or a ``time``."""
-    if value is None or isinstance(value, time):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        if not 0 <= value <= 1439:
-            raise ValueError(f"scheduled_start_time minute {value} is outside 0..1439")
-        return time(value // 60, value % 60)
-    if isinstance(value, str):
-        return time.fromisoformat(value)
-    raise ValueError(f"scheduled_start_time must be 'HH:MM', a minute of the day or a time, not {value!r}")

@@ -5,7 +5,7 @@ the start of the athlete's latest completed ruck (the first ``location_point`` o
 ``ruck_session`` that has GPS points), rounded to 2 decimals (about 1 km) before it is used for anything: the
 request, the cache key and the database never see the exact point, and the logs see no coordinates at all.
 
-Forecasts are cached in ``weather_cache`` by (rounded place, slot): one fetch upserts all 40 slots of the
+Forecasts are cached in ``coach_weather_cache`` by (rounded place, slot): one fetch upserts all 40 slots of the
 response in one statement, so every athlete of that ~1 km cell is served from one API call until the rows are
 older than the TTL (3 hours by default). Concurrent misses for one cell in one worker wait for a single fetch.
 

@@ -6,12 +6,16 @@ What it measures
        synthetic population: ``--athletes`` athletes (default 100,000), each with one active plan and ~90 days of rucks
        (3-5 a week; early birds, evening and weekday/weekend athletes, midnight wrappers, noisy, sparse, routine
        shifters, travellers with time-zone history), written in chronological order as a live ``ruck_session`` table
-       would be, plus a handful of date-only completed plan sessions each. Then ``VACUUM ANALYZE``.
+       would be, plus a handful of date-only completed plan sessions each. The database is installed in standalone
+       mode, so RuckTracker's tables are the project's stand-ins: every athlete has a ``"user"`` row (filled before the
+       plans, which reference it), whose ``plan_notification_timezone`` is the home zone, the default ``UTC`` (the
+       plan's zone then counts) or NULL; the zone history goes into the service's ``coach_athlete_timezones``. Then
+       ``VACUUM ANALYZE``.
     2. **Naive baseline**, on a seeded random sample (``--baseline-sample``, default 2,000): per athlete, one query for
        the rucks, one for the date-only sessions, one for the time-zone history and current zone (and the plan id),
-       :func:`coaching.cadence.analyze`, one upsert into ``user_plan_behavior``, one transaction each. It does not
+       :func:`coaching.cadence.analyze`, one upsert into ``coach_cadence_analysis``, one transaction each. It does not
        diff against the stored row (the table is empty then), which if anything flatters it.
-    3. ``TRUNCATE user_plan_behavior``, so both runs do the same work: insert into an empty table.
+    3. ``TRUNCATE coach_cadence_analysis``, so both runs do the same work: insert into an empty table.
     4. **Set-based recompute** of the whole population, exactly as ``CadenceRecomputeWorkflow`` and its
        ``recompute_cadence_batch`` activity do it minus signalling workflows: rounds of one page per id-range
        partition (``--partitions``, the workflow's default 2) run concurrently in one process, each page
@@ -30,6 +34,7 @@ Run it (PostgreSQL at 127.0.0.1:5432, user ``postgres``, trust auth, unless ``--
     .venv/bin/python bench/cadence_recompute.py --athletes 100000
     .venv/bin/python bench/cadence_recompute.py --keep          # reuse the filled database (same --athletes/--seed)
     .venv/bin/python bench/cadence_recompute.py --keep --profile var/cadence.prof   # cProfile of the set-based run
+    .venv/bin/python bench/cadence_recompute.py --athletes 2000 --baseline-sample 200   # a smoke run, ~15 s
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.cadence_store import LIVE_PLAN_STATUSES, CadenceStore, behavior_row, behavior_updates
 from activities.database import make_engine, make_sessionmaker
-from activities.db import AthleteTimezone, PlanSessionRow, RuckSession, UserCoachingPlan, UserPlanBehavior, UserProfile
+from activities.db import AppUser, AthleteTimezone, CadenceRow, PlanSessionRow, RuckSession, UserCoachingPlan
 from activities.migrate import upgrade_database
 from coaching.cadence import LOOKBACK, RuckSample, analyze
 from coaching.ids import user_id_partitions
@@ -74,8 +79,8 @@ AS_OF = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 #: Days of history generated (a little more than the analyzer's lookback, so the cut-off is exercised).
 DAYS = LOOKBACK.days + 2
 TARGET_SECONDS = 60.0
-#: Bump when the generated population changes, so ``--keep`` refills an older one.
-FILL_VERSION = 1
+#: Bump when the generated population (or the schema it is written to) changes, so ``--keep`` refills an older one.
+FILL_VERSION = 2
 
 #: (zone, weight): where the athletes live.
 ZONES = (
@@ -99,7 +104,7 @@ KINDS = (
     ("noisy", 15),  # any time 05:00-22:00
     ("sparse", 7),  # at most 3 rucks in the whole period
     ("shifter", 10),  # ~06:30, then ~19:00 for the last 14 days
-    ("traveller", 8),  # a routine kept in local time through a trip or a move (athlete_timezones rows)
+    ("traveller", 8),  # a routine kept in local time through a trip or a move (coach_athlete_timezones rows)
 )
 
 
@@ -232,16 +237,16 @@ def ruck_rows(pop: Population, rng: random.Random) -> Iterator[tuple[Any, ...]]:
             distance = round(duration / 3600 * rng.uniform(4.5, 6.5), 2)
             weight = float(randint(8, 30))
             if roll < 0.015:
-                yield (ruck_id, a.user_id, "cancelled", False, stamp(start, UTC), None, None, None, weight)
+                yield (ruck_id, a.user_id, "cancelled", stamp(start, UTC), None, None, None, weight)
                 continue
             if roll < 0.02:
-                yield (ruck_id, a.user_id, "in_progress", False, stamp(start, UTC), None, None, None, weight)
+                yield (ruck_id, a.user_id, "in_progress", stamp(start, UTC), None, None, None, weight)
                 continue
             started = None if roll > 0.99 else stamp(start, UTC)  # no start: the duration gives it
             pop.rucks += 1
             if rnd() < 0.05:
                 pop.linked.append((a.plan_id, ruck_id, pop.first_day + timedelta(days=d)))
-            yield (ruck_id, a.user_id, "completed", roll > 0.97, started, stamp(end, UTC), duration, distance, weight)
+            yield (ruck_id, a.user_id, "completed", started, stamp(end, UTC), duration, distance, weight)
 
 
 def session_rows(pop: Population, rng: random.Random) -> Iterator[tuple[Any, ...]]:
@@ -274,10 +279,22 @@ async def fill(conn: asyncpg.Connection, pop: Population, seed: int) -> dict[str
         records=[(1, "get-faster", "Get Faster", 12)],
         columns=["id", "plan_id", "name", "duration_weeks"],
     )
+    # RuckTracker's athletes first: user_coaching_plans.user_id references "user".id.
+    athletes = []
+    for a in pop.athletes:
+        roll = rng.random()
+        if roll < 0.5:
+            athletes.append((a.user_id, a.home))  # the athlete's own zone
+        elif roll < 0.8:
+            athletes.append((a.user_id, "UTC"))  # the column default: the plan's zone wins
+        else:
+            athletes.append((a.user_id, None))  # never set: the plan's zone
+    await conn.copy_records_to_table("user", records=athletes, columns=["id", "plan_notification_timezone"])
     await conn.copy_records_to_table(
         "user_coaching_plans",
         records=(
-            (a.plan_id, a.user_id, 1, start_date, current_week, "active", a.home, "supportive_friend")
+            # The tone as RuckTracker stores it: a client display name (its CHECK accepts only those).
+            (a.plan_id, a.user_id, 1, start_date, current_week, "active", a.home, "Supportive Friend")
             for a in pop.athletes
         ),
         columns=[
@@ -291,16 +308,6 @@ async def fill(conn: asyncpg.Connection, pop: Population, seed: int) -> dict[str
             "coaching_personality",
         ],
     )
-    profiles = []
-    for a in pop.athletes:
-        roll = rng.random()
-        if roll < 0.5:
-            profiles.append((a.user_id, a.home))  # set on the profile too
-        elif roll < 0.8:
-            profiles.append((a.user_id, "UTC"))  # the column default: the plan's zone wins
-    await conn.copy_records_to_table(
-        "user_profiles", records=profiles, columns=["user_id", "plan_notification_timezone"]
-    )
     history: list[tuple[int, str, str, datetime]] = []
     for a in pop.athletes:
         if a.moves or rng.random() < 0.3:  # travellers, and some whose zone was recorded when their plan began
@@ -310,7 +317,7 @@ async def fill(conn: asyncpg.Connection, pop: Population, seed: int) -> dict[str
                     (len(history) + 1, a.user_id, zone, datetime.fromtimestamp(pop.midnights[zone][day], UTC))
                 )
     await conn.copy_records_to_table(
-        "athlete_timezones", records=history, columns=["id", "user_id", "timezone", "effective_from"]
+        "coach_athlete_timezones", records=history, columns=["id", "user_id", "timezone", "effective_from"]
     )
     await conn.copy_records_to_table(
         "ruck_session",
@@ -319,7 +326,6 @@ async def fill(conn: asyncpg.Connection, pop: Population, seed: int) -> dict[str
             "id",
             "user_id",
             "status",
-            "is_manual",
             "started_at",
             "completed_at",
             "duration_seconds",
@@ -345,13 +351,16 @@ async def fill(conn: asyncpg.Connection, pop: Population, seed: int) -> dict[str
     for table in (
         "coaching_plan_templates",
         "user_coaching_plans",
-        "athlete_timezones",
+        "coach_athlete_timezones",
         "ruck_session",
         "plan_sessions",
     ):
-        await conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-    for table in ("user_coaching_plans", "user_profiles", "athlete_timezones", "ruck_session", "plan_sessions"):
-        counts[table] = int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
+        # coalesce: a small population may have no zone history at all.
+        await conn.execute(
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), coalesce((SELECT max(id) FROM {table}), 1))"
+        )
+    for table in ('"user"', "user_coaching_plans", "coach_athlete_timezones", "ruck_session", "plan_sessions"):
+        counts[table.strip('"')] = int(await conn.fetchval(f"SELECT count(*) FROM {table}"))
     return counts
 
 
@@ -433,8 +442,8 @@ class Result:
 async def naive(sessionmaker: async_sessionmaker[AsyncSession], users: Sequence[str]) -> dict[str, Result]:
     """Per athlete: rucks, date-only sessions, zones (+ plan id) — one query each —, analyze, one upsert, commit."""
     since = AS_OF - LOOKBACK
-    plan, profile, tzs = UserCoachingPlan, UserProfile, AthleteTimezone
-    table = cast(Table, UserPlanBehavior.__table__)
+    plan, athlete, tzs = UserCoachingPlan, AppUser, AthleteTimezone
+    table = cast(Table, CadenceRow.__table__)
     results: dict[str, Result] = {}
     async with sessionmaker() as session:
         for user in users:
@@ -467,7 +476,7 @@ async def naive(sessionmaker: async_sessionmaker[AsyncSession], users: Sequence[
                     select(
                         plan.id,
                         plan.plan_notification_timezone,
-                        select(profile.plan_notification_timezone).where(profile.user_id == user).scalar_subquery(),
+                        select(athlete.plan_notification_timezone).where(athlete.id == user).scalar_subquery(),
                         select(
                             func.array_agg(aggregate_order_by(history.c.effective_from, history.c.effective_from))
                         ).scalar_subquery(),
@@ -479,8 +488,8 @@ async def naive(sessionmaker: async_sessionmaker[AsyncSession], users: Sequence[
             ).all()
             if not zones:
                 continue
-            plan_id, plan_zone, profile_zone, instants, names = zones[0]
-            current = next((z for z in (profile_zone, plan_zone) if z and z != "UTC"), "UTC")
+            plan_id, plan_zone, athlete_zone, instants, names = zones[0]
+            current = next((z for z in (athlete_zone, plan_zone) if z and z != "UTC"), "UTC")
             instants, names = instants or [], names or []
 
             samples: list[RuckSample] = []
@@ -500,7 +509,7 @@ async def naive(sessionmaker: async_sessionmaker[AsyncSession], users: Sequence[
             stmt = pg_insert(table).values(row)
             await session.execute(
                 stmt.on_conflict_do_update(
-                    index_elements=["user_id", "user_coaching_plan_id"],
+                    index_elements=["user_id", "plan_id"],
                     set_=behavior_updates(stmt.excluded),
                 )
             )
@@ -635,14 +644,15 @@ async def measure(target: Target, args: argparse.Namespace, profiler: cProfile.P
     try:
         async with engine.begin() as conn:
             version = (await conn.exec_driver_sql("SHOW server_version")).scalar()
-            await conn.exec_driver_sql("TRUNCATE user_plan_behavior")
+            await conn.exec_driver_sql("TRUNCATE coach_cadence_analysis")
             live = select(UserCoachingPlan.user_id).where(UserCoachingPlan.current_status.in_(LIVE_PLAN_STATUSES))
             ids = [str(u) for u in (await conn.execute(live.order_by(UserCoachingPlan.user_id))).scalars()]
         print(f"PostgreSQL {version}; {len(ids):,} athletes with a live plan")
         sample = sorted(random.Random(args.seed + 1).sample(ids, min(args.baseline_sample, len(ids))))
         print(
-            "order: naive baseline on a random sample first, then TRUNCATE user_plan_behavior, then the set-based "
-            "recompute of everyone; both insert into an empty user_plan_behavior, both on a cache warmed by the fill"
+            "order: naive baseline on a random sample first, then TRUNCATE coach_cadence_analysis, then the "
+            "set-based recompute of everyone; both insert into an empty coach_cadence_analysis, both on a cache "
+            "warmed by the fill"
         )
         m = Measured(population=len(ids), sample=len(sample))
 
@@ -654,7 +664,7 @@ async def measure(target: Target, args: argparse.Namespace, profiler: cProfile.P
             print(f"naive baseline: {len(sample):,} athletes in {m.naive_seconds:.1f} s")
             memory("naive baseline")
             async with engine.begin() as conn:
-                await conn.exec_driver_sql("TRUNCATE user_plan_behavior")
+                await conn.exec_driver_sql("TRUNCATE coach_cadence_analysis")
 
         store = TimedStore(sessionmaker)
         t0 = perf_counter()
@@ -670,7 +680,7 @@ async def measure(target: Target, args: argparse.Namespace, profiler: cProfile.P
         if args.workers > 1:
             # The deployment shape for a bigger night: the workflow's partitions taken by several worker processes.
             async with engine.begin() as conn:
-                await conn.exec_driver_sql("TRUNCATE user_plan_behavior")
+                await conn.exec_driver_sql("TRUNCATE coach_cadence_analysis")
             m.workers = args.workers
             m.workers_athletes, m.workers_seconds = await in_worker_processes(target.url, args)
             print(
@@ -679,13 +689,13 @@ async def measure(target: Target, args: argparse.Namespace, profiler: cProfile.P
 
         if baseline:
             columns = (
-                UserPlanBehavior.user_id,
-                UserPlanBehavior.prime_window_start_minute,
-                UserPlanBehavior.prime_window_end_minute,
-                UserPlanBehavior.confidence_score,
+                CadenceRow.user_id,
+                CadenceRow.prime_window_start_minute,
+                CadenceRow.prime_window_end_minute,
+                CadenceRow.confidence_score,
             )
             async with sessionmaker() as session:
-                rows = await session.execute(select(*columns).where(UserPlanBehavior.user_id.in_(list(baseline))))
+                rows = await session.execute(select(*columns).where(CadenceRow.user_id.in_(list(baseline))))
                 stored = {str(user): Result(start, end, confidence) for user, start, end, confidence in rows}
             m.agree = sum(1 for user, result in baseline.items() if stored.get(user) == result)
     finally:

@@ -121,7 +121,7 @@ class CadenceAnalysis(Model):
     reasons: list[str] = Field(default_factory=list)
 
     def metadata(self) -> dict[str, object]:
-        """The JSON kept in ``user_plan_behavior.metadata`` (RuckTracker's keys, plus what explains the result)."""
+        """The JSON kept in ``coach_cadence_analysis.metadata`` (RuckTracker's keys, plus what explains the result)."""
         return {
             "analyzer_version": ANALYZER_VERSION,
             "sample_size": self.timed_samples,

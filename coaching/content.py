@@ -110,6 +110,28 @@ TONE_ALIASES: dict[str, Tone] = {
 }
 
 
+#: The client's display name of each tone, as RuckTracker stores it (``user_coaching_plans.coaching_personality`` has a
+#: CHECK accepting only these nine); ``minimalist`` is the backend's own voice and has none.
+DISPLAY_NAMES: dict[Tone, str] = {
+    Tone.DRILL_SERGEANT: "Drill Sergeant",
+    Tone.SUPPORTIVE_FRIEND: "Supportive Friend",
+    Tone.SOUTHERN_REDNECK: "Southern Redneck",
+    Tone.YOGA_INSTRUCTOR: "Yoga Instructor",
+    Tone.BRITISH_BUTLER: "British Butler",
+    Tone.SPORTS_COMMENTATOR: "Sports Commentator",
+    Tone.COWBOY_COWGIRL: "Cowboy/Cowgirl",
+    Tone.NATURE_LOVER: "Nature Lover",
+    Tone.SESSION_ANALYST: "Session Analyst",
+}
+
+
+def display_name(tone: str) -> str:
+    """How RuckTracker stores a tone: its client display name, or the id itself for a tone the client does not offer
+    (``minimalist``; RuckTracker's CHECK on the plan row refuses it, the athlete's row takes it)."""
+    resolved = resolve_tone(tone)
+    return DISPLAY_NAMES.get(resolved, resolved.value)
+
+
 def _tone_key(name: str) -> str:
     """Case, space and punctuation-insensitive lookup key ('Cowboy/Cowgirl' -> 'cowboycowgirl')."""
     return "".join(ch for ch in name.casefold() if ch.isalnum())
@@ -2049,6 +2071,8 @@ __all__ = [
     "DEFAULT_TONE",
     "TITLE_MAX",
     "TONE_ALIASES",
+    "DISPLAY_NAMES",
+    "display_name",
     "Content",
     "PlanContentFactory",
     "Tone",

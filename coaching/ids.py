@@ -9,6 +9,20 @@ TASK_QUEUE = "coaching-plan-notifications"
 WORKFLOW_ID_PREFIX = "coaching-plan-"
 
 
+#: The plan workflow's type and the signals other workflows' activities send it by name (activities never import the
+#: workflow class; ``tests/test_reconcile.py`` checks these against the class).
+PLAN_WORKFLOW_TYPE = "CoachingPlanWorkflow"
+SIGNAL_SESSION_COMPLETED = "session_completed"
+SIGNAL_PLAN_PAUSED = "plan_paused"
+SIGNAL_PLAN_RESUMED = "plan_resumed"
+SIGNAL_PLAN_CANCELLED = "plan_cancelled"
+SIGNAL_PLAN_COMPLETED = "plan_completed"
+SIGNAL_CADENCE_UPDATED = "cadence_updated"
+
+#: The reconciler (the database is the source of truth): its Temporal Schedule and the id of each run's workflow.
+RECONCILE_SCHEDULE_ID = "coaching-reconcile"
+RECONCILE_WORKFLOW_ID = "coaching-reconcile-pass"
+
 #: The nightly cadence recompute: its Temporal Schedule, and the id of the workflow each run starts.
 CADENCE_SCHEDULE_ID = "coaching-cadence-nightly"
 CADENCE_WORKFLOW_ID = "coaching-cadence-recompute"

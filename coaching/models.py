@@ -65,6 +65,8 @@ class CompletionSource(StrEnum):
     IMPORT = "import"
     AUTO_COMPLETE = "auto_complete"
     MANUAL = "manual"
+    #: Found completed in ``ruck_session`` by the reconciler (whichever path completed it).
+    DATABASE = "database"
 
 
 class Category(StrEnum):
@@ -127,7 +129,7 @@ class CadenceWindow(Model):
 
 
 class CadenceSnapshot(Model):
-    """The learned prime window (from `user_plan_behavior`), as the schedule uses it.
+    """The learned prime window (from `coach_cadence_analysis`), as the schedule uses it.
 
     The overall window is the three ``window_*`` fields and ``confidence`` (the columns RuckTracker already has);
     ``weekday_windows`` (0 = Monday) refine it where a weekday has its own routine. A window is used only when its
@@ -540,3 +542,40 @@ class SaveRescheduleResult(Model):
 class RecordScheduleInput(Model):
     plan_id: int
     next_by_session: dict[int, datetime | None] = Field(default_factory=dict)
+
+
+class RecordPlanEndInput(Model):
+    """The plan's workflow is ending: the status it ends with and why (kept in ``coach_plan_runs``)."""
+
+    plan_id: int
+    status: PlanStatus
+    reason: str = ""
+
+
+class ReconcileInput(Model):
+    """One pass of the reconciler (the database is the source of truth); the limits keep a pass short."""
+
+    #: Rows read per query.
+    page_size: int = Field(default=500, ge=1, le=10_000)
+    #: At most this many workflows started (or rucks told) per pass; the rest wait for the next pass.
+    max_starts: int = Field(default=2_000, ge=0)
+    max_rucks: int = Field(default=5_000, ge=0)
+    #: Completed rucks are looked for this far back (a ruck the plan never heard of, e.g. a lost call of the core API).
+    ruck_lookback_hours: int = Field(default=48, ge=1, le=24 * 14)
+
+
+class ReconcilePhaseResult(Model):
+    started: int = 0
+    signalled: int = 0
+    ended: int = 0
+    forgotten: int = 0
+    rucks: int = 0
+    dropped_rucks: int = 0
+    #: More rows were due than the pass's limit allowed (the next pass goes on).
+    more: bool = False
+
+
+class ReconcileResult(Model):
+    starts: ReconcilePhaseResult
+    statuses: ReconcilePhaseResult
+    rucks: ReconcilePhaseResult

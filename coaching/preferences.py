@@ -37,8 +37,8 @@ CATEGORY_TYPES = {
 }
 #: Plan accountability: a coach keeps showing up, so these stay on while a plan is active (a product decision).
 ACCOUNTABILITY = (Category.EVENING_BRIEF, Category.MORNING_HYPE, Category.MISSED_FOLLOWUP)
-#: The optional categories and what switches each: a NotificationPrefs field, stored under the same key in
-#: ``user_profiles.plan_notification_prefs``.
+#: The optional categories and what switches each: a NotificationPrefs field, stored in the column of the same name
+#: of ``coach_athlete_preferences``.
 OPTIONAL_SWITCHES = {Category.WEEKLY_DIGEST: "weekly_digest_enabled", Category.MILESTONE_ALERT: "milestones_enabled"}
 OPTIONAL = tuple(OPTIONAL_SWITCHES)
 _CATEGORY_OF_TYPE = {ntype: category for category, ntype in CATEGORY_TYPES.items()}

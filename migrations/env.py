@@ -1,4 +1,8 @@
-"""Alembic environment: async engines, one URL for PostgreSQL or SQLite.
+"""Alembic environment: async engines, one URL for PostgreSQL or SQLite, two branches.
+
+``standalone`` creates stand-ins for RuckTracker's tables (first runs, tests); ``service`` creates the service's own
+``coach_*`` tables and applies in both install modes. ``coach db upgrade`` picks the branches by the install mode
+(:mod:`activities.migrate`); with the ``alembic`` command line, name the branches (``alembic upgrade service@head``).
 
 The URL comes from, in order: ``config.attributes["url"]`` (set by
 :func:`activities.migrate.upgrade_database`), ``DATABASE_URL``, ``COACH_DATABASE_URL``, ``sqlalchemy.url`` in
@@ -24,6 +28,9 @@ target_metadata = Base.metadata
 
 # Serialises concurrent upgrades on PostgreSQL (a worker and the CLI starting together); any fixed key works.
 PG_MIGRATION_LOCK_KEY = 0x636F616368  # "coach"
+#: The service's own version table: RuckTracker's database already has Flask-Migrate's ``alembic_version`` (with a
+#: revision this project does not know), which must be left alone.
+VERSION_TABLE = "coach_alembic_version"
 
 
 def database_url() -> str:
@@ -46,6 +53,7 @@ def run_migrations_offline() -> None:
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
         render_as_batch=True,
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -61,6 +69,7 @@ def do_run_migrations(connection: Connection) -> None:
         # SQLite cannot ALTER most things; batch mode lets later revisions work on both databases.
         render_as_batch=True,
         compare_type=True,
+        version_table=VERSION_TABLE,
     )
     with context.begin_transaction():
         context.run_migrations()

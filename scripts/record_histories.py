@@ -19,6 +19,7 @@ from sqlalchemy import insert
 from temporalio.client import WorkflowHandle
 
 from activities.db import RuckSession
+from activities.demo import create_demo_plan
 from coaching.models import CadenceSnapshot, CadenceUpdatedInput, SessionCompletedInput, WorkflowConfig
 from coaching.timeutil import local_to_utc, to_local, zone
 from starter.sandbox import Stack, local_stack
@@ -57,7 +58,7 @@ async def tempo_plan(
             session["scheduled_start_time"] = start_time
         sessions.append(session)
     options.setdefault("created_at", await stack.now())
-    return await stack.store.create_demo_plan(timezone=TZ, start_date=day, sessions=sessions, **options)
+    return await create_demo_plan(stack.store, timezone=TZ, start_date=day, sessions=sessions, **options)
 
 
 async def record(name: str, *, complete: bool, cancel: bool, can_after: int = 10_000) -> None:
@@ -222,6 +223,62 @@ async def record_athlete_changes(name: str) -> None:
         await save(name, handle)
 
 
+async def record_reconciled(name: str) -> None:
+    """A plan driven by the reconciler alone (patch record-plan-end): started by a pass, a ruck found in ruck_session,
+    a pause and resume made in the database, then cancelled there; the workflow records its end."""
+    import uuid
+
+    from sqlalchemy import update
+
+    from activities.db import UserCoachingPlan
+    from coaching.models import ReconcileInput
+    from workflows.reconcile import ReconcileWorkflow
+
+    async with recording_stack() as stack:
+
+        async def reconcile() -> None:
+            await stack.client.execute_workflow(
+                ReconcileWorkflow.run,
+                ReconcileInput(),
+                id=f"reconcile-{uuid.uuid4().hex[:8]}",
+                task_queue=stack.task_queue,
+            )
+
+        async def set_status(status: str) -> None:
+            async with stack.store.sessionmaker.begin() as session:
+                await session.execute(
+                    update(UserCoachingPlan).where(UserCoachingPlan.id == plan_id).values(current_status=status)
+                )
+            await reconcile()
+
+        day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
+        plan_id = await tempo_plan(stack, day, 3, start_time="07:00")
+        await reconcile()
+        handle = stack.plans.handle(plan_id)
+        snapshot = await stack.store.load_plan_snapshot(plan_id)
+        assert snapshot is not None
+        await stack.advance_to(local_to_utc(day, 8 * 60, TZ))
+        async with stack.store.sessionmaker.begin() as session:
+            await session.execute(
+                insert(RuckSession).values(
+                    id=900,
+                    user_id=snapshot.user_id,
+                    status="completed",
+                    started_at=local_to_utc(day, 7 * 60, TZ),
+                    completed_at=local_to_utc(day, 7 * 60 + 50, TZ),
+                    distance_km=6.0,
+                )
+            )
+        await reconcile()
+        await set_status("paused")
+        await stack.advance_to(local_to_utc(day + timedelta(days=1), 12 * 60, TZ))
+        await set_status("active")
+        await stack.advance_to(local_to_utc(day + timedelta(days=3), 12 * 60, TZ))
+        await set_status("cancelled")
+        await handle.result()
+        await save(name, handle)
+
+
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
@@ -233,6 +290,8 @@ RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before snoozes were stored with the plan (patch stored-snooze); recorded again under a new name after.
     "plan_athlete_changes": record_athlete_changes,
     "plan_athlete_changes_stored_snooze": record_athlete_changes,
+    # Under the record-plan-end patch: the reconciler drives the plan, and its end is recorded for it.
+    "plan_reconciled": record_reconciled,
 }
 
 

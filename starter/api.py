@@ -58,7 +58,12 @@ MAX_REASON_LENGTH = 500
 
 _T = TypeVar("_T")
 #: Where a refused change's field is in the request, when it is not ``body.<field>``.
-_REQUEST_FIELDS = {"plan_session_id": "path.session_id", "plan_id": "path.plan_id"}
+_REQUEST_FIELDS = {
+    "plan_session_id": "path.session_id",
+    "plan_id": "path.plan_id",
+    "sub": "header.authorization",
+    "body": "body",
+}
 
 PlanId = Annotated[int, Path(gt=0, le=MAX_ID, description="The `user_coaching_plans` id")]
 

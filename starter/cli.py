@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from activities.demo import create_demo_plan
 from coaching.ids import SEARCH_ATTRIBUTES, plan_workflow_id
 from coaching.models import CompletionSource, PlanStatusResult, SessionCompletedInput, WorkflowConfig
 from starter.settings import Settings, get_settings
@@ -133,13 +134,35 @@ def _demo_sessions(today: datetime) -> list[dict[str, Any]]:
     return sessions
 
 
+async def _upgrade_dev_database(settings: Settings) -> None:
+    """Install or migrate the run's database. A local SQLite file of the pre-release layout cannot be upgraded in
+    place: it is kept beside, renamed, and a new one is made (say so)."""
+    from sqlalchemy.engine import make_url
+
+    from activities.migrate import PreReleaseDatabaseError, upgrade_database
+
+    try:
+        await upgrade_database(settings.database_url, settings.database_mode)
+        return
+    except PreReleaseDatabaseError as exc:
+        url = make_url(settings.database_url)
+        path = Path(url.database or "") if url.get_backend_name() == "sqlite" else None
+        if path is None or not path.is_file():
+            raise UsageError(str(exc)) from exc
+        kept = path.with_name(f"{path.name}.pre-release-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        for suffix in ("-wal", "-shm", ""):  # the write-ahead log holds committed rows too: it goes along
+            if Path(f"{path}{suffix}").exists():
+                Path(f"{path}{suffix}").rename(f"{kept}{suffix}")
+        print(f"{path} had the pre-release layout (not upgradable); kept it as {kept} and started a new one")
+    await upgrade_database(settings.database_url, settings.database_mode)
+
+
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import jwt
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     from activities.database import make_engine, make_sessionmaker
-    from activities.migrate import upgrade_database
     from activities.store import Store
     from coaching.timeutil import to_local
     from starter.client import PlanNotifications
@@ -147,7 +170,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from worker import run_worker
 
     Path("var").mkdir(exist_ok=True)
-    await upgrade_database(settings.database_url)
+    await _upgrade_dev_database(settings)
     env: WorkflowEnvironment | None = None
     if _port_open(settings.dev_server_port):
         print(f"Temporal already listening on localhost:{settings.dev_server_port}; using it")
@@ -175,7 +198,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         store = Store(make_sessionmaker(engine))
         now = to_local(datetime.now(UTC), args.demo_timezone)
         athlete = str(uuid.uuid4())
-        plan_id = await store.create_demo_plan(
+        plan_id = await create_demo_plan(
+            store,
             user_id=athlete,
             timezone=args.demo_timezone,
             start_date=now.date() + timedelta(days=1),
@@ -264,7 +288,7 @@ def _print_run_summary(
         )
         exports = f"export COACH_API={url} COACH_SERVICE_TOKEN={token} ATHLETE_JWT={athlete_token}"
         print(f"For the README's curl examples: {exports}")
-    print("Push goes to the local outbox (ledger table plan_notification_audit + log) unless Firebase is configured.")
+    print("Push goes to the local outbox (ledger table coach_notification_ledger + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
 
 
@@ -415,11 +439,28 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    from activities.migrate import upgrade_database
+    from activities.migrate import DatabaseSetupError, downgrade_database, upgrade_database
+    from activities.schema_check import check_database, format_report
 
-    await upgrade_database(settings.database_url)
-    print("database at head")
-    return 0
+    mode = args.mode or settings.database_mode
+    try:
+        if args.db_cmd == "upgrade":
+            installed = await upgrade_database(settings.database_url, mode)
+            print(f"database at head ({installed} mode)")
+            return 0
+        if args.db_cmd == "downgrade":
+            installed = await downgrade_database(settings.database_url, mode)
+            what = "the service's tables" if installed == "rucktracker" else "the service's tables and the stand-ins"
+            print(f"removed {what} ({installed} mode)")
+            return 0
+    except DatabaseSetupError as exc:
+        raise UsageError(str(exc)) from exc
+    report = await check_database(settings.database_url)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        print(format_report(report))
+    return 0 if report.ok else 1
 
 
 async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -559,8 +600,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS (production)")
     sub.add_parser("api", help="serve the HTTP API (COACH_API_HOST/PORT, COACH_SERVICE_TOKEN)")
-    db = sub.add_parser("db", help="database migrations")
-    db.add_argument("db_cmd", choices=["upgrade"])
+    db = sub.add_parser("db", help="install, check or remove the service's tables")
+    db.add_argument(
+        "db_cmd",
+        choices=["upgrade", "check", "downgrade"],
+        help="upgrade: install or migrate to the latest revision; check: verify every table and column the service "
+        "reads or writes (exit 1 with what to fix); downgrade: remove what upgrade installed",
+    )
+    db.add_argument(
+        "--mode",
+        choices=["auto", "standalone", "rucktracker"],
+        help="standalone: a database of the service's own (creates stand-ins for RuckTracker's tables); rucktracker: "
+        "RuckTracker's database (only the service's coach_* tables); default COACH_DATABASE_MODE, else auto",
+    )
+    db.add_argument("--json", action="store_true", help="check: the report as JSON")
 
     plan = sub.add_parser("plan", help="drive one plan's workflow")
     plan_sub = plan.add_subparsers(dest="plan_cmd", required=True)

@@ -92,6 +92,8 @@ async def local_stack(
     from worker import build_worker
 
     settings = settings or Settings(database_url=database_url, environment="test")
+    if time_skipping:  # the time-skipping server has no custom search attributes
+        settings = settings.model_copy(update={"search_attributes": False})
     await upgrade_database(database_url)
     own_env = env is None
     environment = env or await start_environment(time_skipping)

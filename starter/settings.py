@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coaching.ids import TASK_QUEUE
-from coaching.models import DEFAULT_AI_TYPES, NotificationType, WorkflowConfig
+from coaching.models import DEFAULT_AI_TYPES, NotificationType, ReconcileInput, WorkflowConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coach.db"
 
@@ -24,6 +24,10 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = DEFAULT_DATABASE_URL
+    #: How ``coach db upgrade`` installs the service (activities.migrate): ``standalone`` creates stand-ins for
+    #: RuckTracker's tables too, ``rucktracker`` only the service's own on RuckTracker's database, ``auto`` tells them
+    #: apart (the mode the database has, else RuckTracker's tables present or not).
+    database_mode: Literal["auto", "standalone", "rucktracker"] = "auto"
     log_level: str = "INFO"
 
     # Push: with no credentials, push goes to the local outbox (the ledger plus a log line).
@@ -64,6 +68,12 @@ class Settings(BaseSettings):
     cadence_hour_utc: int = Field(default=3, ge=0, le=23)
     cadence_minute: int = Field(default=0, ge=0, le=59)
     cadence_batch_size: int = Field(default=2000, ge=1, le=50_000)
+
+    # The reconciler (a Temporal Schedule the worker creates or updates at start-up): the database is the source of
+    # truth for which plans run, their status and the completed rucks. 0 switches the schedule off.
+    reconcile_interval_seconds: int = Field(default=60, ge=0, le=24 * 3600)
+    reconcile_ruck_lookback_hours: int = Field(default=48, ge=1, le=24 * 14)
+    reconcile_max_starts: int = Field(default=2_000, ge=0)
 
     # The HTTP API (starter.api).
     #: The core API's shared secret (``Authorization: Bearer <token>``); the API refuses to start without one.
@@ -112,3 +122,10 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def reconcile_input(settings: Settings) -> ReconcileInput:
+    """What each reconciler pass gets (the schedule carries it)."""
+    return ReconcileInput(
+        max_starts=settings.reconcile_max_starts, ruck_lookback_hours=settings.reconcile_ruck_lookback_hours
+    )

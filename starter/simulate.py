@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from activities.demo import create_demo_plan
 from coaching.models import AwareDatetime, CompletionSource, SessionCompletedInput, TimezoneName
 from coaching.timeutil import clock_minute, format_local, local_to_utc, to_local, zone
 
@@ -320,7 +321,8 @@ async def run_scenario(scenario: Scenario, settings: Settings | None = None) -> 
                 if athlete.quiet_hours
                 else None
             )
-            plan_id = await stack.store.create_demo_plan(
+            plan_id = await create_demo_plan(
+                stack.store,
                 timezone=athlete.timezone,
                 start_date=plan.start_date or min(s.date for s in plan.sessions),
                 sessions=[

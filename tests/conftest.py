@@ -1,9 +1,12 @@
 """Shared fixtures.
 
-Database tier: ``database_url`` runs a test on SQLite (a temporary file per test) and on PostgreSQL (a uniquely
-named database per test run, created through the ``postgres`` maintenance database, emptied after each test and
-dropped at the end). When PostgreSQL cannot be reached, the PostgreSQL variants are skipped locally and fail in
-CI (``CI=true``), so CI never passes without having exercised PostgreSQL. ``COACH_TEST_POSTGRES_URL`` points the
+Database tier: ``database_url`` runs a test on three databases: SQLite (a temporary file per test, standalone
+install), PostgreSQL (standalone install: the service's stand-ins for RuckTracker's tables) and **RuckTracker's
+schema** (PostgreSQL built from ``tests/rucktracker/schema.sql`` with the rows RuckTracker's app wrote, the service
+installed beside them in ``rucktracker`` mode). Each PostgreSQL database is uniquely named per test run, created
+through the ``postgres`` maintenance database, brought back to its start state after each test and dropped at the
+end. When PostgreSQL cannot be reached, the PostgreSQL variants are skipped locally and fail in CI (``CI=true``), so
+CI never passes without having exercised PostgreSQL and RuckTracker's schema. ``COACH_TEST_POSTGRES_URL`` points the
 tier at another server (its database name is ignored).
 """
 
@@ -25,6 +28,7 @@ from activities.db import Base
 from activities.migrate import upgrade_database
 from activities.store import Store
 from starter.sandbox import start_environment
+from tests import rucktracker
 from tests.fakes.fcm import FakeFcm
 
 POSTGRES_URL = os.environ.get("COACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -126,6 +130,57 @@ class PostgresDatabase:
             await admin.close()
 
 
+class RuckTrackerDatabase(PostgresDatabase):
+    """A database of RuckTracker's schema with its legacy rows, the service installed in ``rucktracker`` mode; each
+    test starts from the legacy rows alone (:func:`tests.rucktracker.reset`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.name = f"coach_rt_{uuid.uuid4().hex[:16]}"
+
+    async def ensure(self) -> str:
+        if not self.created:
+            admin = await _postgres_admin()  # skips (or fails in CI) when PostgreSQL is unreachable
+            await admin.close()
+            url = make_url(POSTGRES_URL)
+            await rucktracker.create_rucktracker_database(
+                self.name,
+                host=url.host or "127.0.0.1",
+                port=url.port or 5432,
+                user=url.username or "postgres",
+                password=url.password,
+            )
+            self.created = True
+            await upgrade_database(self.url, "rucktracker")
+        return self.url
+
+    async def reset(self) -> None:
+        url = make_url(self.url)
+        conn = await asyncpg.connect(
+            host=url.host,
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            database=self.name,
+            timeout=5,
+        )
+        try:
+            await conn.execute("SET lock_timeout = '5s'")
+            await rucktracker.reset(conn)
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def rucktracker_database() -> AsyncIterator[RuckTrackerDatabase]:
+    """The test run's database of RuckTracker's schema (created lazily)."""
+    database = RuckTrackerDatabase()
+    try:
+        yield database
+    finally:
+        await database.drop()
+
+
 @pytest.fixture(scope="session")
 async def postgres_database() -> AsyncIterator[PostgresDatabase]:
     """The test run's PostgreSQL database (created lazily, so SQLite-only runs never touch PostgreSQL)."""
@@ -136,19 +191,84 @@ async def postgres_database() -> AsyncIterator[PostgresDatabase]:
         await database.drop()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+#: The three database variants of the tier; ``schema`` tells a test which one it runs on.
+DATABASES = [
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("rucktracker", marks=[pytest.mark.postgres, pytest.mark.rucktracker]),
+]
+
+
+@pytest.fixture(params=DATABASES)
+def schema(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql`` (standalone install, empty tables) or ``rucktracker`` (RuckTracker's schema with
+    its legacy rows, the service beside them)."""
+    return str(request.param)
+
+
+@pytest.fixture
 async def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, postgres_database: PostgresDatabase
+    schema: str,
+    tmp_path: Path,
+    postgres_database: PostgresDatabase,
+    rucktracker_database: RuckTrackerDatabase,
 ) -> AsyncIterator[str]:
-    """A database with no rows: a temporary SQLite file, or the run's PostgreSQL database, emptied afterwards."""
-    if request.param == "sqlite":
+    """A database in its start state: a temporary SQLite file or the run's PostgreSQL database (no rows), or the run's
+    RuckTracker database (legacy rows only); brought back to it afterwards."""
+    if schema == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path}/t.db"
         return
-    url = await postgres_database.ensure()
+    database: PostgresDatabase = rucktracker_database if schema == "rucktracker" else postgres_database
+    url = await database.ensure()
     try:
         yield url
     finally:
-        await postgres_database.reset()
+        await database.reset()
+
+
+#: The databases a workflow or API stack runs on: SQLite (standalone), and RuckTracker's schema with its legacy rows.
+STACK_DATABASES = [
+    "sqlite",
+    pytest.param("rucktracker", marks=[pytest.mark.postgres, pytest.mark.rucktracker]),
+]
+
+
+@pytest.fixture(params=STACK_DATABASES)
+async def stack_database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, rucktracker_database: RuckTrackerDatabase
+) -> AsyncIterator[str]:
+    """A workflow test's database: a fresh SQLite file, or RuckTracker's schema (brought back afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/plans.db"
+        return
+    url = await rucktracker_database.ensure()
+    try:
+        yield url
+    finally:
+        await rucktracker_database.reset()
+
+
+@pytest.fixture(scope="module", params=STACK_DATABASES)
+async def module_database_url(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    rucktracker_database: RuckTrackerDatabase,
+) -> AsyncIterator[str]:
+    """:func:`stack_database_url` for a module-wide stack (the API's): one database for the whole module."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db')}/plans.db"
+        return
+    url = await rucktracker_database.ensure()
+    try:
+        yield url
+    finally:
+        await rucktracker_database.reset()
+
+
+def only_standalone(schema: str, why: str) -> None:
+    """Skip on RuckTracker's schema a test of something only the standalone stand-ins allow (say why)."""
+    if schema == "rucktracker":
+        pytest.skip(f"not on RuckTracker's schema: {why}")
 
 
 @pytest.fixture

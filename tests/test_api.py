@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from temporalio.client import WorkflowExecutionStatus
 
 from activities.database import make_engine, make_sessionmaker
+from activities.demo import create_demo_plan
 from activities.store import Store
 from coaching.timeutil import to_local
 from starter.api import create_app, make_server, openapi_document
@@ -57,7 +58,8 @@ class Api:
     async def make_plan(self, days_ahead: int = 2, start: str = "07:30") -> int:
         now = await self.stack.now()
         today = to_local(now, NY).date()
-        return await self.stack.store.create_demo_plan(
+        return await create_demo_plan(
+            self.stack.store,
             timezone=NY,
             start_date=today,
             sessions=[
@@ -93,8 +95,8 @@ class Api:
 
 
 @pytest.fixture(scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with local_stack(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('api')}/plans.db") as s:
+async def stack(module_database_url: str) -> AsyncIterator[Stack]:
+    async with local_stack(module_database_url) as s:
         yield s
 
 

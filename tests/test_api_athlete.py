@@ -17,7 +17,8 @@ import jwt
 import pytest
 
 from activities.analytics_store import AnalyticsStore
-from activities.db import PlanNotificationAudit, RuckSession
+from activities.db import AppUser, NotificationLedgerEntry, RuckSession
+from activities.demo import create_demo_plan
 from activities.store import Store
 from starter.api import create_app
 from starter.sandbox import Stack, local_stack, wait_for
@@ -37,8 +38,8 @@ def bearer(value: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with local_stack(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('athlete')}/plans.db") as s:
+async def stack(module_database_url: str) -> AsyncIterator[Stack]:
+    async with local_stack(module_database_url) as s:
         yield s
 
 
@@ -55,17 +56,22 @@ async def http(base_url: str) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def make_plan(stack: Stack, user_id: str | None = None, tone: str = "supportive_friend") -> tuple[int, str]:
-    """A demo plan of ``user_id`` (a new athlete by default); returns the plan id and the user id."""
+async def make_plan(
+    stack: Stack, user_id: str | None = None, tone: str = "supportive_friend", status: str = "active"
+) -> tuple[int, str]:
+    """A demo plan of ``user_id`` (a new athlete by default); returns the plan id and the user id. (RuckTracker allows
+    one plan per athlete and status: a second live plan of an athlete is a paused one.)"""
     uid = user_id or str(uuid.uuid4())
     now = await stack.now()
-    plan_id = await stack.store.create_demo_plan(
+    plan_id = await create_demo_plan(
+        stack.store,
         user_id=uid,
         timezone=NY,
         start_date=now.date(),
         sessions=[{"scheduled_date": now.date() + timedelta(days=2), "planned_session_type": "Tempo Ruck"}],
         tone=tone,
         created_at=now,
+        status=status,
     )
     return plan_id, uid
 
@@ -90,10 +96,10 @@ async def ledger_row(
     at = sent_at or datetime(2020, 1, 1, tzinfo=UTC)
     async with store.sessionmaker.begin() as session:
         session.add(
-            PlanNotificationAudit(
+            NotificationLedgerEntry(
                 notification_id=nid,
                 user_id=user_id,
-                user_coaching_plan_id=plan_id,
+                plan_id=plan_id,
                 notification_type=ntype,
                 local_date=at.date(),
                 status=status,
@@ -109,7 +115,11 @@ async def completed_ruck(store: Store, user_id: str, completed_at: datetime, sta
     async with store.sessionmaker.begin() as session:
         session.add(
             RuckSession(
-                user_id=user_id, status=status, started_at=completed_at - timedelta(hours=1), completed_at=completed_at
+                user_id=user_id,
+                status=status,
+                started_at=completed_at - timedelta(hours=1),
+                completed_at=completed_at,
+                ruck_weight_kg=10.0,  # NOT NULL in RuckTracker's schema
             )
         )
 
@@ -327,8 +337,8 @@ async def test_the_report_requires_the_service_token(stack: Stack, http: httpx.A
 async def test_the_report_query_runs_on_both_databases(store: Store) -> None:
     """The same grouped SQL on SQLite and PostgreSQL (the interval and hour arithmetic is per dialect)."""
     uid = str(uuid.uuid4())
-    plan_id = await store.create_demo_plan(
-        user_id=uid, timezone=NY, start_date=date(2020, 1, 1), sessions=[], tone="minimalist"
+    plan_id = await create_demo_plan(
+        store, user_id=uid, timezone=NY, start_date=date(2020, 1, 1), sessions=[], tone="minimalist"
     )
     sent = datetime(2020, 1, 1, 23, 30, tzinfo=UTC)
     nid = await ledger_row(store, plan_id, uid, sent_at=sent)
@@ -364,7 +374,7 @@ async def test_the_report_hour_is_the_athletes_local_hour(
     store: Store, timezone: str, sent: datetime, hour_local: int
 ) -> None:
     uid = str(uuid.uuid4())
-    plan_id = await store.create_demo_plan(user_id=uid, timezone=timezone, start_date=sent.date(), sessions=[])
+    plan_id = await create_demo_plan(store, user_id=uid, timezone=timezone, start_date=sent.date(), sessions=[])
     await ledger_row(store, plan_id, uid, sent_at=sent)
     analytics = AnalyticsStore(store.sessionmaker)
     [row] = await analytics.effectiveness(since=sent - timedelta(minutes=1), until=sent + timedelta(minutes=1))
@@ -379,36 +389,70 @@ async def test_the_report_groups_by_quarter_hour_in_sql(store: Store, minute: in
     from activities.analytics_store import _quarter_hour
 
     uid = str(uuid.uuid4())
-    plan_id = await store.create_demo_plan(user_id=uid, timezone=NY, start_date=date(2020, 1, 1), sessions=[])
+    plan_id = await create_demo_plan(store, user_id=uid, timezone=NY, start_date=date(2020, 1, 1), sessions=[])
     sent = datetime(2020, 1, 1, 9, minute, 42, tzinfo=UTC)
     nid = await ledger_row(store, plan_id, uid, sent_at=sent)
     async with store.sessionmaker() as session:
         dialect = session.get_bind().dialect.name
         quarter = await session.scalar(
-            select(_quarter_hour(dialect, PlanNotificationAudit.sent_at)).where(
-                PlanNotificationAudit.notification_id == nid
+            select(_quarter_hour(dialect, NotificationLedgerEntry.sent_at)).where(
+                NotificationLedgerEntry.notification_id == nid
             )
         )
     assert quarter == datetime(2020, 1, 1, 9, minute // 15 * 15, tzinfo=UTC)
 
 
 async def test_the_report_reads_the_zone_like_a_plan_load(store: Store) -> None:
-    """An invalid profile zone is skipped for the plan's, as when the plan is loaded (not UTC)."""
+    """An invalid zone on the athlete's ``"user"`` row is skipped for the plan's, as when the plan is loaded (not
+    UTC)."""
     from sqlalchemy import update
 
-    from activities.db import UserProfile
-
     uid = str(uuid.uuid4())
-    plan_id = await store.create_demo_plan(
-        user_id=uid, timezone="Asia/Kathmandu", start_date=date(2020, 1, 1), sessions=[]
+    plan_id = await create_demo_plan(
+        store, user_id=uid, timezone="Asia/Kathmandu", start_date=date(2020, 1, 1), sessions=[]
     )
     async with store.sessionmaker.begin() as session:
-        await session.execute(
-            update(UserProfile).where(UserProfile.user_id == uid).values(plan_notification_timezone="Mars/Base")
-        )
+        await session.execute(update(AppUser).where(AppUser.id == uid).values(plan_notification_timezone="Mars/Base"))
     snapshot = await store.load_plan_snapshot(plan_id)
     assert snapshot is not None and snapshot.prefs.timezone == "Asia/Kathmandu"
     sent = datetime(2020, 1, 1, 9, 20, tzinfo=UTC)  # 15:05 in Kathmandu
     await ledger_row(store, plan_id, uid, sent_at=sent)
     [row] = await AnalyticsStore(store.sessionmaker).effectiveness(since=sent, until=sent + timedelta(minutes=1))
     assert row.hour_local == 15
+
+
+@pytest.mark.parametrize(
+    ("user_tone", "plan_tone", "expected"),
+    [
+        ("Drill Sergeant", "Supportive Friend", "drill_sergeant"),  # the athlete's display name, as its id
+        ("Supportive Friend", "Nature Lover", "nature_lover"),  # the athlete's is the default: the plan's
+        (None, "Cowboy/Cowgirl", "cowboy_cowgirl"),
+        ("minimalist", "Drill Sergeant", "minimalist"),  # a tone only the athlete's row can hold
+        ("Sarcastic Robot", "Session Analyst", "session_analyst"),  # unknown: ignored
+        (None, "Supportive Friend", "supportive_friend"),
+    ],
+)
+async def test_the_report_reads_the_tone_like_a_plan_load(
+    store: Store, user_tone: str | None, plan_tone: str, expected: str
+) -> None:
+    """Tones are stored as the client's display names (on ``"user"`` and on the plan); the report groups by the
+    canonical id the plan load resolves, so an athlete whose row holds the id (an older spelling) is in the same group.
+    """
+    from sqlalchemy import update
+
+    from activities.db import UserCoachingPlan
+
+    sent = datetime(2020, 1, 1, 9, 20, tzinfo=UTC)
+    for stored_user, stored_plan in ((user_tone, plan_tone), (expected, "Supportive Friend")):
+        uid = str(uuid.uuid4())
+        plan_id = await create_demo_plan(store, user_id=uid, timezone=NY, start_date=sent.date(), sessions=[])
+        async with store.sessionmaker.begin() as session:
+            await session.execute(update(AppUser).where(AppUser.id == uid).values(coaching_tone=stored_user))
+            await session.execute(
+                update(UserCoachingPlan).where(UserCoachingPlan.id == plan_id).values(coaching_personality=stored_plan)
+            )
+        snapshot = await store.load_plan_snapshot(plan_id)
+        assert snapshot is not None and snapshot.prefs.coaching_tone == expected
+        await ledger_row(store, plan_id, uid, sent_at=sent)
+    [row] = await AnalyticsStore(store.sessionmaker).effectiveness(since=sent, until=sent + timedelta(minutes=1))
+    assert (row.tone, row.sent) == (expected, 2)

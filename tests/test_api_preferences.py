@@ -17,16 +17,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from temporalio.client import WorkflowExecutionStatus
 
-from activities.db import PlanSessionRow
+from activities.db import AppUser, AthletePreferences, PlanSessionRow
+from activities.demo import ensure_athlete
 from coaching.timeutil import to_local
 from starter.api import create_app
 from starter.sandbox import Stack, local_stack, wait_for
 from tests.conftest import PostgresDatabase
 from tests.test_api import NY, TOKEN, error_of, serving
 from tests.test_api_athlete import SECRET, bearer, make_plan, token
+from tests.test_preferences_store import own, own_row, plan_row, user_row
 
 SERVICE = {"Authorization": f"Bearer {TOKEN}"}
 PREFERENCES = "/v1/me/preferences"
@@ -34,8 +36,8 @@ UNKNOWN_PLAN = 987_654_321
 
 
 @pytest.fixture(scope="module")
-async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    async with local_stack(f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('preferences')}/plans.db") as s:
+async def stack(module_database_url: str) -> AsyncIterator[Stack]:
+    async with local_stack(module_database_url) as s:
         yield s
 
 
@@ -71,6 +73,14 @@ async def session_ids(stack: Stack, plan_id: int) -> list[int]:
         return list(ids)
 
 
+async def add_athlete(stack: Stack) -> str:
+    """An athlete in RuckTracker's ``"user"`` table without any plan; returns the user id."""
+    uid = str(uuid.uuid4())
+    async with stack.store.sessionmaker.begin() as session:
+        await ensure_athlete(session, uid, {})
+    return uid
+
+
 async def my_schedule(http: httpx.AsyncClient, plan_id: int, uid: str) -> dict[str, Any]:
     response = await http.get(f"/v1/me/plans/{plan_id}/schedule", headers=bearer(token(uid)))
     assert response.status_code == 200, response.text
@@ -78,9 +88,11 @@ async def my_schedule(http: httpx.AsyncClient, plan_id: int, uid: str) -> dict[s
     return body
 
 
-async def loaded_plan(stack: Stack, http: httpx.AsyncClient, user_id: str | None = None) -> tuple[int, str]:
+async def loaded_plan(
+    stack: Stack, http: httpx.AsyncClient, user_id: str | None = None, status: str = "active"
+) -> tuple[int, str]:
     """A started plan (one session, two days ahead) whose workflow has loaded it; returns plan id and user id."""
-    plan_id, uid = await make_plan(stack, user_id)
+    plan_id, uid = await make_plan(stack, user_id, status=status)
     await stack.plans.start_plan(plan_id)
 
     async def loaded() -> bool:
@@ -224,7 +236,7 @@ async def test_a_new_evening_brief_time_replans_every_live_plan_and_is_read_back
     stack: Stack, http: httpx.AsyncClient
 ) -> None:
     first, uid = await loaded_plan(stack, http)
-    second, _ = await loaded_plan(stack, http, uid)  # preferences are the athlete's: both plans re-plan
+    second, _ = await loaded_plan(stack, http, uid, "paused")  # preferences are the athlete's: both plans re-plan
     before = await my_schedule(http, first, uid)
     assert all(" 20:00 " in n["send_at_local"] for n in of_type(before, "plan_evening_brief"))
 
@@ -279,6 +291,21 @@ async def test_the_same_patch_twice_gives_the_same_preferences(stack: Stack, htt
     read = (await http.get(PREFERENCES, headers=bearer(token(uid)))).json()
     assert {k: v for k, v in read.items() if k != "plans"} == {k: v for k, v in first.items() if k != "plans"}
 
+    # Stored where RuckTracker keeps them (the tone as the client's display name, on the athlete and the plan) and the
+    # rest in the service's own row.
+    db = stack.store.sessionmaker
+    user = await user_row(db, uid)
+    assert user is not None
+    assert (user["plan_quiet_hours_start"], user["plan_quiet_hours_end"], user["coaching_tone"]) == (
+        22 * 60 + 30,
+        6 * 60 + 45,
+        "Drill Sergeant",
+    )
+    assert (await plan_row(db, plan_id))["coaching_personality"] == "Drill Sergeant"
+    assert await own_row(db, uid) == own(
+        uid, morning_hype_lead_minutes=90, weekly_digest_weekday=5, weekly_digest_minute=9 * 60, daily_cap=3
+    )
+
 
 async def test_switching_the_weekly_digest_off_removes_it_from_the_schedule(
     stack: Stack, http: httpx.AsyncClient
@@ -297,8 +324,8 @@ async def test_switching_the_weekly_digest_off_removes_it_from_the_schedule(
     assert (await http.get(PREFERENCES, headers=bearer(token(uid)))).json()["categories"]["weekly_digest"] is False
 
 
-async def test_an_athlete_without_a_plan_can_change_and_read_preferences(http: httpx.AsyncClient) -> None:
-    uid = str(uuid.uuid4())  # no profile, no plan
+async def test_an_athlete_without_a_plan_can_change_and_read_preferences(stack: Stack, http: httpx.AsyncClient) -> None:
+    uid = await add_athlete(stack)  # in RuckTracker's "user" table, without a plan
     headers = bearer(token(uid))
     change = {"timezone": "Europe/Berlin", "quiet_hours": {"start": "21:00", "end": "07:00"}, "daily_cap": 2}
     response = await http.patch(PREFERENCES, json=change, headers=headers)
@@ -313,11 +340,66 @@ async def test_an_athlete_without_a_plan_can_change_and_read_preferences(http: h
         2,
     )
     assert body["evening_brief_time"] == "20:00"  # left out of the change: unchanged
+    user = await user_row(stack.store.sessionmaker, uid)
+    assert user is not None
+    assert (user["plan_notification_timezone"], user["plan_quiet_hours_start"], user["plan_quiet_hours_end"]) == (
+        "Europe/Berlin",
+        21 * 60,
+        7 * 60,
+    )
+    assert await own_row(stack.store.sessionmaker, uid) == own(uid, daily_cap=2)
 
     # quiet_hours: null switches them off.
     off = await http.patch(PREFERENCES, json={"quiet_hours": None}, headers=headers)
     assert off.status_code == 200, off.text
     assert (await http.get(PREFERENCES, headers=headers)).json()["quiet_hours"] is None
+
+
+async def test_an_athlete_unknown_to_rucktracker_is_404_athlete_not_found(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    """The service never creates athletes: a valid token whose ``sub`` has no ``"user"`` row changes nothing."""
+    uid = str(uuid.uuid4())
+    db = stack.store.sessionmaker
+
+    async def counts() -> tuple[int, int]:
+        async with db() as session:
+            users = await session.scalar(select(func.count()).select_from(AppUser))
+            own_rows = await session.scalar(select(func.count()).select_from(AthletePreferences))
+        return int(users or 0), int(own_rows or 0)
+
+    before = await counts()
+    for change in (
+        {"daily_cap": 2},
+        {"timezone": "Europe/Berlin", "coaching_tone": "drill_sergeant", "categories": {"weekly_digest": False}},
+    ):
+        response = await http.patch(PREFERENCES, json=change, headers=bearer(token(uid)))
+        error = error_of(response, 404, "athlete_not_found")
+        assert uid in error["message"], error
+    assert await user_row(db, uid) is None and await own_row(db, uid) is None
+    assert await counts() == before
+
+
+async def test_minimalist_is_kept_on_the_athlete_and_the_plan_keeps_a_name_it_accepts(
+    stack: Stack, http: httpx.AsyncClient
+) -> None:
+    plan_id, uid = await loaded_plan(stack, http)
+    db = stack.store.sessionmaker
+    before = await plan_row(db, plan_id)
+
+    response = await http.patch(PREFERENCES, json={"coaching_tone": "Minimalist"}, headers=bearer(token(uid)))
+    assert response.status_code == 200, response.text
+    assert response.json()["coaching_tone"] == "minimalist"
+    [plan] = response.json()["plans"]
+    assert plan["plan_id"] == plan_id
+
+    user = await user_row(db, uid)
+    assert user is not None and user["coaching_tone"] == "minimalist"
+    assert await plan_row(db, plan_id) == before  # 'Supportive Friend': RuckTracker's CHECK has no minimalist
+    await reload_plan(stack, http, plan_id)
+    assert (await http.get(PREFERENCES, headers=bearer(token(uid)))).json()["coaching_tone"] == "minimalist"
+    prefs = await stack.store.load_plan_snapshot(plan_id)
+    assert prefs is not None and prefs.prefs.coaching_tone == "minimalist"
 
 
 async def test_a_new_time_zone_replans_the_live_plan(stack: Stack, http: httpx.AsyncClient) -> None:
@@ -574,7 +656,7 @@ async def test_a_reschedule_too_far_ahead_or_of_a_completed_session_is_422(
 
 async def test_a_session_of_another_plan_is_404_session_not_found(stack: Stack, http: httpx.AsyncClient) -> None:
     plan_id, uid = await loaded_plan(stack, http)
-    other_plan, _ = await make_plan(stack, uid)  # the same athlete's other plan
+    other_plan, _ = await make_plan(stack, uid, status="paused")  # the same athlete's other plan
     [other_session] = await session_ids(stack, other_plan)
     response = await http.post(
         reschedule_path(plan_id, other_session), json={"start_time": "10:00"}, headers=bearer(token(uid))
@@ -723,6 +805,72 @@ async def test_preferences_and_reschedule_round_trip_on_postgresql(pg_base_url: 
             row = await session.get(PlanSessionRow, sid)
             assert row is not None and row.scheduled_start_time is not None
             assert (row.scheduled_date, row.scheduled_start_time.strftime("%H:%M")) == (new_date, "10:15")
+
+
+#: A stricter CHECK than RuckTracker's ``valid_personality`` on the plans, added (and dropped) by the test below.
+STRICT = "t_valid_personality_strict"
+
+
+@pytest.mark.postgres
+async def test_a_tone_the_database_refuses_is_422_on_body_coaching_tone(pg_base_url: tuple[Stack, str]) -> None:
+    """RuckTracker's CHECK on the plans refuses the display name (simulated: a stricter CHECK named like its
+    ``valid_personality``): the workflow's save fails for good, the athlete hears 422 naming the field, and nothing
+    of the change is stored; the plan's workflow keeps running and takes the next change."""
+    pg_stack, base_url = pg_base_url
+    db = pg_stack.store.sessionmaker
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        plan_id, uid = await loaded_plan(pg_stack, http)
+        headers = bearer(token(uid))
+        before = (await user_row(db, uid), await own_row(db, uid), await plan_row(db, plan_id))
+        async with db.begin() as session:
+            await session.execute(
+                text(
+                    f"ALTER TABLE user_coaching_plans ADD CONSTRAINT {STRICT} "
+                    "CHECK (coaching_personality <> 'Drill Sergeant') NOT VALID"  # (only new values are checked)
+                )
+            )
+        try:
+            change = {"coaching_tone": "drill_sergeant", "daily_cap": 2, "timezone": "Europe/Berlin"}
+            error = error_of(await http.patch(PREFERENCES, json=change, headers=headers), 422, "invalid_request")
+            assert fields_of(error) == ["body.coaching_tone"], error
+            assert (await user_row(db, uid), await own_row(db, uid), await plan_row(db, plan_id)) == before
+            read = (await http.get(PREFERENCES, headers=headers)).json()
+            assert (read["coaching_tone"], read["daily_cap"], read["timezone"]) == ("supportive_friend", 4, NY)
+        finally:
+            async with db.begin() as session:
+                await session.execute(
+                    text("ALTER TABLE user_coaching_plans DROP CONSTRAINT t_valid_personality_strict")
+                )
+        response = await http.patch(PREFERENCES, json=change, headers=headers)
+        assert response.status_code == 200, response.text
+        assert [p["plan_id"] for p in response.json()["plans"]] == [plan_id]
+        assert (await plan_row(db, plan_id))["coaching_personality"] == "Drill Sergeant"
+
+
+@pytest.mark.postgres
+async def test_a_tone_refused_on_the_athletes_row_is_422_on_body_coaching_tone(
+    pg_base_url: tuple[Stack, str],
+) -> None:
+    pg_stack, base_url = pg_base_url
+    db = pg_stack.store.sessionmaker
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        uid = await add_athlete(pg_stack)  # no plan: the API stores the change itself
+        headers = bearer(token(uid))
+        before = (await user_row(db, uid), await own_row(db, uid))
+        async with db.begin() as session:
+            await session.execute(
+                text(
+                    """ALTER TABLE "user" ADD CONSTRAINT t_check CHECK (coaching_tone <> 'Drill Sergeant') NOT VALID"""
+                )
+            )
+        try:
+            change = {"coaching_tone": "drill_sergeant", "daily_cap": 2}
+            error = error_of(await http.patch(PREFERENCES, json=change, headers=headers), 422, "invalid_request")
+            assert (await user_row(db, uid), await own_row(db, uid)) == before
+            assert fields_of(error) == ["body.coaching_tone"], error
+        finally:
+            async with db.begin() as session:
+                await session.execute(text('ALTER TABLE "user" DROP CONSTRAINT t_check'))
 
 
 # ---- time passes (last: these move the module's clock on) -------------------------------------------------------

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+from activities.demo import create_demo_plan
 from coaching.timeutil import to_local
 from starter.api import create_app, openapi_document
 from starter.sandbox import local_stack
@@ -130,8 +131,8 @@ class _Server:
                     "scheduled_start_time": "07:30",
                 }
                 for n in range(STARTED_PLANS + UNSTARTED_PLANS):
-                    plan_id = await stack.store.create_demo_plan(
-                        timezone=NY, start_date=today, sessions=[session], created_at=now
+                    plan_id = await create_demo_plan(
+                        stack.store, timezone=NY, start_date=today, sessions=[session], created_at=now
                     )
                     if n < STARTED_PLANS:
                         await stack.plans.start_plan(plan_id)
@@ -140,13 +141,13 @@ class _Server:
                 # the service endpoints' cancel and complete rarely end them before the athlete's requests run.
                 while len(self.plan_ids) < RESERVED_IDS:
                     self.plan_ids.append(
-                        await stack.store.create_demo_plan(
-                            timezone=NY, start_date=today, sessions=[session], created_at=now
+                        await create_demo_plan(
+                            stack.store, timezone=NY, start_date=today, sessions=[session], created_at=now
                         )
                     )
                 for _ in range(ATHLETE_PLANS):
-                    plan_id = await stack.store.create_demo_plan(
-                        user_id=ATHLETE, timezone=NY, start_date=today, sessions=[session], created_at=now
+                    plan_id = await create_demo_plan(
+                        stack.store, user_id=ATHLETE, timezone=NY, start_date=today, sessions=[session], created_at=now
                     )
                     await stack.plans.start_plan(plan_id)
                     self.athlete_plan_ids.append(plan_id)

@@ -12,6 +12,7 @@ from temporalio.client import ScheduleActionStartWorkflow, ScheduleDescription, 
 from temporalio.testing import WorkflowEnvironment
 
 from activities.db import RuckSession
+from activities.demo import create_demo_plan
 from coaching.models import CadenceRecomputeResult, NotificationType, WorkflowConfig
 from coaching.timeutil import local_minute, local_to_utc, to_local
 from starter.sandbox import local_stack, wait_for
@@ -54,7 +55,8 @@ async def test_a_triggered_run_recomputes_and_replans_a_running_plan(
     ) as stack:
         now = await stack.now()
         day = to_local(now, TZ).date() + timedelta(days=2)
-        plan_id = await stack.store.create_demo_plan(
+        plan_id = await create_demo_plan(
+            stack.store,
             timezone=TZ,
             start_date=day,
             sessions=[{"scheduled_date": day, "planned_session_type": "Long Ruck", "scheduled_start_time": None}],

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import insert
 
 from activities.db import RuckSession
+from activities.demo import create_demo_plan
 from coaching.ids import plan_workflow_id
 from coaching.models import (
     CadenceRecomputeInput,
@@ -42,7 +43,8 @@ async def plan_without_start_times(stack: Stack, tz: str, days_ahead: int = 3) -
     """A plan whose one session has no start time (so the fallback chain decides it) and its athlete."""
     now = await stack.now()
     day = to_local(now, tz).date() + timedelta(days=days_ahead)
-    plan_id = await stack.store.create_demo_plan(
+    plan_id = await create_demo_plan(
+        stack.store,
         timezone=tz,
         start_date=day,
         sessions=[{"scheduled_date": day, "planned_session_type": "Tempo Ruck", "scheduled_start_time": None}],

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from activities.demo import create_demo_plan
 from activities.migrate import upgrade_database
 from starter.sandbox import start_environment
 from starter.settings import Settings
@@ -75,7 +76,8 @@ async def _create_plan(database_url: str) -> int:
     engine = make_engine(database_url)
     try:
         start = date.today() + timedelta(days=2)
-        return await Store(make_sessionmaker(engine)).create_demo_plan(
+        return await create_demo_plan(
+            Store(make_sessionmaker(engine)),
             timezone="America/New_York",
             start_date=start,
             sessions=[{"scheduled_date": start, "scheduled_start_time": "06:00", "planned_session_type": "Ruck"}],
@@ -162,8 +164,8 @@ async def test_cadence_analyze_prints_the_window_the_confidence_and_why(tmp_path
     today = datetime.now(UTC).date()
     try:
         store = Store(make_sessionmaker(engine))
-        await store.create_demo_plan(
-            user_id=user_id, timezone="Asia/Kolkata", start_date=today, sessions=[{"scheduled_date": today}]
+        await create_demo_plan(
+            store, user_id=user_id, timezone="Asia/Kolkata", start_date=today, sessions=[{"scheduled_date": today}]
         )
         async with store.sessionmaker.begin() as session:
             await session.execute(

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from activities.db import PlanSessionRow
+from activities.demo import create_demo_plan
 from activities.store import LedgerRow
 from coaching.timeutil import local_minute, local_to_utc, to_local
 from starter.sandbox import Stack, local_stack
@@ -58,7 +59,8 @@ async def content_stack(
 
 
 async def make_plan(stack: Stack, sessions: list[date], start: str = "07:30") -> int:
-    return await stack.store.create_demo_plan(
+    return await create_demo_plan(
+        stack.store,
         timezone=NY,
         start_date=sessions[0],
         sessions=[

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from activities.demo import create_demo_plan
 from coaching.models import SessionCompletedInput
 from coaching.timeutil import to_local
 from starter.sandbox import Stack, local_stack, wait_for
@@ -37,7 +38,8 @@ async def dev_stack(tmp_path: Path, fcm: FakeFcm) -> AsyncIterator[Stack]:
 async def plan_with_token(stack: Stack, token: str) -> int:
     now = await stack.now()
     day = to_local(now, TZ).date() + timedelta(days=2)
-    return await stack.store.create_demo_plan(
+    return await create_demo_plan(
+        stack.store,
         timezone=TZ,
         start_date=day,
         sessions=[{"scheduled_date": day, "scheduled_start_time": "08:00"}],

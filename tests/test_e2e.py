@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.demo import create_demo_plan
 from activities.migrate import upgrade_database
 from coaching.ids import SEARCH_ATTRIBUTE_STATUS
 from coaching.models import SessionCompletedInput, WorkflowConfig
@@ -43,7 +44,8 @@ async def sent_ids(stack: Stack, plan_id: int) -> Counter[str]:
 async def new_plan(stack: Stack) -> int:
     now = await stack.now()
     tomorrow = to_local(now, TZ).date() + timedelta(days=1)
-    return await stack.store.create_demo_plan(
+    return await create_demo_plan(
+        stack.store,
         timezone=TZ,
         start_date=tomorrow,
         sessions=[

@@ -1,8 +1,16 @@
 """PreferencesStore on SQLite and PostgreSQL: what an athlete's preference change and session move write.
 
-Every test reads the rows back (``user_profiles``, ``user_coaching_plans``, ``plan_sessions``) or loads the plan
-the way the workflow does (``Store.load_plan_snapshot``), so a write that lands in the wrong place, too widely or
-not at all fails here. The ``store`` / ``db_sessionmaker`` fixtures run every test on both databases.
+Every test reads the rows back or loads the plan the way the workflow does (``Store.load_plan_snapshot``), so a write
+that lands in the wrong place, too widely or not at all fails here. Where things live (see ``activities.db``):
+
+- RuckTracker's ``"user"`` row (:class:`AppUser`): zone, quiet hours, tone (as the client's display name) and units;
+  its ``plan_notification_prefs`` JSON is RuckTracker's, read only for two fallbacks and never written;
+- the service's ``coach_athlete_preferences`` (:class:`AthletePreferences`): everything else, NULL meaning "not set";
+- the live plans (``user_coaching_plans``): the zone and the tone (a display name, the nine its CHECK accepts).
+
+The ``store`` / ``db_sessionmaker`` fixtures run every test on SQLite, PostgreSQL and RuckTracker's own schema (with
+its legacy athletes and plans beside the test's, and its ``UNIQUE (user_id, current_status)``: an athlete has at most
+one plan of each status, so tests give each plan of one athlete its own status).
 """
 
 from __future__ import annotations
@@ -11,14 +19,18 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import func, inspect, null, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.db import PlanSessionRow, UserCoachingPlan, UserProfile
-from activities.preferences_store import PreferencesStore
+from activities.db import AppUser, AthletePreferences, PlanSessionRow, UserCoachingPlan
+from activities.demo import create_demo_plan, ensure_athlete
+from activities.preferences_store import AthleteNotFound, PreferenceRefused, PreferencesStore
 from activities.store import Store
+from coaching.content import DISPLAY_NAMES, Tone
 from coaching.models import Category, ChangePreferencesInput, PlanSession, PlanStatus
+from tests import rucktracker
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -26,6 +38,17 @@ START = date(2026, 3, 9)
 NY = "America/New_York"
 BERLIN = "Europe/Berlin"
 TIMESTAMPS = {"created_at", "updated_at"}
+#: The columns of ``coach_athlete_preferences`` besides its key, all NULL ("not set") in a new row.
+OWN_COLUMNS = (
+    "evening_brief_minute",
+    "morning_hype_lead_minutes",
+    "weekly_digest_weekday",
+    "weekly_digest_minute",
+    "daily_cap",
+    "default_start_minute",
+    "weekly_digest_enabled",
+    "milestones_enabled",
+)
 
 
 # ---- helpers -------------------------------------------------------------------------------------------------
@@ -36,15 +59,40 @@ def _columns(row: Any) -> dict[str, Any]:
     return {attr.key: getattr(row, attr.key) for attr in inspect(type(row)).column_attrs if attr.key not in TIMESTAMPS}
 
 
-async def profile_row(db: Sessions, user_id: str) -> dict[str, Any] | None:
+def own(user_id: str, **values: Any) -> dict[str, Any]:
+    """A ``coach_athlete_preferences`` row as ``own_row`` reads it: ``values`` set, every other column NULL."""
+    unknown = set(values) - set(OWN_COLUMNS)
+    assert not unknown, unknown
+    return {"user_id": user_id, **dict.fromkeys(OWN_COLUMNS), **values}
+
+
+async def user_row(db: Sessions, user_id: str) -> dict[str, Any] | None:
+    """The athlete's ``"user"`` row (RuckTracker's), or None."""
     async with db() as session:
-        row = await session.get(UserProfile, user_id)
+        row = await session.get(AppUser, user_id)
         return _columns(row) if row is not None else None
 
 
-async def profile_count(db: Sessions) -> int:
+async def own_row(db: Sessions, user_id: str) -> dict[str, Any] | None:
+    """The athlete's ``coach_athlete_preferences`` row (the service's), or None."""
     async with db() as session:
-        return int(await session.scalar(select(func.count()).select_from(UserProfile)) or 0)
+        row = await session.get(AthletePreferences, user_id)
+        return _columns(row) if row is not None else None
+
+
+async def athlete_rows(db: Sessions, user_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """Both rows of an athlete's preferences: ``"user"`` and ``coach_athlete_preferences``."""
+    return await user_row(db, user_id), await own_row(db, user_id)
+
+
+async def row_count(db: Sessions, model: type[Any]) -> int:
+    async with db() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def counts(db: Sessions) -> tuple[int, int]:
+    """How many ``"user"`` and ``coach_athlete_preferences`` rows there are (RuckTracker's schema starts with some)."""
+    return await row_count(db, AppUser), await row_count(db, AthletePreferences)
 
 
 async def plan_row(db: Sessions, plan_id: int) -> dict[str, Any]:
@@ -69,21 +117,27 @@ async def session_row(db: Sessions, plan_session_id: int) -> dict[str, Any]:
         return _columns(row)
 
 
-async def set_profile(db: Sessions, user_id: str, **values: Any) -> None:
+async def set_user(db: Sessions, user_id: str, **values: Any) -> None:
+    """Change the athlete's ``"user"`` columns directly, as RuckTracker would."""
     async with db.begin() as session:
-        await session.execute(update(UserProfile).where(UserProfile.user_id == user_id).values(**values))
+        await session.execute(update(AppUser).where(AppUser.id == user_id).values(**values))
+
+
+async def set_own(db: Sessions, user_id: str, **values: Any) -> None:
+    """Change the athlete's existing ``coach_athlete_preferences`` row directly."""
+    async with db.begin() as session:
+        await session.execute(update(AthletePreferences).where(AthletePreferences.user_id == user_id).values(**values))
+
+
+async def add_athlete(db: Sessions, user_id: str, **values: Any) -> None:
+    """An athlete in ``"user"`` without any plan (as RuckTracker's sign-up leaves them)."""
+    async with db.begin() as session:
+        await ensure_athlete(session, user_id, values)
 
 
 async def set_session(db: Sessions, plan_session_id: int, **values: Any) -> None:
     async with db.begin() as session:
         await session.execute(update(PlanSessionRow).where(PlanSessionRow.id == plan_session_id).values(**values))
-
-
-async def delete_profile(db: Sessions, user_id: str) -> None:
-    async with db.begin() as session:
-        profile = await session.get(UserProfile, user_id)
-        assert profile is not None
-        await session.delete(profile)
 
 
 async def make_plan(store: Store, user_id: str, **kwargs: Any) -> int:
@@ -100,7 +154,7 @@ async def make_plan(store: Store, user_id: str, **kwargs: Any) -> int:
         ],
     )
     kwargs.setdefault("timezone", NY)
-    return await store.create_demo_plan(user_id=user_id, start_date=START, sessions=sessions, **kwargs)
+    return await create_demo_plan(store, user_id=user_id, start_date=START, sessions=sessions, **kwargs)
 
 
 def new_user() -> str:
@@ -112,8 +166,12 @@ def prefs_store(db_sessionmaker: Sessions) -> PreferencesStore:
     return PreferencesStore(db_sessionmaker)
 
 
-#: A profile with every preference away from its default, and RuckTracker's own key in the JSON.
-RICH_PROFILE: dict[str, Any] = {
+#: RuckTracker's own keys in ``"user".plan_notification_prefs``: read as fallbacks only (Friday = 4, 08:00), and a key
+#: of its own the service knows nothing about. Never written by the service.
+RT_PREFS: dict[str, Any] = {"weekly_digest_day": "Friday", "default_start_minute": 480, "rt_theme": "dark"}
+
+#: An athlete with every preference away from its default: the service's own row wins over RuckTracker's fallbacks.
+RICH_ATHLETE: dict[str, Any] = {
     "quiet_hours": (22 * 60, 6 * 60),
     "evening_brief_minute": 21 * 60 + 30,
     "morning_hype_lead_minutes": 90,
@@ -121,60 +179,151 @@ RICH_PROFILE: dict[str, Any] = {
     "weekly_digest_minute": 17 * 60,
     "daily_cap": 6,
     "default_start_minute": 7 * 60,
+    "milestones_enabled": False,
     "prefer_metric": False,
-    "notification_prefs": {"default_start_minute": 420, "rt_theme": "dark", "milestones_enabled": False},
+    "notification_prefs": RT_PREFS,
 }
+#: Its ``coach_athlete_preferences`` row.
+RICH_OWN: dict[str, Any] = {
+    "evening_brief_minute": 21 * 60 + 30,
+    "morning_hype_lead_minutes": 90,
+    "weekly_digest_weekday": 2,
+    "weekly_digest_minute": 17 * 60,
+    "daily_cap": 6,
+    "default_start_minute": 7 * 60,
+    "milestones_enabled": False,
+}
+
+
+async def test_the_rich_athlete_is_stored_where_ruck_tracker_and_the_service_keep_it(
+    store: Store, db_sessionmaker: Sessions
+) -> None:
+    """The starting point of the tests below, read back once in full."""
+    uid = new_user()
+    plan_id = await make_plan(store, uid, tone="drill_sergeant", **RICH_ATHLETE)
+
+    assert await athlete_rows(db_sessionmaker, uid) == (
+        {
+            "id": uid,
+            "prefer_metric": False,
+            "coaching_tone": "Drill Sergeant",
+            "plan_notification_prefs": RT_PREFS,
+            "plan_quiet_hours_start": 22 * 60,
+            "plan_quiet_hours_end": 6 * 60,
+            "plan_notification_timezone": NY,
+        },
+        own(uid, **RICH_OWN),
+    )
+    plan = await plan_row(db_sessionmaker, plan_id)
+    assert (plan["coaching_personality"], plan["plan_notification_timezone"]) == ("Drill Sergeant", NY)
 
 
 # ---- save_preferences: only what the change sets ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("change", "expected"),
+    ("change", "on_user", "on_own", "on_plan"),
     [
-        ({"daily_cap": 3}, {"plan_daily_cap": 3}),
-        ({"evening_brief_minute": 19 * 60}, {"plan_evening_brief_minute": 19 * 60}),
-        ({"morning_hype_lead_minutes": 30}, {"plan_morning_hype_lead_minutes": 30}),
+        ({"daily_cap": 3}, {}, {"daily_cap": 3}, {}),
+        ({"evening_brief_minute": 19 * 60}, {}, {"evening_brief_minute": 19 * 60}, {}),
+        ({"morning_hype_lead_minutes": 30}, {}, {"morning_hype_lead_minutes": 30}, {}),
         (
             {"weekly_digest_weekday": 0, "weekly_digest_minute": 9 * 60},
-            {"plan_weekly_digest_weekday": 0, "plan_weekly_digest_minute": 9 * 60},
+            {},
+            {"weekly_digest_weekday": 0, "weekly_digest_minute": 9 * 60},
+            {},
         ),
-        ({"timezone": BERLIN}, {"plan_notification_timezone": BERLIN}),
-        ({"coaching_tone": "drill_sergeant"}, {"coaching_tone": "drill_sergeant"}),
+        ({"categories": {Category.WEEKLY_DIGEST: False}}, {}, {"weekly_digest_enabled": False}, {}),
+        (
+            {"timezone": BERLIN},
+            {"plan_notification_timezone": BERLIN},
+            {},
+            {"plan_notification_timezone": BERLIN},
+        ),
+        (
+            {"set_quiet_hours": True, "quiet_hours_start_minute": 23 * 60, "quiet_hours_end_minute": 5 * 60},
+            {"plan_quiet_hours_start": 23 * 60, "plan_quiet_hours_end": 5 * 60},
+            {},
+            {},
+        ),
+        (
+            {"coaching_tone": "drill_sergeant"},
+            {"coaching_tone": "Drill Sergeant"},
+            {},
+            {"coaching_personality": "Drill Sergeant"},
+        ),
     ],
-    ids=["daily_cap", "evening_brief", "hype_lead", "weekly_digest_time", "timezone", "tone"],
+    ids=["daily_cap", "evening_brief", "hype_lead", "weekly_digest_time", "category", "timezone", "quiet", "tone"],
 )
 async def test_partial_change_writes_only_its_columns(
-    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions, change: dict[str, Any], expected: dict
+    store: Store,
+    prefs_store: PreferencesStore,
+    db_sessionmaker: Sessions,
+    change: dict[str, Any],
+    on_user: dict[str, Any],
+    on_own: dict[str, Any],
+    on_plan: dict[str, Any],
 ) -> None:
     uid = new_user()
-    plan_id = await make_plan(store, uid, **RICH_PROFILE)
-    before = await profile_row(db_sessionmaker, uid)
-    assert before is not None
+    plan_id = await make_plan(store, uid, **RICH_ATHLETE)
+    before_user, before_own = await athlete_rows(db_sessionmaker, uid)
+    before_plan = await plan_row(db_sessionmaker, plan_id)
+    assert before_user is not None and before_own is not None
 
     await prefs_store.save_preferences(uid, ChangePreferencesInput(**change))
 
-    after = await profile_row(db_sessionmaker, uid)
-    assert after == {**before, **expected}
-    assert after["plan_quiet_hours_start"] == 22 * 60 and after["plan_quiet_hours_end"] == 6 * 60
-    assert after["plan_notification_prefs"] == RICH_PROFILE["notification_prefs"]
-    plan = await plan_row(db_sessionmaker, plan_id)
+    after_user, after_own = await athlete_rows(db_sessionmaker, uid)
+    assert after_user == {**before_user, **on_user}
+    assert after_own == {**before_own, **on_own}
     # Only the zone and the tone reach the plan.
-    assert plan["plan_notification_timezone"] == (BERLIN if "timezone" in change else NY)
-    assert plan["coaching_personality"] == change.get("coaching_tone", "supportive_friend")
+    assert await plan_row(db_sessionmaker, plan_id) == {**before_plan, **on_plan}
+    # RuckTracker's JSON is never written.
+    assert after_user["plan_notification_prefs"] == RT_PREFS
 
 
 async def test_empty_change_writes_nothing(
     store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
+    rich, plain = new_user(), new_user()
+    rich_plan = await make_plan(store, rich, **RICH_ATHLETE)
+    plain_plan = await make_plan(store, plain)
+    rows_before = await counts(db_sessionmaker)
+    before = {
+        uid: (await athlete_rows(db_sessionmaker, uid), await plan_row(db_sessionmaker, plan_id))
+        for uid, plan_id in ((rich, rich_plan), (plain, plain_plan))
+    }
+    assert before[plain][0][1] is None  # no preference of the service's own yet
+
+    for uid in (rich, plain):
+        await prefs_store.save_preferences(uid, ChangePreferencesInput())
+
+    after = {
+        uid: (await athlete_rows(db_sessionmaker, uid), await plan_row(db_sessionmaker, plan_id))
+        for uid, plan_id in ((rich, rich_plan), (plain, plain_plan))
+    }
+    assert after == before
+    assert await counts(db_sessionmaker) == rows_before
+
+
+async def test_a_first_change_creates_the_services_row_with_only_what_it_sets(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
+) -> None:
     uid = new_user()
-    plan_id = await make_plan(store, uid, **RICH_PROFILE)
-    before_profile, before_plan = await profile_row(db_sessionmaker, uid), await plan_row(db_sessionmaker, plan_id)
+    plan_id = await make_plan(store, uid, notification_prefs=RT_PREFS)
+    assert await own_row(db_sessionmaker, uid) is None
 
-    await prefs_store.save_preferences(uid, ChangePreferencesInput())
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(daily_cap=3))
+    assert await own_row(db_sessionmaker, uid) == own(uid, daily_cap=3)  # the rest stays "not set" (NULL)
 
-    assert await profile_row(db_sessionmaker, uid) == before_profile
-    assert await plan_row(db_sessionmaker, plan_id) == before_plan
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(evening_brief_minute=19 * 60))
+    assert await own_row(db_sessionmaker, uid) == own(uid, daily_cap=3, evening_brief_minute=19 * 60)
+
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None
+    prefs = snapshot.prefs
+    assert (prefs.daily_cap, prefs.evening_brief_minute, prefs.morning_hype_lead_minutes) == (3, 19 * 60, 60)
+    # NULL in the service's row: RuckTracker's keys still give these two.
+    assert (prefs.weekly_digest_weekday, prefs.default_start_minute) == (4, 480)
 
 
 async def test_quiet_hour_minutes_without_set_quiet_hours_are_ignored(
@@ -182,15 +331,16 @@ async def test_quiet_hour_minutes_without_set_quiet_hours_are_ignored(
 ) -> None:
     uid = new_user()
     await make_plan(store, uid, quiet_hours=(22 * 60, 6 * 60))
+    before = await user_row(db_sessionmaker, uid)
 
     await prefs_store.save_preferences(
         uid, ChangePreferencesInput(quiet_hours_start_minute=60, quiet_hours_end_minute=120, daily_cap=2)
     )
 
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert (profile["plan_quiet_hours_start"], profile["plan_quiet_hours_end"]) == (22 * 60, 6 * 60)
-    assert profile["plan_daily_cap"] == 2
+    user = await user_row(db_sessionmaker, uid)
+    assert user == before
+    assert user is not None and (user["plan_quiet_hours_start"], user["plan_quiet_hours_end"]) == (22 * 60, 6 * 60)
+    assert await own_row(db_sessionmaker, uid) == own(uid, daily_cap=2)
 
 
 async def test_set_quiet_hours(store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions) -> None:
@@ -201,9 +351,10 @@ async def test_set_quiet_hours(store: Store, prefs_store: PreferencesStore, db_s
         uid, ChangePreferencesInput(set_quiet_hours=True, quiet_hours_start_minute=23 * 60, quiet_hours_end_minute=420)
     )
 
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert (profile["plan_quiet_hours_start"], profile["plan_quiet_hours_end"]) == (23 * 60, 420)
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None
+    assert (user["plan_quiet_hours_start"], user["plan_quiet_hours_end"]) == (23 * 60, 420)
+    assert await own_row(db_sessionmaker, uid) is None  # quiet hours are RuckTracker's columns only
     snapshot = await store.load_plan_snapshot(plan_id)
     assert snapshot is not None and snapshot.prefs.quiet_hours == (23 * 60, 420)
 
@@ -214,58 +365,43 @@ async def test_clearing_quiet_hours(store: Store, prefs_store: PreferencesStore,
 
     await prefs_store.save_preferences(uid, ChangePreferencesInput(set_quiet_hours=True))
 
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert profile["plan_quiet_hours_start"] is None and profile["plan_quiet_hours_end"] is None
-    assert profile["plan_daily_cap"] == 5
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None
+    assert user["plan_quiet_hours_start"] is None and user["plan_quiet_hours_end"] is None
+    assert await own_row(db_sessionmaker, uid) == own(uid, daily_cap=5)
     snapshot = await store.load_plan_snapshot(plan_id)
     assert snapshot is not None and snapshot.prefs.quiet_hours is None
     assert (await prefs_store.preferences(uid)).quiet_hours is None
 
 
-# ---- categories (plan_notification_prefs JSON) -----------------------------------------------------------------
+# ---- categories (the service's own switches) --------------------------------------------------------------------
 
 
-async def test_categories_merge_into_json_keeping_other_keys(
+async def test_categories_are_the_services_own_switches_and_leave_the_json_alone(
     store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
     uid = new_user()
-    plan_id = await make_plan(store, uid, notification_prefs={"default_start_minute": 420, "rt_theme": "dark"})
+    plan_id = await make_plan(store, uid, notification_prefs=RT_PREFS)
+
+    async def switches() -> tuple[bool, bool]:
+        snapshot = await store.load_plan_snapshot(plan_id)
+        assert snapshot is not None
+        return snapshot.prefs.weekly_digest_enabled, snapshot.prefs.milestones_enabled
 
     await prefs_store.save_preferences(uid, ChangePreferencesInput(categories={Category.WEEKLY_DIGEST: False}))
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert profile["plan_notification_prefs"] == {
-        "default_start_minute": 420,
-        "rt_theme": "dark",
-        "weekly_digest_enabled": False,
-    }
-    snapshot = await store.load_plan_snapshot(plan_id)
-    assert snapshot is not None
-    assert (snapshot.prefs.weekly_digest_enabled, snapshot.prefs.milestones_enabled) == (False, True)
+    assert await own_row(db_sessionmaker, uid) == own(uid, weekly_digest_enabled=False)
+    assert await switches() == (False, True)
 
     await prefs_store.save_preferences(uid, ChangePreferencesInput(categories={Category.MILESTONE_ALERT: False}))
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert profile["plan_notification_prefs"] == {
-        "default_start_minute": 420,
-        "rt_theme": "dark",
-        "weekly_digest_enabled": False,
-        "milestones_enabled": False,
-    }
-    snapshot = await store.load_plan_snapshot(plan_id)
-    assert snapshot is not None
-    assert (snapshot.prefs.weekly_digest_enabled, snapshot.prefs.milestones_enabled) == (False, False)
+    assert await own_row(db_sessionmaker, uid) == own(uid, weekly_digest_enabled=False, milestones_enabled=False)
+    assert await switches() == (False, False)
 
     await prefs_store.save_preferences(uid, ChangePreferencesInput(categories={Category.WEEKLY_DIGEST: True}))
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert profile["plan_notification_prefs"]["weekly_digest_enabled"] is True
-    assert profile["plan_notification_prefs"]["milestones_enabled"] is False
-    assert profile["plan_notification_prefs"]["default_start_minute"] == 420
-    snapshot = await store.load_plan_snapshot(plan_id)
-    assert snapshot is not None
-    assert (snapshot.prefs.weekly_digest_enabled, snapshot.prefs.milestones_enabled) == (True, False)
+    assert await own_row(db_sessionmaker, uid) == own(uid, weekly_digest_enabled=True, milestones_enabled=False)
+    assert await switches() == (True, False)
+
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["plan_notification_prefs"] == RT_PREFS
 
 
 async def test_accountability_categories_are_not_written(
@@ -273,33 +409,32 @@ async def test_accountability_categories_are_not_written(
 ) -> None:
     uid = new_user()
     await make_plan(store, uid, notification_prefs={"rt_theme": "dark"})
+    before = await user_row(db_sessionmaker, uid)
 
     await prefs_store.save_preferences(
         uid, ChangePreferencesInput(categories={Category.EVENING_BRIEF: False, Category.MORNING_HYPE: False})
     )
 
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert profile["plan_notification_prefs"] == {"rt_theme": "dark"}
+    assert await athlete_rows(db_sessionmaker, uid) == (before, None)
 
 
 async def test_categories_do_not_touch_the_preference_columns(
     store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
     uid = new_user()
-    plan_id = await make_plan(store, uid, **RICH_PROFILE)
-    before = await profile_row(db_sessionmaker, uid)
+    plan_id = await make_plan(store, uid, **RICH_ATHLETE)
+    before_user, before_own = await athlete_rows(db_sessionmaker, uid)
     before_plan = await plan_row(db_sessionmaker, plan_id)
-    assert before is not None
+    assert before_own is not None
 
     await prefs_store.save_preferences(uid, ChangePreferencesInput(categories={Category.MILESTONE_ALERT: True}))
 
-    after = await profile_row(db_sessionmaker, uid)
-    assert after == {
-        **before,
-        "plan_notification_prefs": {**RICH_PROFILE["notification_prefs"], "milestones_enabled": True},
-    }
+    assert await athlete_rows(db_sessionmaker, uid) == (before_user, {**before_own, "milestones_enabled": True})
     assert await plan_row(db_sessionmaker, plan_id) == before_plan
+
+
+#: Switches in RuckTracker's JSON, where the service kept them before: not the service's any more, never read.
+LEGACY_SWITCHES = {"weekly_digest_enabled": False, "milestones_enabled": False}
 
 
 @pytest.mark.parametrize(
@@ -307,39 +442,117 @@ async def test_categories_do_not_touch_the_preference_columns(
     [
         ({"weekly_digest_enabled": False, "milestones_enabled": False}, (False, False)),
         ({"weekly_digest_enabled": True, "milestones_enabled": False}, (True, False)),
-        ({"weekly_digest_enabled": "false", "milestones_enabled": "false"}, (True, True)),
-        ({"weekly_digest_enabled": 0, "milestones_enabled": None}, (True, True)),
-        ({"weekly_digest_enabled": [False], "milestones_enabled": {"on": False}}, (True, True)),
+        ({"weekly_digest_enabled": False, "milestones_enabled": True}, (False, True)),
+        ({"weekly_digest_enabled": None, "milestones_enabled": None}, (True, True)),
+        ({"daily_cap": 2}, (True, True)),
         ({}, (True, True)),
     ],
-    ids=["both-off", "digest-on", "strings", "zero-null", "junk", "absent"],
+    ids=["both-off", "digest-on", "milestones-on", "null", "row-without-switches", "no-row"],
 )
-async def test_snapshot_category_flags_count_only_real_booleans(
-    store: Store, stored: dict[str, Any], expected: tuple[bool, bool]
+async def test_snapshot_category_flags_come_from_the_services_row_only(
+    store: Store, prefs_store: PreferencesStore, stored: dict[str, Any], expected: tuple[bool, bool]
 ) -> None:
-    plan_id = await make_plan(store, new_user(), notification_prefs=stored)
+    uid = new_user()
+    plan_id = await make_plan(store, uid, notification_prefs=LEGACY_SWITCHES, **stored)
 
     snapshot = await store.load_plan_snapshot(plan_id)
 
     assert snapshot is not None
     assert (snapshot.prefs.weekly_digest_enabled, snapshot.prefs.milestones_enabled) == expected
+    prefs = await prefs_store.preferences(uid)
+    assert (prefs.weekly_digest_enabled, prefs.milestones_enabled) == expected
 
 
-async def test_category_change_tolerates_non_object_prefs_json(
-    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
+@pytest.mark.parametrize("json_value", ["junk", ["weekly_digest_day"], None], ids=["string", "list", "sql-null"])
+async def test_a_change_leaves_ruck_trackers_json_as_it_is_even_when_not_an_object(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions, json_value: Any
 ) -> None:
-    """RuckTracker owns the column; ``_prefs`` already treats a non-object there as empty. A change must too."""
+    """RuckTracker owns the column (nullable, any JSON): it is read as empty when it is not an object, and a change
+    never rewrites it."""
     uid = new_user()
     plan_id = await make_plan(store, uid)
-    await set_profile(db_sessionmaker, uid, plan_notification_prefs="junk")
+    await set_user(db_sessionmaker, uid, plan_notification_prefs=null() if json_value is None else json_value)
+    before = await user_row(db_sessionmaker, uid)
+    assert before is not None and before["plan_notification_prefs"] == json_value
 
-    await prefs_store.save_preferences(uid, ChangePreferencesInput(categories={Category.WEEKLY_DIGEST: False}))
+    await prefs_store.save_preferences(
+        uid, ChangePreferencesInput(categories={Category.WEEKLY_DIGEST: False}, weekly_digest_weekday=1, daily_cap=7)
+    )
 
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert profile["plan_notification_prefs"] == {"weekly_digest_enabled": False}
+    assert await athlete_rows(db_sessionmaker, uid) == (
+        before,
+        own(uid, weekly_digest_enabled=False, weekly_digest_weekday=1, daily_cap=7),
+    )
     snapshot = await store.load_plan_snapshot(plan_id)
-    assert snapshot is not None and snapshot.prefs.weekly_digest_enabled is False
+    assert snapshot is not None
+    assert (snapshot.prefs.weekly_digest_enabled, snapshot.prefs.weekly_digest_weekday) == (False, 1)
+    assert snapshot.prefs.default_start_minute is None
+
+
+# ---- RuckTracker's keys in plan_notification_prefs: fallbacks ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("json_value", "expected"),
+    [
+        ({"weekly_digest_day": "Friday", "default_start_minute": 480}, (4, 480)),
+        ({"weekly_digest_day": "Sunday", "default_start_minute": 0}, (6, 0)),
+        ({"weekly_digest_day": " wednesday "}, (2, None)),
+        ({"weekly_digest_day": "MONDAY", "rt_theme": "dark"}, (0, None)),
+        ({"default_start_minute": 1439}, (6, 1439)),
+        ({"weekly_digest_day": "Funday", "default_start_minute": "480"}, (6, None)),
+        ({"weekly_digest_day": 3, "default_start_minute": True}, (6, None)),
+        ({"weekly_digest_day": None, "default_start_minute": 7.5}, (6, None)),
+        ({"default_start_minute": 1440}, (6, None)),
+        ({"default_start_minute": -1}, (6, None)),
+        ("Friday", (6, None)),
+        (None, (6, None)),
+    ],
+)
+async def test_ruck_trackers_keys_are_read_as_fallbacks(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions, json_value: Any, expected: tuple
+) -> None:
+    """``weekly_digest_day`` (a weekday's name) and ``default_start_minute`` (a minute of the day) are read when the
+    service's row does not set them; anything else there is ignored, never failing the load."""
+    uid = new_user()
+    plan_id = await make_plan(store, uid)
+    await set_user(db_sessionmaker, uid, plan_notification_prefs=null() if json_value is None else json_value)
+
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None
+    assert (snapshot.prefs.weekly_digest_weekday, snapshot.prefs.default_start_minute) == expected
+    assert snapshot.prefs == await prefs_store.plan_preferences(plan_id) == await prefs_store.preferences(uid)
+    assert snapshot.prefs.daily_cap == 4  # the rest is at its defaults
+
+
+async def test_the_services_row_wins_over_ruck_trackers_keys(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
+) -> None:
+    uid = new_user()
+    plan_id = await make_plan(store, uid, notification_prefs=RT_PREFS)
+
+    async def digest_day_and_start() -> tuple[int, int | None]:
+        snapshot = await store.load_plan_snapshot(plan_id)
+        assert snapshot is not None
+        assert snapshot.prefs == await prefs_store.preferences(uid)
+        return snapshot.prefs.weekly_digest_weekday, snapshot.prefs.default_start_minute
+
+    assert await digest_day_and_start() == (4, 480)  # RuckTracker's Friday and 08:00
+
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(weekly_digest_weekday=1))
+    assert await digest_day_and_start() == (1, 480)
+
+    await set_own(db_sessionmaker, uid, default_start_minute=7 * 60)  # (no change sets it: RuckTracker's is the API's)
+    assert await digest_day_and_start() == (1, 7 * 60)
+
+    # Sunday (6), the default, stored by the service wins over RuckTracker's Friday too: NULL is "not set", 6 is not.
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(weekly_digest_weekday=6))
+    assert await digest_day_and_start() == (6, 7 * 60)
+
+    await set_own(db_sessionmaker, uid, weekly_digest_weekday=None, default_start_minute=None)
+    assert await digest_day_and_start() == (4, 480)
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["plan_notification_prefs"] == RT_PREFS  # read, never written
 
 
 # ---- timezone and tone onto the live plans ---------------------------------------------------------------------
@@ -349,10 +562,9 @@ async def test_timezone_and_tone_reach_live_plans_only(
     store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
     uid = new_user()
-    plans = {status: await make_plan(store, uid, tone="drill_sergeant") for status in PlanStatus}
-    for status, plan_id in plans.items():
-        await store.set_plan_status(plan_id, status)
+    plans = {status: await make_plan(store, uid, tone="drill_sergeant", status=status) for status in PlanStatus}
     before = {status: await plan_row(db_sessionmaker, plan_id) for status, plan_id in plans.items()}
+    assert {row["coaching_personality"] for row in before.values()} == {"Drill Sergeant"}
 
     await prefs_store.save_preferences(uid, ChangePreferencesInput(timezone=BERLIN, coaching_tone="supportive_friend"))
 
@@ -362,15 +574,153 @@ async def test_timezone_and_tone_reach_live_plans_only(
             expected = {
                 **before[status],
                 "plan_notification_timezone": BERLIN,
-                "coaching_personality": "supportive_friend",
+                "coaching_personality": "Supportive Friend",
             }
         else:
             expected = before[status]
         assert after == expected, status
         assert after["current_status"] == status.value
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert (profile["plan_notification_timezone"], profile["coaching_tone"]) == (BERLIN, "supportive_friend")
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None
+    assert (user["plan_notification_timezone"], user["coaching_tone"]) == (BERLIN, "Supportive Friend")
+    assert await own_row(db_sessionmaker, uid) is None  # zone and tone are RuckTracker's columns only
+
+
+@pytest.mark.parametrize(("tone", "display"), [(t.value, name) for t, name in DISPLAY_NAMES.items()])
+async def test_a_tone_is_stored_as_its_display_name_on_the_athlete_and_the_live_plans(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions, tone: str, display: str
+) -> None:
+    """Each of the client's nine tones: its display name on ``"user"`` and on the live plan (RuckTracker's CHECK there
+    accepts it), and the canonical id when the plan is loaded. A plan that is over keeps its tone."""
+    uid = new_user()
+    other_tone = "yoga_instructor" if tone == "nature_lover" else "nature_lover"
+    live = await make_plan(store, uid, tone=other_tone)
+    done = await make_plan(store, uid, tone=other_tone, status=PlanStatus.COMPLETED)
+    before_done = await plan_row(db_sessionmaker, done)
+
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(coaching_tone=tone))
+
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["coaching_tone"] == display
+    assert (await plan_row(db_sessionmaker, live))["coaching_personality"] == display
+    assert await plan_row(db_sessionmaker, done) == before_done
+    snapshot = await store.load_plan_snapshot(live)
+    assert snapshot is not None and snapshot.prefs.coaching_tone == tone
+    assert (await prefs_store.preferences(uid)).coaching_tone == tone
+
+
+async def test_drill_sergeant_is_stored_as_drill_sergeant_and_loads_as_its_id(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
+) -> None:
+    uid = new_user()
+    plan_id = await make_plan(store, uid)
+    before_plan = await plan_row(db_sessionmaker, plan_id)
+    assert before_plan["coaching_personality"] == "Supportive Friend"
+
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(coaching_tone="drill_sergeant"))
+
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["coaching_tone"] == "Drill Sergeant"
+    assert await plan_row(db_sessionmaker, plan_id) == {**before_plan, "coaching_personality": "Drill Sergeant"}
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.prefs.coaching_tone == "drill_sergeant"
+    plan_prefs = await prefs_store.plan_preferences(plan_id)
+    assert plan_prefs is not None and plan_prefs.coaching_tone == "drill_sergeant"
+
+
+async def test_minimalist_is_stored_on_the_athlete_only(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
+) -> None:
+    """The client offers no minimalist, so RuckTracker's plan CHECK refuses the name: it stays on ``"user"``, which the
+    plan load prefers over the plan's own tone."""
+    uid = new_user()
+    plan_id = await make_plan(store, uid, tone="drill_sergeant")
+    before_plan = await plan_row(db_sessionmaker, plan_id)
+
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(coaching_tone=Tone.MINIMALIST.value))
+
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["coaching_tone"] == "minimalist"
+    assert await plan_row(db_sessionmaker, plan_id) == before_plan  # still "Drill Sergeant"
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.prefs.coaching_tone == "minimalist"
+    plan_prefs = await prefs_store.plan_preferences(plan_id)
+    assert plan_prefs is not None and plan_prefs.coaching_tone == "minimalist"
+    assert (await prefs_store.preferences(uid)).coaching_tone == "minimalist"
+
+    # Back to the default: on the athlete and the plan, so the plan's old tone does not come back.
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(coaching_tone="supportive_friend"))
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["coaching_tone"] == "Supportive Friend"
+    assert (await plan_row(db_sessionmaker, plan_id))["coaching_personality"] == "Supportive Friend"
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.prefs.coaching_tone == "supportive_friend"
+
+
+async def test_a_minimalist_plan_from_the_start(store: Store, db_sessionmaker: Sessions) -> None:
+    uid = new_user()
+    plan_id = await make_plan(store, uid, tone="minimalist")
+
+    assert (await plan_row(db_sessionmaker, plan_id))["coaching_personality"] == "Supportive Friend"
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["coaching_tone"] == "minimalist"
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None and snapshot.prefs.coaching_tone == "minimalist"
+
+
+#: A constraint the test adds (PostgreSQL only) so that the database refuses 'Drill Sergeant', and where: on the
+#: athlete's row, or on the plans like RuckTracker's own ``valid_personality`` (whose name says what it guards).
+REFUSING_CONSTRAINTS = {
+    "on-user": ('"user"', "t_check", "coaching_tone"),
+    "on-plan": ("user_coaching_plans", "t_valid_personality_strict", "coaching_personality"),
+}
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "on-user",
+        "on-plan",
+    ],
+)
+async def test_a_tone_the_database_refuses_is_refused_and_nothing_is_written(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions, database_url: str, where: str
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("ALTER TABLE … ADD CONSTRAINT: PostgreSQL only")
+    table, name, column = REFUSING_CONSTRAINTS[where]
+    uid = new_user()
+    plan_id = await make_plan(store, uid, **RICH_ATHLETE)
+    before = (await athlete_rows(db_sessionmaker, uid), await plan_row(db_sessionmaker, plan_id))
+    async with db_sessionmaker.begin() as session:
+        # NOT VALID: RuckTracker's legacy rows hold 'Drill Sergeant' already; only new values are checked.
+        await session.execute(
+            text(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({column} <> 'Drill Sergeant') NOT VALID")
+        )
+    try:
+        with pytest.raises(PreferenceRefused) as refused:
+            await prefs_store.save_preferences(
+                uid,
+                ChangePreferencesInput(
+                    coaching_tone="drill_sergeant",
+                    timezone=BERLIN,
+                    daily_cap=2,
+                    categories={Category.WEEKLY_DIGEST: False},
+                ),
+            )
+        # One transaction: the zone, the cap and the switch written before the refusal are gone with it.
+        assert (await athlete_rows(db_sessionmaker, uid), await plan_row(db_sessionmaker, plan_id)) == before
+        # A value the database refuses is the request's fault, said without the database's own words.
+        assert refused.value.code == "invalid_request"
+        assert "Drill Sergeant" not in refused.value.message and name not in refused.value.message
+        assert refused.value.field == "coaching_tone"
+    finally:
+        async with db_sessionmaker.begin() as session:
+            await session.execute(text(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+    # Without the constraint the same tone is stored.
+    await prefs_store.save_preferences(uid, ChangePreferencesInput(coaching_tone="drill_sergeant"))
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["coaching_tone"] == "Drill Sergeant"
 
 
 async def test_explicit_utc_is_not_shadowed_by_the_plans_old_zone(
@@ -384,6 +734,8 @@ async def test_explicit_utc_is_not_shadowed_by_the_plans_old_zone(
     await prefs_store.save_preferences(uid, ChangePreferencesInput(timezone="UTC"))
 
     assert (await plan_row(db_sessionmaker, plan_id))["plan_notification_timezone"] == "UTC"
+    user = await user_row(db_sessionmaker, uid)
+    assert user is not None and user["plan_notification_timezone"] == "UTC"
     snapshot = await store.load_plan_snapshot(plan_id)
     assert snapshot is not None and snapshot.prefs.timezone == "UTC"
     plan_prefs = await prefs_store.plan_preferences(plan_id)
@@ -402,7 +754,7 @@ async def test_default_tone_is_not_shadowed_by_the_plans_old_tone(
     await prefs_store.save_preferences(uid, ChangePreferencesInput(coaching_tone="supportive_friend"))
 
     plan = await plan_row(db_sessionmaker, plan_id)
-    assert plan["coaching_personality"] == "supportive_friend"
+    assert plan["coaching_personality"] == "Supportive Friend"
     assert plan["plan_notification_timezone"] == NY
     snapshot = await store.load_plan_snapshot(plan_id)
     assert snapshot is not None
@@ -425,64 +777,85 @@ async def test_paused_plan_resumes_with_the_new_zone(
     assert (snapshot.status, snapshot.prefs.timezone) == (PlanStatus.ACTIVE, "UTC")
 
 
-# ---- profile creation, repeats, isolation, user id forms -----------------------------------------------------------
+# ---- unknown athletes, repeats, isolation, user id forms --------------------------------------------------------
 
 
-async def test_creates_the_profile_when_missing(
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"daily_cap": 9},
+        {"categories": {Category.WEEKLY_DIGEST: False}},
+        {"timezone": BERLIN},
+        {"coaching_tone": "drill_sergeant"},
+        {"set_quiet_hours": True, "quiet_hours_start_minute": 60, "quiet_hours_end_minute": 120},
+        {"timezone": BERLIN, "daily_cap": 9, "evening_brief_minute": 1234, "coaching_tone": "minimalist"},
+    ],
+    ids=["own-only", "category-only", "zone-only", "tone-only", "quiet-only", "everything"],
+)
+async def test_an_athlete_without_a_user_row_is_refused_and_nothing_is_written(
+    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions, change: dict[str, Any]
+) -> None:
+    """RuckTracker creates athletes, the service never does: no ``"user"`` row, no preferences (and no orphan row in
+    ``coach_athlete_preferences``)."""
+    other = new_user()
+    other_plan = await make_plan(store, other, tone="drill_sergeant", **RICH_ATHLETE)
+    other_before = (await athlete_rows(db_sessionmaker, other), await plan_row(db_sessionmaker, other_plan))
+    rows_before = await counts(db_sessionmaker)
+    stranger = new_user()
+
+    with pytest.raises(AthleteNotFound) as missing:
+        await prefs_store.save_preferences(stranger.upper(), ChangePreferencesInput(**change))
+
+    assert missing.value.code == "athlete_not_found"
+    assert stranger in missing.value.message
+    assert await athlete_rows(db_sessionmaker, stranger) == (None, None)
+    assert await counts(db_sessionmaker) == rows_before
+    assert (await athlete_rows(db_sessionmaker, other), await plan_row(db_sessionmaker, other_plan)) == other_before
+    assert await prefs_store.live_plans(stranger) == []
+
+
+async def test_an_athlete_deleted_from_ruck_tracker_keeps_the_old_row_untouched(
     store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
+    """Deleting the ``"user"`` row deletes the plans (RuckTracker's cascade) but not the service's row, which has no
+    foreign key; a later change is refused without touching it."""
     uid = new_user()
-    plan_id = await make_plan(store, uid, timezone=NY, tone="drill_sergeant")
-    await delete_profile(db_sessionmaker, uid)
-    assert await profile_row(db_sessionmaker, uid) is None
+    await make_plan(store, uid, **RICH_ATHLETE)
+    async with db_sessionmaker.begin() as session:
+        athlete = await session.get(AppUser, uid)
+        assert athlete is not None
+        await session.delete(athlete)
+    assert await prefs_store.live_plans(uid) == []
 
-    await prefs_store.save_preferences(
-        uid, ChangePreferencesInput(timezone=BERLIN, daily_cap=9, categories={Category.WEEKLY_DIGEST: False})
-    )
+    with pytest.raises(AthleteNotFound):
+        await prefs_store.save_preferences(uid, ChangePreferencesInput(daily_cap=1, timezone=BERLIN))
 
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile == {
-        "user_id": uid,
-        "display_name": None,
-        "coaching_tone": "supportive_friend",
-        "prefer_metric": True,
-        "plan_notification_timezone": BERLIN,
-        "plan_quiet_hours_start": None,
-        "plan_quiet_hours_end": None,
-        "plan_evening_brief_minute": 1200,
-        "plan_morning_hype_lead_minutes": 60,
-        "plan_weekly_digest_weekday": 6,
-        "plan_weekly_digest_minute": 1080,
-        "plan_daily_cap": 9,
-        "plan_default_start_minute": None,
-        "plan_notification_prefs": {"weekly_digest_enabled": False},
-    }
-    plan = await plan_row(db_sessionmaker, plan_id)
-    assert (plan["plan_notification_timezone"], plan["coaching_personality"]) == (BERLIN, "drill_sergeant")
-    snapshot = await store.load_plan_snapshot(plan_id)
-    assert snapshot is not None
-    assert (snapshot.prefs.timezone, snapshot.prefs.coaching_tone, snapshot.prefs.daily_cap) == (
-        BERLIN,
-        "drill_sergeant",
-        9,
-    )
-    assert snapshot.prefs.weekly_digest_enabled is False
+    assert await athlete_rows(db_sessionmaker, uid) == (None, own(uid, **RICH_OWN))
 
 
-async def test_creates_a_profile_for_an_athlete_without_plans(
+async def test_an_athlete_without_plans_can_change_preferences(
     prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
     uid = new_user()
+    await add_athlete(db_sessionmaker, uid)
     assert await prefs_store.live_plans(uid) == []
     assert (await prefs_store.preferences(uid)).timezone == "UTC"
 
-    await prefs_store.save_preferences(uid, ChangePreferencesInput(timezone=BERLIN, evening_brief_minute=19 * 60))
+    await prefs_store.save_preferences(
+        uid, ChangePreferencesInput(timezone=BERLIN, evening_brief_minute=19 * 60, coaching_tone="drill_sergeant")
+    )
 
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert (profile["plan_notification_timezone"], profile["plan_evening_brief_minute"]) == (BERLIN, 19 * 60)
+    user, own_prefs = await athlete_rows(db_sessionmaker, uid)
+    assert user is not None
+    assert (user["plan_notification_timezone"], user["coaching_tone"]) == (BERLIN, "Drill Sergeant")
+    assert own_prefs == own(uid, evening_brief_minute=19 * 60)
     prefs = await prefs_store.preferences(uid)
-    assert (prefs.timezone, prefs.evening_brief_minute, prefs.daily_cap) == (BERLIN, 19 * 60, 4)
+    assert (prefs.timezone, prefs.evening_brief_minute, prefs.daily_cap, prefs.coaching_tone) == (
+        BERLIN,
+        19 * 60,
+        4,
+        "drill_sergeant",
+    )
 
 
 async def test_repeating_a_change_is_idempotent(
@@ -490,8 +863,8 @@ async def test_repeating_a_change_is_idempotent(
 ) -> None:
     uid = new_user()
     live = await make_plan(store, uid, tone="drill_sergeant", notification_prefs={"rt_theme": "dark"})
-    cancelled = await make_plan(store, uid, tone="drill_sergeant")
-    await store.set_plan_status(cancelled, PlanStatus.CANCELLED)
+    cancelled = await make_plan(store, uid, tone="drill_sergeant", status=PlanStatus.CANCELLED)
+    rows_before = await counts(db_sessionmaker)
     change = ChangePreferencesInput(
         timezone="UTC",
         coaching_tone="supportive_friend",
@@ -503,37 +876,35 @@ async def test_repeating_a_change_is_idempotent(
         categories={Category.WEEKLY_DIGEST: False, Category.MILESTONE_ALERT: True},
     )
 
+    async def rows() -> tuple[Any, ...]:
+        return (
+            *await athlete_rows(db_sessionmaker, uid),
+            await plan_row(db_sessionmaker, live),
+            await plan_row(db_sessionmaker, cancelled),
+        )
+
     await prefs_store.save_preferences(uid, change)
-    first = (
-        await profile_row(db_sessionmaker, uid),
-        await plan_row(db_sessionmaker, live),
-        await plan_row(db_sessionmaker, cancelled),
-    )
+    first = await rows()
     await prefs_store.save_preferences(uid, change)
-    second = (
-        await profile_row(db_sessionmaker, uid),
-        await plan_row(db_sessionmaker, live),
-        await plan_row(db_sessionmaker, cancelled),
-    )
+    second = await rows()
 
     assert second == first
-    assert await profile_count(db_sessionmaker) == 1
-    profile, live_plan, cancelled_plan = second
-    assert profile is not None
-    assert profile["plan_notification_prefs"] == {
-        "rt_theme": "dark",
-        "weekly_digest_enabled": False,
-        "milestones_enabled": True,
-    }
-    assert (profile["plan_quiet_hours_start"], profile["plan_quiet_hours_end"], profile["plan_daily_cap"]) == (
+    assert await counts(db_sessionmaker) == (rows_before[0], rows_before[1] + 1)  # the service's row, once
+    user, own_prefs, live_plan, cancelled_plan = second
+    assert user is not None
+    assert user["plan_notification_prefs"] == {"rt_theme": "dark"}
+    assert (user["plan_quiet_hours_start"], user["plan_quiet_hours_end"], user["coaching_tone"]) == (
         21 * 60,
         7 * 60,
-        2,
+        "Supportive Friend",
     )
-    assert (live_plan["plan_notification_timezone"], live_plan["coaching_personality"]) == ("UTC", "supportive_friend")
+    assert own_prefs == own(
+        uid, daily_cap=2, weekly_digest_weekday=4, weekly_digest_enabled=False, milestones_enabled=True
+    )
+    assert (live_plan["plan_notification_timezone"], live_plan["coaching_personality"]) == ("UTC", "Supportive Friend")
     assert (cancelled_plan["plan_notification_timezone"], cancelled_plan["coaching_personality"]) == (
         NY,
-        "drill_sergeant",
+        "Drill Sergeant",
     )
 
 
@@ -541,9 +912,9 @@ async def test_two_athletes_are_isolated(
     store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
     alice, bob = new_user(), new_user()
-    alice_plan = await make_plan(store, alice, tone="drill_sergeant", **RICH_PROFILE)
-    bob_plan = await make_plan(store, bob, tone="drill_sergeant", **RICH_PROFILE)
-    bob_before = (await profile_row(db_sessionmaker, bob), await plan_row(db_sessionmaker, bob_plan))
+    alice_plan = await make_plan(store, alice, tone="drill_sergeant", **RICH_ATHLETE)
+    bob_plan = await make_plan(store, bob, tone="drill_sergeant", **RICH_ATHLETE)
+    bob_before = (await athlete_rows(db_sessionmaker, bob), await plan_row(db_sessionmaker, bob_plan))
     bob_sessions = await session_rows(db_sessionmaker, bob_plan)
 
     await prefs_store.save_preferences(
@@ -560,10 +931,12 @@ async def test_two_athletes_are_isolated(
     moved = await prefs_store.reschedule_session(alice_plan, alice_sessions[0]["id"], START + timedelta(days=5), 600)
     assert moved is not None
 
-    assert (await profile_row(db_sessionmaker, bob), await plan_row(db_sessionmaker, bob_plan)) == bob_before
+    assert (await athlete_rows(db_sessionmaker, bob), await plan_row(db_sessionmaker, bob_plan)) == bob_before
     assert await session_rows(db_sessionmaker, bob_plan) == bob_sessions
-    alice_profile = await profile_row(db_sessionmaker, alice)
-    assert alice_profile is not None and alice_profile["plan_daily_cap"] == 1
+    alice_own = await own_row(db_sessionmaker, alice)
+    assert alice_own == own(
+        alice, **{**RICH_OWN, "daily_cap": 1, "milestones_enabled": True}, weekly_digest_enabled=False
+    )
     assert (await plan_row(db_sessionmaker, alice_plan))["plan_notification_timezone"] == "UTC"
     bob_snapshot = await store.load_plan_snapshot(bob_plan)
     assert bob_snapshot is not None
@@ -573,6 +946,7 @@ async def test_two_athletes_are_isolated(
         6,
     )
     assert bob_snapshot.prefs.quiet_hours == (22 * 60, 6 * 60)
+    assert (bob_snapshot.prefs.weekly_digest_enabled, bob_snapshot.prefs.milestones_enabled) == (True, False)
     assert await prefs_store.live_plans(bob) == [bob_plan]
     assert await prefs_store.live_plans(alice) == [alice_plan]
 
@@ -583,6 +957,7 @@ async def test_upper_case_user_ids_are_canonicalised(
     uid = new_user()
     upper = uid.upper()
     plan_id = await make_plan(store, uid, timezone=NY, tone="drill_sergeant")
+    rows_before = await counts(db_sessionmaker)
 
     assert await prefs_store.live_plans(upper) == [plan_id]
     assert (await prefs_store.preferences(upper)).timezone == NY
@@ -591,28 +966,93 @@ async def test_upper_case_user_ids_are_canonicalised(
         upper, ChangePreferencesInput(timezone="UTC", coaching_tone="supportive_friend", daily_cap=8)
     )
 
-    assert await profile_count(db_sessionmaker) == 1
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert (profile["user_id"], profile["plan_notification_timezone"], profile["plan_daily_cap"]) == (uid, "UTC", 8)
+    assert await counts(db_sessionmaker) == (rows_before[0], rows_before[1] + 1)
+    user, own_prefs = await athlete_rows(db_sessionmaker, uid)
+    assert user is not None
+    assert (user["id"], user["plan_notification_timezone"], user["coaching_tone"]) == (uid, "UTC", "Supportive Friend")
+    assert own_prefs == own(uid, daily_cap=8)
     plan = await plan_row(db_sessionmaker, plan_id)
-    assert (plan["plan_notification_timezone"], plan["coaching_personality"]) == ("UTC", "supportive_friend")
+    assert (plan["plan_notification_timezone"], plan["coaching_personality"]) == ("UTC", "Supportive Friend")
     prefs = await prefs_store.preferences(upper)
     assert (prefs.timezone, prefs.coaching_tone, prefs.daily_cap) == ("UTC", "supportive_friend", 8)
 
 
-async def test_upper_case_user_id_creates_a_canonical_profile(
+async def test_upper_case_user_id_writes_the_canonical_athletes_rows(
     prefs_store: PreferencesStore, db_sessionmaker: Sessions
 ) -> None:
     uid = new_user()
+    await add_athlete(db_sessionmaker, uid)
+    rows_before = await counts(db_sessionmaker)
 
     await prefs_store.save_preferences(uid.upper(), ChangePreferencesInput(daily_cap=3))
     await prefs_store.save_preferences(uid, ChangePreferencesInput(evening_brief_minute=1234))
 
-    assert await profile_count(db_sessionmaker) == 1
-    profile = await profile_row(db_sessionmaker, uid)
-    assert profile is not None
-    assert (profile["user_id"], profile["plan_daily_cap"], profile["plan_evening_brief_minute"]) == (uid, 3, 1234)
+    assert await counts(db_sessionmaker) == (rows_before[0], rows_before[1] + 1)
+    assert await own_row(db_sessionmaker, uid) == own(uid, daily_cap=3, evening_brief_minute=1234)
+
+
+async def test_a_rucktracker_athletes_change_writes_only_the_columns_it_sets(
+    prefs_store: PreferencesStore, db_sessionmaker: Sessions, database_url: str, schema: str
+) -> None:
+    """On RuckTracker's own database, an athlete RuckTracker created (quiet hours, its own keys in the JSON, a Session
+    Analyst plan): the change writes exactly the zone and tone columns of their ``"user"`` row and live plan, and the
+    service's own row; every other row and column of RuckTracker's tables is as it was."""
+    if schema != "rucktracker":
+        pytest.skip("RuckTracker's legacy rows exist on its own schema only")
+    uid, plan_id = rucktracker.USER_IDS["prefs"], rucktracker.PLAN_IDS["prefs_active"]
+    before_prefs = await prefs_store.preferences(uid)
+    assert (before_prefs.timezone, before_prefs.coaching_tone, before_prefs.quiet_hours) == (
+        "Europe/London",
+        "session_analyst",
+        (1320, 390),
+    )
+    # RuckTracker's "Sunday" and 06:00 in its JSON.
+    assert (before_prefs.weekly_digest_weekday, before_prefs.default_start_minute) == (6, 360)
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        tables = tuple(t for t in rucktracker.LEGACY_TABLES if t not in ("user", "user_coaching_plans"))
+        others_before = await rucktracker.snapshot(conn, tables)
+        users_before = {r["id"]: dict(r) for r in await conn.fetch('SELECT * FROM "user"')}
+        plans_before = {r["id"]: dict(r) for r in await conn.fetch("SELECT * FROM user_coaching_plans")}
+
+        await prefs_store.save_preferences(
+            uid,
+            ChangePreferencesInput(
+                timezone=BERLIN,
+                coaching_tone="drill_sergeant",
+                evening_brief_minute=19 * 60,
+                weekly_digest_weekday=2,
+                categories={Category.WEEKLY_DIGEST: False},
+            ),
+        )
+
+        assert await rucktracker.snapshot(conn, tables) == others_before
+        users_after = {r["id"]: dict(r) for r in await conn.fetch('SELECT * FROM "user"')}
+        plans_after = {r["id"]: dict(r) for r in await conn.fetch("SELECT * FROM user_coaching_plans")}
+    finally:
+        await conn.close()
+    key = uuid.UUID(uid)
+    assert users_after == {
+        **users_before,
+        key: {**users_before[key], "plan_notification_timezone": BERLIN, "coaching_tone": "Drill Sergeant"},
+    }
+    # (RuckTracker's own trigger stamps updated_at on the plan the change wrote.)
+    assert plans_after[plan_id].pop("updated_at") >= plans_before[plan_id].pop("updated_at")
+    assert plans_after == {
+        **plans_before,
+        plan_id: {
+            **plans_before[plan_id],
+            "plan_notification_timezone": BERLIN,
+            "coaching_personality": "Drill Sergeant",
+        },
+    }
+    assert await own_row(db_sessionmaker, uid) == own(
+        uid, evening_brief_minute=19 * 60, weekly_digest_weekday=2, weekly_digest_enabled=False
+    )
+    prefs = await prefs_store.plan_preferences(plan_id)
+    assert prefs is not None
+    assert (prefs.timezone, prefs.coaching_tone, prefs.quiet_hours) == (BERLIN, "drill_sergeant", (1320, 390))
+    assert (prefs.weekly_digest_weekday, prefs.default_start_minute, prefs.weekly_digest_enabled) == (2, 360, False)
 
 
 # ---- reads: live_plans, preferences, plan_preferences ----------------------------------------------------------
@@ -621,25 +1061,32 @@ async def test_upper_case_user_id_creates_a_canonical_profile(
 async def test_live_plans_are_active_and_paused_newest_first(store: Store, prefs_store: PreferencesStore) -> None:
     uid = new_user()
     first = await make_plan(store, uid)
-    second = await make_plan(store, uid)
-    third = await make_plan(store, uid)
-    fourth = await make_plan(store, uid)
+    second = await make_plan(store, uid, status=PlanStatus.PAUSED)
+    await make_plan(store, uid, status=PlanStatus.CANCELLED)
+    await make_plan(store, uid, status=PlanStatus.COMPLETED)
     await make_plan(store, new_user())  # another athlete's plan
-    await store.set_plan_status(second, PlanStatus.PAUSED)
-    await store.set_plan_status(third, PlanStatus.CANCELLED)
-    await store.set_plan_status(fourth, PlanStatus.COMPLETED)
+    await make_plan(store, new_user(), status=PlanStatus.PAUSED)
 
     assert await prefs_store.live_plans(uid) == [second, first]
 
 
+@pytest.mark.parametrize(
+    ("user_zone", "user_tone"),
+    [("UTC", "Supportive Friend"), (None, None), ("UTC", "supportive_friend"), ("", "Sarcastic Robot")],
+    ids=["defaults", "null", "default-id", "empty-and-unknown"],
+)
 async def test_preferences_follow_the_newest_live_plan(
-    store: Store, prefs_store: PreferencesStore, db_sessionmaker: Sessions
+    store: Store,
+    prefs_store: PreferencesStore,
+    db_sessionmaker: Sessions,
+    user_zone: str | None,
+    user_tone: str | None,
 ) -> None:
     uid = new_user()
     older = await make_plan(store, uid, timezone=NY, tone="drill_sergeant")
-    newer = await make_plan(store, uid, timezone=BERLIN)
-    # The profile back at the defaults (as RuckTracker creates it): the plans' own values decide.
-    await set_profile(db_sessionmaker, uid, plan_notification_timezone="UTC", coaching_tone="supportive_friend")
+    newer = await make_plan(store, uid, timezone=BERLIN, status=PlanStatus.PAUSED)  # live too
+    # The athlete's columns back at the defaults (or NULL, or unusable): the plans' own values decide.
+    await set_user(db_sessionmaker, uid, plan_notification_timezone=user_zone, coaching_tone=user_tone)
 
     prefs = await prefs_store.preferences(uid)
     assert (prefs.timezone, prefs.coaching_tone) == (BERLIN, "supportive_friend")
@@ -667,7 +1114,7 @@ async def test_plan_preferences_of_a_missing_plan_is_none(store: Store, prefs_st
 
 async def test_plan_preferences_match_the_snapshot(store: Store, prefs_store: PreferencesStore) -> None:
     uid = new_user()
-    plan_id = await make_plan(store, uid, tone="drill_sergeant", **RICH_PROFILE)
+    plan_id = await make_plan(store, uid, tone="drill_sergeant", **RICH_ATHLETE)
     await prefs_store.save_preferences(uid, ChangePreferencesInput(categories={Category.WEEKLY_DIGEST: False}))
 
     snapshot = await store.load_plan_snapshot(plan_id)
@@ -819,7 +1266,7 @@ async def test_reschedule_of_another_plans_session_changes_nothing(
     uid = new_user()
     mine = await make_plan(store, uid)
     other = await make_plan(store, new_user())
-    own_sibling = await make_plan(store, uid)  # same athlete, another plan: still not this plan's session
+    own_sibling = await make_plan(store, uid, status=PlanStatus.PAUSED)  # same athlete, another plan: not this one's
     before = {p: await session_rows(db_sessionmaker, p) for p in (mine, other, own_sibling)}
     foreign = before[other][0]["id"]
     sibling = before[own_sibling][0]["id"]

@@ -10,41 +10,49 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, Index, Table, delete, select, update
 from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.database import make_engine
 from activities.db import (
+    AppUser,
     Base,
+    CadenceRow,
     PlanSessionRow,
+    RuckSession,
     UserCoachingPlan,
     UserDeviceToken,
-    UserPlanBehavior,
-    UserProfile,
 )
+from activities.demo import create_demo_plan, ensure_athlete
 from activities.migrate import upgrade_database
 from activities.store import Store
 from coaching.ids import notification_id
 from coaching.models import LedgerStatus, NotificationType, PlannedNotification, PlanStatus
+from tests import rucktracker
 
 Sessions = async_sessionmaker[AsyncSession]
 
 START = date(2026, 3, 9)
 NY = "America/New_York"
-TABLES = {
-    "user_profiles",
+RUCKTRACKER_TABLES = {
+    "user",
     "coaching_plan_templates",
     "user_coaching_plans",
     "plan_sessions",
     "ruck_session",
     "user_device_tokens",
-    "user_plan_behavior",
-    "plan_notification_audit",
-    "athlete_timezones",
     "location_point",
-    "weather_cache",
-    "notification_events",
+}
+SERVICE_TABLES = {
+    "coach_athlete_preferences",
+    "coach_notification_ledger",
+    "coach_cadence_analysis",
+    "coach_athlete_timezones",
+    "coach_weather_cache",
+    "coach_notification_events",
+    "coach_plan_runs",
+    "coach_plan_rucks",
 }
 
 
@@ -69,7 +77,7 @@ async def demo_plan(store: Store, **kwargs: Any) -> int:
         ],
     )
     kwargs.setdefault("timezone", NY)
-    return await store.create_demo_plan(start_date=START, sessions=sessions, **kwargs)
+    return await create_demo_plan(store, start_date=START, sessions=sessions, **kwargs)
 
 
 def planned(
@@ -104,49 +112,77 @@ async def plan_user(store: Store, plan_id: int) -> tuple[str, list[int]]:
 # ---- migrations -----------------------------------------------------------------------------------------------
 
 
-def _schema_diff(connection: Connection) -> list[Any]:
-    context = MigrationContext.configure(
-        connection,
-        opts={"compare_type": True, "include_name": lambda name, kind, _: name != "alembic_version"},
-    )
-    return list(compare_metadata(context, Base.metadata))
+def _schema_diff(connection: Connection, only_service: bool) -> list[Any]:
+    def include(name: str | None, kind: str, parent: Any) -> bool:
+        if name == "coach_alembic_version":
+            return False
+        if only_service and kind == "table":
+            return bool(name and name.startswith("coach_"))
+        return True
+
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": include})
+    diff = list(compare_metadata(context, Base.metadata))
+    if only_service:  # RuckTracker's tables are theirs, with more columns and indexes than the service maps
+        diff = [d for d in diff if _diff_table(d).startswith("coach_")]
+    return diff
 
 
-async def test_migration_creates_exactly_the_models(database_url: str) -> None:
+def _diff_table(entry: Any) -> str:
+    """The table an autogenerate diff entry is about."""
+    if isinstance(entry, list):  # a column modification comes as a list of changes
+        return _diff_table(entry[0])
+    first = entry[1]
+    if isinstance(first, (Index, Table)):
+        return first.table.name if isinstance(first, Index) else first.name
+    return str(entry[2])
+
+
+async def test_migration_creates_exactly_the_models(database_url: str, schema: str) -> None:
     await upgrade_database(database_url)
     await upgrade_database(database_url)  # a second run is a no-op
     engine = make_engine(database_url)
     try:
         async with engine.connect() as conn:
-            assert await conn.run_sync(_schema_diff) == []
+            assert await conn.run_sync(_schema_diff, schema == "rucktracker") == []
             tables = await conn.run_sync(lambda c: set(c.dialect.get_table_names(c)))
-            version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).scalar_one()
+            versions = {r[0] for r in await conn.exec_driver_sql("SELECT version_num FROM coach_alembic_version")}
+            legacy = (
+                [r[0] for r in await conn.exec_driver_sql("SELECT version_num FROM alembic_version")]
+                if schema == "rucktracker"
+                else None
+            )
     finally:
         await engine.dispose()
-    assert tables == TABLES | {"alembic_version"}
-    assert version == "0004"
+    assert {t.name for t in Base.metadata.sorted_tables if t.name.startswith("coach_")} == SERVICE_TABLES
+    if schema == "rucktracker":
+        # Only the service's own tables were added; Flask-Migrate's version row is RuckTracker's, untouched.
+        assert SERVICE_TABLES <= tables and RUCKTRACKER_TABLES <= tables
+        assert versions == {"sv0001"} and legacy == [rucktracker.ALEMBIC_REVISION]
+    else:
+        assert tables == RUCKTRACKER_TABLES | SERVICE_TABLES | {"coach_alembic_version"}
+        assert versions == {"st0001", "sv0001"}
 
 
 # ---- the plan snapshot ----------------------------------------------------------------------------------------
 
 
-async def test_snapshot_with_profile_behavior_and_device(store: Store, db_sessionmaker: Sessions) -> None:
+async def test_snapshot_with_athlete_behavior_and_device(store: Store, db_sessionmaker: Sessions) -> None:
     created = datetime(2026, 3, 8, 14, 30, 15, 123456, tzinfo=UTC)
     plan_id = await demo_plan(
         store,
         tone="Drill Sergeant",
         quiet_hours=(22 * 60, 6 * 60),
         daily_cap=3,
-        plan_evening_brief_minute=19 * 60 + 30,
+        evening_brief_minute=19 * 60 + 30,
         prefer_metric=False,
         created_at=created,
     )
     user_id, _ = await plan_user(store, plan_id)
     async with db_sessionmaker.begin() as session:
         session.add(
-            UserPlanBehavior(
+            CadenceRow(
                 user_id=user_id,
-                user_coaching_plan_id=plan_id,
+                plan_id=plan_id,
                 prime_window_start_minute=390,
                 prime_window_end_minute=450,
                 confidence_score=0.75,
@@ -163,7 +199,7 @@ async def test_snapshot_with_profile_behavior_and_device(store: Store, db_sessio
     prefs = snap.prefs
     assert prefs.timezone == NY and prefs.quiet_hours == (22 * 60, 6 * 60)
     assert prefs.daily_cap == 3 and prefs.evening_brief_minute == 19 * 60 + 30
-    assert prefs.coaching_tone == "Drill Sergeant" and prefs.prefer_metric is False
+    assert prefs.coaching_tone == "drill_sergeant" and prefs.prefer_metric is False
     assert prefs.default_start_minute is None and prefs.weekly_digest_weekday == 6  # not set: the chain goes on
     assert (snap.cadence.window_start_minute, snap.cadence.window_end_minute) == (390, 450)
     assert snap.cadence.confidence == pytest.approx(0.75)
@@ -176,14 +212,19 @@ async def test_snapshot_with_profile_behavior_and_device(store: Store, db_sessio
     assert all(s.completion_status == "planned" for s in snap.sessions)
 
 
-async def test_snapshot_without_profile_uses_defaults_and_plan_columns(store: Store, db_sessionmaker: Sessions) -> None:
+async def test_snapshot_of_a_plan_written_with_nulls_uses_defaults_and_plan_columns(
+    store: Store, db_sessionmaker: Sessions
+) -> None:
+    """RuckTracker's columns are nullable and its app leaves most of them empty: the plan still loads."""
     user_id = str(uuid.uuid4())
     async with db_sessionmaker.begin() as session:
+        await ensure_athlete(session, user_id, {"plan_notification_prefs": None})
         plan = UserCoachingPlan(
             user_id=user_id,
             start_date=START,
-            coaching_personality="data_nerd",
+            coaching_personality="Session Analyst",
             plan_notification_timezone="Europe/London",
+            plan_modifications=None,
         )
         session.add(plan)
         await session.flush()
@@ -192,22 +233,30 @@ async def test_snapshot_without_profile_uses_defaults_and_plan_columns(store: St
                 user_coaching_plan_id=plan.id,
                 planned_week=1,
                 planned_session_type="Ruck",
-                coaching_points={"target_distance_km": "n/a"},
+                coaching_points={"target_distance_km": "n/a", "target_duration_minutes": "40-50"},
+                notification_metadata=None,
+                scheduled_timezone=None,
             )
         )
         plan_id = plan.id
+        # (None on a column with a server default is left out of an ORM insert: NULL it explicitly.)
+        await session.execute(update(UserCoachingPlan).where(UserCoachingPlan.id == plan_id).values(created_at=None))
 
     snap = await store.load_plan_snapshot(plan_id)
     assert snap is not None
     assert snap.user_id == user_id
     assert snap.plan_name == "Coaching plan"
     assert snap.has_device is False
-    assert snap.created_at.tzinfo is not None and snap.created_at.utcoffset() == timedelta(0)
-    assert snap.prefs.timezone == "Europe/London" and snap.prefs.coaching_tone == "data_nerd"
+    assert snap.status is PlanStatus.ACTIVE
+    # No created_at: the local midnight the plan started on.
+    assert snap.created_at == datetime(2026, 3, 9, 0, 0, tzinfo=UTC) and snap.snoozed_until is None
+    assert snap.prefs.timezone == "Europe/London" and snap.prefs.coaching_tone == "session_analyst"
+    assert snap.prefs.prefer_metric is True
     assert snap.prefs.quiet_hours is None and snap.prefs.evening_brief_minute == 20 * 60
     assert snap.cadence.confidence == 0 and snap.cadence.window_start_minute is None
     (only,) = snap.sessions
     assert only.scheduled_date is None and only.distance_km is None
+    assert only.duration_minutes == 45 and only.completion_status == "planned"  # a range reads as its middle
 
 
 async def test_snapshot_of_missing_plan_is_none(store: Store) -> None:
@@ -215,17 +264,18 @@ async def test_snapshot_of_missing_plan_is_none(store: Store) -> None:
 
 
 @pytest.mark.parametrize(
-    ("profile_tz", "plan_tz", "expected"),
+    ("user_tz", "plan_tz", "expected"),
     [
         ("Mars/Olympus_Mons", "Europe/Berlin", "Europe/Berlin"),
         ("Mars/Olympus_Mons", "Not/AZone", "UTC"),
         ("Asia/Tokyo", "Europe/Berlin", "Asia/Tokyo"),
-        ("UTC", "Europe/Berlin", "Europe/Berlin"),  # the profile column's default says nothing
+        ("UTC", "Europe/Berlin", "Europe/Berlin"),  # the user column's default says nothing
+        (None, "Asia/Calcutta", "Asia/Calcutta"),  # a legacy alias, as the client sends them
         ("", "UTC", "UTC"),
     ],
 )
 async def test_snapshot_timezone_fallback(
-    store: Store, db_sessionmaker: Sessions, profile_tz: str, plan_tz: str, expected: str
+    store: Store, db_sessionmaker: Sessions, user_tz: str | None, plan_tz: str, expected: str
 ) -> None:
     plan_id = await demo_plan(store)
     async with db_sessionmaker.begin() as session:
@@ -233,20 +283,22 @@ async def test_snapshot_timezone_fallback(
         assert plan is not None
         plan.plan_notification_timezone = plan_tz
         await session.execute(
-            update(UserProfile).where(UserProfile.user_id == plan.user_id).values(plan_notification_timezone=profile_tz)
+            update(AppUser).where(AppUser.id == plan.user_id).values(plan_notification_timezone=user_tz)
         )
     snap = await store.load_plan_snapshot(plan_id)
     assert snap is not None and snap.prefs.timezone == expected
 
 
 async def test_snapshot_ignores_out_of_range_preferences(store: Store, db_sessionmaker: Sessions) -> None:
-    plan_id = await demo_plan(store, daily_cap=0, plan_evening_brief_minute=5000, weekly_digest_weekday=3)
+    plan_id = await demo_plan(
+        store, daily_cap=0, evening_brief_minute=5000, weekly_digest_weekday=3, quiet_hours=(-1, 9999)
+    )
     async with db_sessionmaker.begin() as session:
         user_id = (await session.get(UserCoachingPlan, plan_id)).user_id  # type: ignore[union-attr]
         session.add(
-            UserPlanBehavior(
+            CadenceRow(
                 user_id=user_id,
-                user_coaching_plan_id=plan_id,
+                plan_id=plan_id,
                 prime_window_start_minute=-5,
                 prime_window_end_minute=2000,
                 confidence_score=1.5,
@@ -256,6 +308,7 @@ async def test_snapshot_ignores_out_of_range_preferences(store: Store, db_sessio
     assert snap is not None
     assert snap.prefs.daily_cap == 4 and snap.prefs.evening_brief_minute == 20 * 60  # defaults
     assert snap.prefs.weekly_digest_weekday == 3  # valid values survive
+    assert snap.prefs.quiet_hours is None
     assert snap.cadence.window_start_minute is None and snap.cadence.window_end_minute is None
     assert snap.cadence.confidence == 1.0
 
@@ -278,15 +331,23 @@ async def test_ledger_begin_is_idempotent_under_concurrency(store: Store) -> Non
     assert row.plan_session_id == session_ids[0] and row.notification_type == "plan_evening_brief"
 
 
-async def test_ledger_begin_drops_a_session_that_is_not_the_plans(store: Store) -> None:
-    plan_a = await demo_plan(store)
-    plan_b = await demo_plan(store)
-    user_a, _ = await plan_user(store, plan_a)
-    _, sessions_b = await plan_user(store, plan_b)
-    row = await store.ledger_begin(plan_a, user_a, planned(plan_a, sessions_b[0]))
-    assert row.plan_session_id is None and row.status is LedgerStatus.SCHEDULED
-    gone = await store.ledger_begin(plan_a, user_a, planned(plan_a, 999_999, hour=1))
-    assert gone.plan_session_id is None
+async def test_ledger_takes_a_session_deleted_meanwhile(store: Store, db_sessionmaker: Sessions) -> None:
+    """The ledger has no foreign key into RuckTracker's tables: a session (or plan) deleted there since the schedule
+    was computed neither fails the write nor takes the row with it."""
+    plan_id = await demo_plan(store)
+    user_id, session_ids = await plan_user(store, plan_id)
+    async with db_sessionmaker.begin() as session:
+        await session.execute(delete(PlanSessionRow).where(PlanSessionRow.id == session_ids[0]))
+    row = await store.ledger_begin(plan_id, user_id, planned(plan_id, session_ids[0]))
+    assert row.plan_session_id == session_ids[0] and row.status is LedgerStatus.SCHEDULED
+    async with db_sessionmaker.begin() as session:
+        await session.execute(delete(UserCoachingPlan).where(UserCoachingPlan.id == plan_id))
+    skipped = await store.ledger_skip(plan_id, user_id, planned(plan_id, None, hour=1), "plan_removed: gone")
+    assert skipped.status is LedgerStatus.SKIPPED
+    assert [r.notification_id for r in await store.ledger_rows(plan_id)] == [
+        row.notification_id,
+        skipped.notification_id,
+    ]
 
 
 async def test_ledger_finish_never_downgrades_sent(store: Store) -> None:
@@ -362,7 +423,9 @@ async def test_ledger_skip_never_overwrites_sent(store: Store) -> None:
     assert [r.status for r in rows_now] == [LedgerStatus.SKIPPED] * 3 + [LedgerStatus.SENT]
 
 
-async def test_ledger_rows_belong_to_their_plan_and_cascade(store: Store, db_sessionmaker: Sessions) -> None:
+async def test_ledger_rows_belong_to_their_plan_and_outlive_its_rows(store: Store, db_sessionmaker: Sessions) -> None:
+    """The ledger is the service's record of what it did: deleting RuckTracker's plan or session rows (which it
+    does on its own) neither cascades into it nor is blocked by it."""
     plan_a = await demo_plan(store)
     plan_b = await demo_plan(store)
     user_a, sessions_a = await plan_user(store, plan_a)
@@ -371,13 +434,11 @@ async def test_ledger_rows_belong_to_their_plan_and_cascade(store: Store, db_ses
     await store.ledger_begin(plan_b, user_b, planned(plan_b, None, ntype=NotificationType.WEEKLY_DIGEST))
     assert len(await store.ledger_rows(plan_a)) == 1
 
-    async with db_sessionmaker.begin() as session:  # ON DELETE SET NULL, then CASCADE (SQLite: foreign_keys=ON)
+    async with db_sessionmaker.begin() as session:  # (SQLite: foreign_keys=ON, so a foreign key would act)
         await session.execute(delete(PlanSessionRow).where(PlanSessionRow.id == sessions_a[0]))
-    (row,) = await store.ledger_rows(plan_a)
-    assert row.plan_session_id is None
-    async with db_sessionmaker.begin() as session:
         await session.execute(delete(UserCoachingPlan).where(UserCoachingPlan.id == plan_a))
-    assert await store.ledger_rows(plan_a) == []
+    (row,) = await store.ledger_rows(plan_a)
+    assert row.plan_session_id == sessions_a[0]
     assert len(await store.ledger_rows(plan_b)) == 1
 
 
@@ -390,6 +451,7 @@ async def test_tokens_listing_and_deactivation(store: Store, db_sessionmaker: Se
     other = str(uuid.uuid4())
     base = datetime(2030, 1, 1, tzinfo=UTC)
     async with db_sessionmaker.begin() as session:
+        await ensure_athlete(session, other, {})
         session.add_all(
             [
                 UserDeviceToken(
@@ -422,11 +484,23 @@ async def test_tokens_listing_and_deactivation(store: Store, db_sessionmaker: Se
 # ---- plan sessions and plans ----------------------------------------------------------------------------------
 
 
+async def add_ruck(db: Sessions, user_id: str, ruck_id: int) -> None:
+    """A completed ruck in RuckTracker's ``ruck_session`` (``plan_sessions.session_id`` references it)."""
+    at = datetime(2026, 3, 9, 11, tzinfo=UTC)
+    async with db.begin() as session:
+        session.add(
+            RuckSession(
+                id=ruck_id, user_id=user_id, status="completed", started_at=at, completed_at=at, ruck_weight_kg=10.0
+            )
+        )
+
+
 async def test_record_completion_is_scoped_to_the_plan_and_idempotent(store: Store, db_sessionmaker: Sessions) -> None:
     plan_a = await demo_plan(store)
     plan_b = await demo_plan(store)
-    _, sessions_a = await plan_user(store, plan_a)
+    user_a, sessions_a = await plan_user(store, plan_a)
     _, sessions_b = await plan_user(store, plan_b)
+    await add_ruck(db_sessionmaker, user_a, 42)
 
     await store.record_completion(plan_a, sessions_b[0], ruck_id=77, completed_date=START)  # not plan A's
     for _ in range(2):
@@ -467,10 +541,15 @@ async def test_session_notification_fields_schedule_and_status(store: Store, db_
     assert snap is not None and snap.status is PlanStatus.PAUSED
 
 
-async def test_create_demo_plan_round_trip(store: Store, db_sessionmaker: Sessions) -> None:
+async def test_create_demo_plan_round_trip(store: Store, db_sessionmaker: Sessions, schema: str) -> None:
     user_id = str(uuid.uuid4())
-    first = await demo_plan(store, user_id=user_id, tone="minimalist", timezone="Asia/Tokyo", fcm_token="t1")
-    second = await store.create_demo_plan(
+    # RuckTracker's UNIQUE (user_id, current_status) allows one active plan per athlete; the stand-in has no such key.
+    first_status = PlanStatus.COMPLETED if schema == "rucktracker" else PlanStatus.ACTIVE
+    first = await demo_plan(
+        store, user_id=user_id, tone="minimalist", timezone="Asia/Tokyo", fcm_token="t1", status=first_status
+    )
+    second = await create_demo_plan(
+        store,
         user_id=user_id,
         timezone="Australia/Sydney",
         start_date=START,
@@ -501,7 +580,7 @@ async def test_create_demo_plan_round_trip(store: Store, db_sessionmaker: Sessio
         points = await session.scalar(
             select(PlanSessionRow.coaching_points).where(PlanSessionRow.user_coaching_plan_id == second)
         )
-    assert {p.current_status for p in plans} == {"active"}  # no UNIQUE(user_id, current_status)
+    assert {p.current_status for p in plans} == {"active", first_status.value}
     assert points == {"session_goals": ["steady"], "target_distance_km": 7.5}
 
     no_device = await demo_plan(store, fcm_token=None)
@@ -524,7 +603,8 @@ async def test_naive_datetimes_are_rejected(store: Store) -> None:
 
 
 async def test_delivery_blocker_reads_the_plan_and_session_at_send_time(store: Store) -> None:
-    plan_id = await store.create_demo_plan(
+    plan_id = await create_demo_plan(
+        store,
         timezone="UTC",
         start_date=date(2027, 5, 1),
         sessions=[{"scheduled_date": date(2027, 5, 2)}, {"scheduled_date": date(2027, 5, 3)}],
@@ -552,13 +632,15 @@ async def test_delivery_blocker_reads_the_plan_and_session_at_send_time(store: S
     )
 
 
-async def test_a_completed_session_keeps_its_own_ruck(store: Store) -> None:
-    plan_id = await store.create_demo_plan(
-        timezone="UTC", start_date=date(2027, 5, 1), sessions=[{"scheduled_date": date(2027, 5, 2)}]
+async def test_a_completed_session_keeps_its_own_ruck(store: Store, db_sessionmaker: Sessions) -> None:
+    plan_id = await create_demo_plan(
+        store, timezone="UTC", start_date=date(2027, 5, 1), sessions=[{"scheduled_date": date(2027, 5, 2)}]
     )
     snapshot = await store.load_plan_snapshot(plan_id)
     assert snapshot is not None
     sid = snapshot.sessions[0].id
+    for ruck_id in (1, 2):
+        await add_ruck(db_sessionmaker, snapshot.user_id, ruck_id)
     await store.record_completion(plan_id, sid, 1, date(2027, 5, 2))
     await store.record_completion(plan_id, sid, 2, date(2027, 5, 2))  # another ruck must not take it over
     await store.record_completion(plan_id, sid, 1, date(2027, 5, 2))  # the same ruck again: idempotent
@@ -568,7 +650,8 @@ async def test_a_completed_session_keeps_its_own_ruck(store: Store) -> None:
 
 
 async def test_implausible_session_dates_are_ignored_not_fatal(store: Store) -> None:
-    plan_id = await store.create_demo_plan(
+    plan_id = await create_demo_plan(
+        store,
         timezone="UTC",
         start_date=date(2027, 5, 1),
         sessions=[
@@ -580,3 +663,36 @@ async def test_implausible_session_dates_are_ignored_not_fatal(store: Store) -> 
     )
     snapshot = await store.load_plan_snapshot(plan_id)
     assert snapshot is not None and [s.scheduled_date for s in snapshot.sessions] == [date(2027, 5, 2)]
+
+
+async def test_a_ruck_is_linked_to_one_session_only(store: Store, db_sessionmaker: Sessions) -> None:
+    """RuckTracker's own completion links a ruck to the oldest open session; the service's match for the same ruck
+    marks its session done without linking the ruck a second time. A ruck not in ``ruck_session`` (the reference is
+    a foreign key there) marks the session done without a link."""
+    day = date(2027, 5, 2)
+    plan_id = await create_demo_plan(
+        store, timezone="UTC", start_date=day, sessions=[{"scheduled_date": day}, {"scheduled_date": day}]
+    )
+    snapshot = await store.load_plan_snapshot(plan_id)
+    assert snapshot is not None
+    oldest, today = (s.id for s in snapshot.sessions)
+    await add_ruck(db_sessionmaker, snapshot.user_id, 5)
+    async with db_sessionmaker.begin() as session:  # what RuckTracker's _record_session_against_plan writes
+        await session.execute(
+            update(PlanSessionRow)
+            .where(PlanSessionRow.id == oldest)
+            .values(completion_status="completed", session_id=5)
+        )
+    await store.record_completion(plan_id, today, 5, day)
+    await store.record_completion(plan_id, today, 5, day)
+    async with db_sessionmaker() as session:
+        found = await session.scalars(select(PlanSessionRow).where(PlanSessionRow.user_coaching_plan_id == plan_id))
+        rows = {r.id: (r.completion_status, r.session_id) for r in found}
+    assert rows == {oldest: ("completed", 5), today: ("completed", None)}
+
+    other = await create_demo_plan(store, timezone="UTC", start_date=day, sessions=[{"scheduled_date": day}])
+    (lonely,) = (s.id for s in (await store.load_plan_snapshot(other)).sessions)  # type: ignore[union-attr]
+    await store.record_completion(other, lonely, 3_000, day)  # no such ruck_session row
+    async with db_sessionmaker() as session:
+        row = await session.get(PlanSessionRow, lonely)
+    assert row is not None and (row.completion_status, row.session_id, row.completed_date) == ("completed", None, day)

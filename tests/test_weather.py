@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import LocationPoint, RuckSession, WeatherCache
+from activities.demo import ensure_athlete
 from activities.weather import Slot, WeatherService, phrase
 from tests.fakes.openweather import FakeOpenWeather
 
@@ -82,11 +83,13 @@ async def add_ruck(
 ) -> int:
     """A ruck of ``user_id`` whose GPS points are ``points``, one minute apart, in order."""
     async with sessions.begin() as session:
+        await ensure_athlete(session, user_id, {})
         ruck = RuckSession(
             user_id=user_id,
             status=status,
             started_at=(completed_at or NOW) - timedelta(hours=1),
             completed_at=completed_at,
+            ruck_weight_kg=12.0,
         )
         session.add(ruck)
         await session.flush()

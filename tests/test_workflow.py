@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from activities.demo import create_demo_plan
 from activities.store import LedgerRow
 from coaching.models import PlanStatus, SessionCompletedInput, WorkflowConfig
 from coaching.timeutil import local_minute, local_to_utc, to_local
@@ -22,14 +23,15 @@ NY = "America/New_York"
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with local_stack(f"sqlite+aiosqlite:///{tmp_path}/plans.db") as s:
+async def stack(stack_database_url: str) -> AsyncIterator[Stack]:
+    async with local_stack(stack_database_url) as s:
         yield s
 
 
 async def make_plan(stack: Stack, tz: str, sessions: list[tuple[date, str | None]], **kwargs: Any) -> int:
     now = await stack.now()
-    return await stack.store.create_demo_plan(
+    return await create_demo_plan(
+        stack.store,
         timezone=tz,
         start_date=sessions[0][0] if sessions else to_local(now, tz).date(),
         sessions=[

@@ -41,8 +41,8 @@ MILESTONE = "plan_milestone_alert"
 
 
 @pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
-    async with local_stack(f"sqlite+aiosqlite:///{tmp_path}/changes.db") as s:
+async def stack(stack_database_url: str) -> AsyncIterator[Stack]:
+    async with local_stack(stack_database_url) as s:
         yield s
 
 
