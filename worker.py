@@ -19,12 +19,15 @@ from activities.cadence_store import CadenceStore
 from activities.database import make_engine, make_sessionmaker
 from activities.plan_activities import PlanActivities
 from activities.push import make_pusher
+from activities.reconcile import ReconcileActivities
+from activities.reconcile_store import ReconcileStore
 from activities.store import Store
 from activities.weather import WeatherService
-from starter.schedules import ensure_cadence_schedule
-from starter.settings import Settings
+from starter.schedules import ensure_cadence_schedule, ensure_reconcile_schedule
+from starter.settings import Settings, reconcile_input
 from workflows.cadence import CadenceRecomputeWorkflow
 from workflows.plan import CoachingPlanWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +79,19 @@ async def build_worker(client: Client, settings: Settings, **worker_options: Any
         ai_daily_budget=settings.ai_daily_budget,
     )
     cadence_activities = CadenceActivities(cadence=cadence, client=client)
+    task_queue = worker_options.pop("task_queue", settings.task_queue)
+    reconcile_activities = ReconcileActivities(
+        store=ReconcileStore(store.sessionmaker),
+        client=client,
+        task_queue=task_queue,
+        config=settings.workflow_config(),
+    )
     try:
         yield Worker(
             client,
-            task_queue=worker_options.pop("task_queue", settings.task_queue),
-            workflows=[CoachingPlanWorkflow, CadenceRecomputeWorkflow],
-            activities=[*activities.all(), *cadence_activities.all()],
+            task_queue=task_queue,
+            workflows=[CoachingPlanWorkflow, CadenceRecomputeWorkflow, ReconcileWorkflow],
+            activities=[*activities.all(), *cadence_activities.all(), *reconcile_activities.all()],
             **worker_options,
         )
     finally:
@@ -101,6 +111,13 @@ async def run_worker(client: Client, settings: Settings, stop: asyncio.Event | N
             hour_utc=settings.cadence_hour_utc,
             minute=settings.cadence_minute,
             batch_size=settings.cadence_batch_size,
+        )
+    if settings.reconcile_interval_seconds:
+        await ensure_reconcile_schedule(
+            client,
+            task_queue=settings.task_queue,
+            every=timedelta(seconds=settings.reconcile_interval_seconds),
+            input=reconcile_input(settings),
         )
     async with build_worker(client, settings) as worker:
         logger.info(

@@ -24,6 +24,7 @@ from activities.ai_copy import AiCopywriter
 from activities.cadence_store import CadenceStore
 from activities.preferences_store import PreferencesStore
 from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
+from activities.reconcile_store import ReconcileStore
 from activities.store import Store
 from activities.weather import WeatherService
 from coaching.content import Content, PlanContentFactory, render, resolve_tone
@@ -38,6 +39,7 @@ from coaching.models import (
     PrepareContentInput,
     PreparedContent,
     RecordCompletionInput,
+    RecordPlanEndInput,
     RecordScheduleInput,
     RecordSkipInput,
     RefreshCadenceInput,
@@ -50,7 +52,7 @@ from coaching.models import (
     content_fingerprint,
 )
 from coaching.payload import build_push_message
-from coaching.preferences import GONE_PLAN, GONE_SESSION
+from coaching.preferences import CHANGE_REJECTED, GONE_PLAN, GONE_SESSION, ChangeRejected
 from coaching.timeutil import local_date, local_to_utc
 
 #: The types whose copy mentions the weather at the session's start.
@@ -92,16 +94,26 @@ class PlanActivities:
     def __post_init__(self) -> None:
         if self.cadence is None:
             self.cadence = CadenceStore(self.store.sessionmaker)
+        self.runs = ReconcileStore(self.store.sessionmaker)
 
     @activity.defn
     @_bad_data_is_permanent
     async def load_plan(self, input: LoadPlanInput) -> LoadPlanResult:
         snapshot = await self.store.load_plan_snapshot(input.plan_id)
         if snapshot is not None:
+            now = _server_now()
             # The zone history lets the cadence analyzer read each ruck in the zone the athlete was in.
             assert self.cadence is not None
-            await self.cadence.note_timezone(snapshot.user_id, snapshot.prefs.timezone, _server_now())
+            await self.cadence.note_timezone(snapshot.user_id, snapshot.prefs.timezone, now)
+            # The reconciler's record: a workflow runs for the plan and has seen the plan's status in the database.
+            await self.runs.record_started([(snapshot.plan_id, snapshot.user_id, snapshot.status.value)], now)
         return LoadPlanResult(snapshot=snapshot)
+
+    @activity.defn
+    @_bad_data_is_permanent
+    async def record_plan_end(self, input: RecordPlanEndInput) -> None:
+        """The plan's workflow is ending: the reconciler starts it again only if the plan comes back to life."""
+        await self.runs.record_ended(input.plan_id, input.status.value, input.reason, _server_now())
 
     @activity.defn
     @_bad_data_is_permanent
@@ -301,7 +313,10 @@ class PlanActivities:
     async def save_preferences(self, input: SavePreferencesInput) -> SavePreferencesResult:
         """Store an athlete's accepted preference change; the plan's preferences as a reload would now read them."""
         preferences = PreferencesStore(self.store.sessionmaker)
-        await preferences.save_preferences(input.user_id, input.change)
+        try:
+            await preferences.save_preferences(input.user_id, input.change)
+        except ChangeRejected as err:  # the database refused a value, or the athlete is gone: permanent
+            raise ApplicationError(err.message, err.field, err.code, type=CHANGE_REJECTED, non_retryable=True) from None
         prefs = await preferences.plan_preferences(input.plan_id)
         if prefs is None:
             raise ApplicationError(f"plan {input.plan_id} does not exist", type=GONE_PLAN, non_retryable=True)
@@ -371,6 +386,7 @@ class PlanActivities:
     def all(self) -> list[Callable[..., Any]]:
         return [
             self.load_plan,
+            self.record_plan_end,
             self.refresh_cadence,
             self.prepare_content,
             self.deliver_notification,

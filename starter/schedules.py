@@ -1,7 +1,9 @@
-"""The nightly cadence recompute as a Temporal Schedule, created (or brought up to date) idempotently.
+"""The service's Temporal Schedules, created (or brought up to date) idempotently: the nightly cadence recompute and
+the reconciler's pass every minute.
 
-The worker calls :func:`ensure_cadence_schedule` at start-up, so every deploy converges the schedule on the settings;
-operators see it under Schedules in the Web UI and can pause or trigger it there.
+The worker calls :func:`ensure_cadence_schedule` and :func:`ensure_reconcile_schedule` at start-up, so every deploy
+converges the schedules on the settings; operators see them under Schedules in the Web UI and can pause or trigger
+them there (a pause survives a deploy).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from temporalio.client import (
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
     ScheduleHandle,
+    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
@@ -25,9 +28,10 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from coaching.ids import CADENCE_SCHEDULE_ID, CADENCE_WORKFLOW_ID
-from coaching.models import CadenceRecomputeInput
+from coaching.ids import CADENCE_SCHEDULE_ID, CADENCE_WORKFLOW_ID, RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW_ID
+from coaching.models import CadenceRecomputeInput, ReconcileInput
 from workflows.cadence import CadenceRecomputeWorkflow
+from workflows.reconcile import ReconcileWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +63,47 @@ async def ensure_cadence_schedule(
 ) -> ScheduleHandle:
     """Create the schedule, or update an existing one to this definition (keeping its paused state)."""
     wanted = cadence_schedule(task_queue=task_queue, hour_utc=hour_utc, minute=minute, batch_size=batch_size)
+    handle = await _ensure(client, CADENCE_SCHEDULE_ID, wanted)
+    log.info("schedule %s: daily %02d:%02d UTC", CADENCE_SCHEDULE_ID, hour_utc, minute)
+    return handle
+
+
+def reconcile_schedule(*, task_queue: str, every: timedelta, input: ReconcileInput) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReconcileWorkflow.run,
+            input,
+            id=RECONCILE_WORKFLOW_ID,
+            task_queue=task_queue,
+            # A pass stuck on an outage must not block the next ones for long (the overlap policy is SKIP).
+            execution_timeout=max(every * 10, timedelta(minutes=10)),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # One pass at a time; a pass missed during an outage is not worth catching up (the next one does it all).
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=max(every, timedelta(minutes=1))),
+        state=ScheduleState(
+            note="Starts the workflows of live plans that have none, and tells running ones of status changes and "
+            "completed rucks found in the database (coaching-plan-*)."
+        ),
+    )
+
+
+async def ensure_reconcile_schedule(
+    client: Client, *, task_queue: str, every: timedelta, input: ReconcileInput
+) -> ScheduleHandle:
+    """Create the reconciler's schedule, or update an existing one (keeping an operator's pause)."""
+    handle = await _ensure(
+        client, RECONCILE_SCHEDULE_ID, reconcile_schedule(task_queue=task_queue, every=every, input=input)
+    )
+    log.info("schedule %s: every %s", RECONCILE_SCHEDULE_ID, every)
+    return handle
+
+
+async def _ensure(client: Client, schedule_id: str, wanted: Schedule) -> ScheduleHandle:
     try:
-        handle = await client.create_schedule(CADENCE_SCHEDULE_ID, wanted)
-        log.info("created schedule %s (daily %02d:%02d UTC)", CADENCE_SCHEDULE_ID, hour_utc, minute)
-        return handle
+        return await client.create_schedule(schedule_id, wanted)
     except ScheduleAlreadyRunningError:
-        handle = client.get_schedule_handle(CADENCE_SCHEDULE_ID)
+        handle = client.get_schedule_handle(schedule_id)
 
         def update(current: ScheduleUpdateInput) -> ScheduleUpdate:
             # An operator's pause (and its note) survives a deploy.

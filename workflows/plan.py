@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         PrepareContentInput,
         PreparedContent,
         RecordCompletionInput,
+        RecordPlanEndInput,
         RecordScheduleInput,
         RecordSkipInput,
         RefreshCadenceInput,
@@ -99,6 +100,10 @@ _PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coef
 TERMINAL_SIGNAL_PATCH = "terminal-signal-wins"
 #: Snoozes taken before they were stored with the plan set only the workflow's state (no save_snooze activity).
 STORED_SNOOZE_PATCH = "stored-snooze"
+#: Workflows ending before the reconciler existed did not record their end (it learns of it by signalling them).
+RECORD_END_PATCH = "record-plan-end"
+#: Recording the end is worth a few tries, not a plan that never finishes: the reconciler catches up without it.
+_END_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5)
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
@@ -209,6 +214,8 @@ class CoachingPlanWorkflow:
             await self._sleep_until(wake)
 
         self._drop_preparations()
+        if workflow.patched(RECORD_END_PATCH):
+            await self._record_end()
         if config.search_attributes:
             self._publish(Evaluation())
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -248,6 +255,18 @@ class CoachingPlanWorkflow:
         return await workflow.execute_activity_method(
             activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY
         )
+
+    async def _record_end(self) -> None:
+        status = self._state.status
+        try:
+            await workflow.execute_activity_method(
+                PlanActivities.record_plan_end,
+                RecordPlanEndInput(plan_id=self._plan_id, status=status, reason=f"the plan is {status.value}"),
+                start_to_close_timeout=self._timeout,
+                retry_policy=_END_RETRY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("could not record the plan's end: %s", err.cause or err)
 
     async def _reload(self) -> None:
         self._state.needs_reload = False
@@ -608,6 +627,10 @@ class CoachingPlanWorkflow:
             )
         except ActivityError as err:
             cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == CHANGE_REJECTED:
+                # The database refused a value (a constraint of RuckTracker's): the athlete's change is refused.
+                details = cause.details
+                raise ApplicationError(cause.message, *details, type=CHANGE_REJECTED, non_retryable=True) from None
             if isinstance(cause, ApplicationError) and cause.type in (GONE_SESSION, GONE_PLAN):
                 self._state.needs_reload = True
                 self._wake = True
