@@ -696,3 +696,36 @@ async def test_a_ruck_is_linked_to_one_session_only(store: Store, db_sessionmake
     async with db_sessionmaker() as session:
         row = await session.get(PlanSessionRow, lonely)
     assert row is not None and (row.completion_status, row.session_id, row.completed_date) == ("completed", None, day)
+
+
+async def test_a_pre_release_database_is_refused_and_make_run_keeps_it_aside(tmp_path: Any) -> None:
+    """The pre-release layout (its ledger in plan_notification_audit, preferences in user_profiles, both RuckTracker's
+    names, under the default alembic_version) cannot be upgraded in place: refused with what to do, and `make run`'s
+    local file is kept beside, renamed, rather than lost."""
+    import sqlite3
+
+    from activities.migrate import PreReleaseDatabaseError
+    from starter.cli import _upgrade_dev_database
+    from starter.settings import Settings
+
+    path = tmp_path / "coach.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)")
+        old.execute("INSERT INTO alembic_version VALUES ('0004')")
+        old.execute("CREATE TABLE user_profiles (user_id TEXT PRIMARY KEY)")
+        old.execute("INSERT INTO user_profiles VALUES ('kept')")
+    url = f"sqlite+aiosqlite:///{path}"
+    with pytest.raises(PreReleaseDatabaseError, match="pre-release layout"):
+        await upgrade_database(url)
+
+    await _upgrade_dev_database(Settings(database_url=url, environment="test"))
+    (kept,) = tmp_path.glob("coach.db.pre-release-*")
+    with sqlite3.connect(kept) as old:
+        assert old.execute("SELECT user_id FROM user_profiles").fetchall() == [("kept",)]
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            versions = {r[0] for r in await conn.exec_driver_sql("SELECT version_num FROM coach_alembic_version")}
+    finally:
+        await engine.dispose()
+    assert versions == {"st0001", "sv0001"}
