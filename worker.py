@@ -23,6 +23,7 @@ from activities.reconcile import ReconcileActivities
 from activities.reconcile_store import ReconcileStore
 from activities.store import Store
 from activities.weather import WeatherService
+from coaching.models import WorkflowConfig
 from starter.schedules import ensure_cadence_schedule, ensure_reconcile_schedule
 from starter.settings import Settings, reconcile_input
 from workflows.cadence import CadenceRecomputeWorkflow
@@ -33,8 +34,12 @@ logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
-async def build_worker(client: Client, settings: Settings, **worker_options: Any) -> AsyncIterator[Worker]:
-    """A configured worker (not yet running) whose clients are closed when the context exits."""
+async def build_worker(
+    client: Client, settings: Settings, *, workflow_config: WorkflowConfig | None = None, **worker_options: Any
+) -> AsyncIterator[Worker]:
+    """A configured worker (not yet running) whose clients are closed when the context exits. ``workflow_config``
+    overrides what the plan workflows get from ``settings`` (tests and the simulator use it)."""
+    workflow_config = workflow_config or settings.workflow_config()
     engine = make_engine(settings.database_url)
     pusher = make_pusher(
         credentials_json=settings.firebase_credentials,
@@ -77,6 +82,7 @@ async def build_worker(client: Client, settings: Settings, **worker_options: Any
         ),
         weather=weather,
         ai_daily_budget=settings.ai_daily_budget,
+        config=workflow_config,
     )
     cadence_activities = CadenceActivities(cadence=cadence, client=client)
     task_queue = worker_options.pop("task_queue", settings.task_queue)
@@ -84,7 +90,7 @@ async def build_worker(client: Client, settings: Settings, **worker_options: Any
         store=ReconcileStore(store.sessionmaker),
         client=client,
         task_queue=task_queue,
-        config=settings.workflow_config(),
+        config=workflow_config,
     )
     try:
         yield Worker(

@@ -49,6 +49,7 @@ from coaching.models import (
     SaveRescheduleInput,
     SaveRescheduleResult,
     SaveSnoozeInput,
+    WorkflowConfig,
     content_fingerprint,
 )
 from coaching.payload import build_push_message
@@ -90,6 +91,9 @@ class PlanActivities:
     weather: WeatherService | None = None
     #: AI-written notifications per athlete and local day; the rest get the template.
     ai_daily_budget: int = 3
+    #: The worker's operational settings for the plan workflows, handed to each at its loads (None: the workflow
+    #: keeps the configuration it was started with).
+    config: WorkflowConfig | None = None
 
     def __post_init__(self) -> None:
         if self.cadence is None:
@@ -107,7 +111,7 @@ class PlanActivities:
             await self.cadence.note_timezone(snapshot.user_id, snapshot.prefs.timezone, now)
             # The reconciler's record: a workflow runs for the plan and has seen the plan's status in the database.
             await self.runs.record_started([(snapshot.plan_id, snapshot.user_id, snapshot.status.value)], now)
-        return LoadPlanResult(snapshot=snapshot)
+        return LoadPlanResult(snapshot=snapshot, config=self.config)
 
     @activity.defn
     @_bad_data_is_permanent

@@ -296,6 +296,8 @@ class PlanWorkflowResult(Model):
     final_status: PlanStatus
     sent: int
     skipped: int
+    #: Why the workflow ended ("the plan is cancelled", "plan_removed: …", "plan_over: …").
+    end_reason: str = ""
 
 
 class SessionCompletedInput(Model):
@@ -389,6 +391,9 @@ class LoadPlanInput(Model):
 
 class LoadPlanResult(Model):
     snapshot: PlanSnapshot | None = None
+    #: The worker's operational settings, so a running plan follows the deployed configuration (not the one it
+    #: was started with); None from workers before that.
+    config: WorkflowConfig | None = None
 
 
 def content_fingerprint(n: PlannedNotification, tone: str, prefer_metric: bool) -> str:

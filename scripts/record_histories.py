@@ -279,6 +279,45 @@ async def record_reconciled(name: str) -> None:
         await save(name, handle)
 
 
+async def record_robust(name: str) -> None:
+    """A plan under the robust-plans patch: poison completions dropped, one a few minutes ahead of the clock
+    celebrated at once, a pause written only to the database and its resume there, deliveries side by side, and
+    the plan ending by itself 14 days after its last session."""
+    from sqlalchemy import update
+
+    from activities.db import UserCoachingPlan
+    from coaching import ids
+
+    async with recording_stack() as stack:
+
+        async def set_status(status: str) -> None:
+            async with stack.store.sessionmaker.begin() as session:
+                await session.execute(
+                    update(UserCoachingPlan).where(UserCoachingPlan.id == plan_id).values(current_status=status)
+                )
+
+        day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
+        plan_id = await tempo_plan(stack, day, 3, start_time="07:00")
+        handle = await stack.plans.start_plan(plan_id)
+        raw = stack.client.get_workflow_handle(handle.id)
+        for poison in (
+            {"ruck_id": 1, "completed_at": "9999-12-31T23:59:59+00:00"},
+            {"ruck_id": 2, "completed_at": "2026-01-01T00:00:00+00:00", "duration_seconds": 10**11},
+            None,
+        ):
+            await raw.signal(ids.SIGNAL_SESSION_COMPLETED, poison)
+        await stack.advance_to(local_to_utc(day, 8 * 60, TZ))
+        ahead = await stack.now() + timedelta(minutes=5)
+        await stack.plans.session_completed(plan_id, SessionCompletedInput(ruck_id=42, completed_at=ahead))
+        await stack.advance_to(local_to_utc(day + timedelta(days=1), 12 * 60, TZ))
+        await set_status("paused")
+        await stack.advance_to(local_to_utc(day + timedelta(days=2), 12 * 60, TZ))
+        await set_status("active")
+        await stack.advance_to(local_to_utc(day + timedelta(days=20), 12 * 60, TZ))
+        await handle.result()
+        await save(name, handle)
+
+
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
@@ -292,6 +331,8 @@ RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     "plan_athlete_changes_stored_snooze": record_athlete_changes,
     # Under the record-plan-end patch: the reconciler drives the plan, and its end is recorded for it.
     "plan_reconciled": record_reconciled,
+    # Under the robust-plans patch (poison payloads, concurrent deliveries, database pause, plans that end).
+    "plan_robust": record_robust,
 }
 
 

@@ -110,7 +110,9 @@ async def local_stack(
     )
     try:
         if run_worker:
-            async with build_worker(environment.client, settings, task_queue=task_queue, **worker_options) as w:
+            async with build_worker(
+                environment.client, settings, workflow_config=workflow_config, task_queue=task_queue, **worker_options
+            ) as w:
                 stack.workers.append(w)
                 async with w:
                     yield stack

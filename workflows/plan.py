@@ -57,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
         SessionsChangedInput,
         SnoozeInput,
         UpcomingNotification,
+        WorkflowConfig,
         content_fingerprint,
     )
     from coaching.preferences import (
@@ -100,6 +101,27 @@ _PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coef
 TERMINAL_SIGNAL_PATCH = "terminal-signal-wins"
 #: Snoozes taken before they were stored with the plan set only the workflow's state (no save_snooze activity).
 STORED_SNOOZE_PATCH = "stored-snooze"
+#: Plans from the robust-plans release on (one patch for the release's workflow changes): a completion whose values
+#: make no sense is dropped and one a few minutes ahead of the clock counts as now; deliveries run side by side (one
+#: retrying delivery holds up no other); a pause seen only in the database is read again before each reminder it
+#: holds; the worker's configuration is taken at each load; a plan with nothing left ends 14 days after its last
+#: session; a plan gone from the database at its first load ends with that reason instead of failing.
+ROBUST_PATCH = "robust-plans"
+#: A plan with nothing left to send ends this long after the morning after its last session.
+PLAN_OVER_AFTER = timedelta(days=14)
+#: What the morning after a session is (the missed follow-up's time): the plan's last notification of a session.
+_MORNING_AFTER_MINUTE = 9 * 60
+#: A completion reported this far ahead of the workflow's clock is a phone clock gone wrong, not a ruck: dropped.
+_COMPLETION_AHEAD = timedelta(days=1)
+#: Completions from before this are data errors (a year typed as 0001), as are rucks longer than _LONGEST_RUCK.
+_EARLIEST_COMPLETION = datetime(2000, 1, 1, tzinfo=UTC)
+_LONGEST_RUCK = timedelta(days=2)
+#: A failed evaluation (a bug, or data no rule handles) is tried again this much later instead of failing the task.
+_EVALUATE_RETRY = timedelta(hours=1)
+#: Failure messages stay readable in the Web UI (Temporal refuses failures over its size limit).
+_MAX_MESSAGE = 500
+#: A notification id in ``handled`` whose delivery is running (never carried through continue-as-new).
+_DELIVERING = "delivering"
 #: Workflows ending before the reconciler existed did not record their end (it learns of it by signalling them).
 RECORD_END_PATCH = "record-plan-end"
 #: Recording the end is worth a few tries, not a plan that never finishes: the reconciler catches up without it.
@@ -143,18 +165,23 @@ class CoachingPlanWorkflow:
         #: Serialises the athlete's saves, and loads with them (a deterministic asyncio lock: Temporal runs the
         #: workflow's event loop).
         self._saving = asyncio.Lock()
+        self._robust = False
+        self._config = WorkflowConfig()
+        #: Deliveries running beside the loop (robust-plans), by notification id.
+        self._deliveries: dict[str, asyncio.Task[None]] = {}
+        #: When the database was last read while the plan was paused by the database alone (robust-plans).
+        self._paused_read_at: datetime | None = None
+        self._end_reason = ""
 
     # --- run loop ----------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: PlanWorkflowInput) -> PlanWorkflowResult:
         self._plan_id = input.plan_id
-        config = input.config
-        self._timeout = timedelta(seconds=config.activity_timeout_seconds)
         self._adaptive = workflow.patched(ADAPTIVE_CADENCE_PATCH)
         self._prepare = workflow.patched(PREPARE_CONTENT_PATCH)
-        self._lead = timedelta(seconds=config.content_lead_seconds)
-        self._ai_types = frozenset(config.ai_types)
+        self._robust = workflow.patched(ROBUST_PATCH)
+        self._configure(input.config)
         if input.state is not None:
             self._state = input.state
         if self._state.started_at is None:
@@ -168,12 +195,16 @@ class CoachingPlanWorkflow:
             self._wake = False
             if self._state.needs_reload:
                 await self._reload()
+                if self._state.snapshot is None:  # robust-plans: the plan was never in the database
+                    break
             snapshot = self._state.snapshot
             assert snapshot is not None
             # Completions are recorded even when the plan just ended: the last session's ruck still counts.
             await self._record_new_completions(snapshot)
-            # A bug here fails the workflow task, which Temporal retries: a fixed deploy then carries the plan on.
-            evaluation = evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive)
+            evaluation = self._evaluate(snapshot)
+            if evaluation is None:
+                await self._sleep_until(workflow.now() + _EVALUATE_RETRY)
+                continue
             if self._state.status is PlanStatus.CANCELLED:
                 break
             if self._state.status is PlanStatus.COMPLETED:
@@ -184,39 +215,73 @@ class CoachingPlanWorkflow:
                 for action in evaluation.actions:
                     if action.notification.type in FINAL_TYPES:
                         await self._apply(snapshot, action)
+                if self._robust:
+                    # The last ruck's milestone goes at its own time, and a ruck reported within the grace period
+                    # still gets its celebration and milestone: the grace period stretches to what they need.
+                    pending = [n.send_at for n in evaluation.upcoming if n.type in FINAL_TYPES]
+                    finish = max([self._state.finish_by, *pending])
+                    if workflow.now() >= finish:
+                        if not self._deliveries:
+                            break
+                        await self._sleep_until(None)  # a delivery that finishes wakes the loop
+                        continue
+                    await self._sleep_until(min([finish, *pending]))
+                    continue
                 if workflow.now() >= self._state.finish_by:
                     break
                 await self._sleep_until(self._state.finish_by)
                 continue
+            if self._robust and self._paused_by_database_only(evaluation):
+                continue  # read the database again before skipping what the pause holds (it may be resumed there)
             if evaluation.actions:
                 for index, action in enumerate(evaluation.actions):
                     if self._wake and index > 0:
                         break  # a signal changed the plan: re-evaluate the rest (the first always goes, no starving)
                     await self._apply(snapshot, action)
-                continue
+                if not self._robust or not self._deliveries:
+                    continue
+                # The deliveries just started run beside the loop; what else is due, and when, is known now.
+                evaluation = self._evaluate(snapshot) or Evaluation()
+                if evaluation.actions:
+                    continue
             if self._adaptive and self._state.cadence_pending:
                 # After what was due (a ruck's celebration never waits for this), then re-plan with it.
                 await self._refresh_cadence(snapshot)
                 continue
             self._remember_upcoming(snapshot, evaluation)
-            if config.search_attributes:
+            if self._config.search_attributes:
                 self._publish(evaluation)
             await self._record_schedule(evaluation)
-            if self._should_continue_as_new(config.continue_as_new_after_events):
-                await workflow.wait_condition(workflow.all_handlers_finished)
+            if self._should_continue_as_new(self._config.continue_as_new_after_events):
+                await workflow.wait_condition(lambda: not self._deliveries and workflow.all_handlers_finished())
                 self._state.handled = self._prune_handled(snapshot)
                 self._drop_preparations()  # the next run prepares again what is still ahead
-                workflow.continue_as_new(PlanWorkflowInput(plan_id=self._plan_id, config=config, state=self._state))
+                workflow.continue_as_new(
+                    PlanWorkflowInput(plan_id=self._plan_id, config=self._config, state=self._state)
+                )
             wake = evaluation.next_wake
             if self._prepare and self._state.status is PlanStatus.ACTIVE:
                 prepare_at = self._start_preparations(snapshot, evaluation)
                 wake = prepare_at if wake is None or (prepare_at is not None and prepare_at < wake) else wake
+            if self._robust and not evaluation.upcoming and not self._deliveries:
+                over_at = _plan_over_at(snapshot)
+                if workflow.now() >= over_at:
+                    self._end_reason = (
+                        f"plan_over: nothing left to send {PLAN_OVER_AFTER.days} days after the morning after its "
+                        "last session"
+                    )
+                    break
+                wake = over_at if wake is None or over_at < wake else wake
             await self._sleep_until(wake)
 
+        # Deliveries still running finish first (a cancellation withdraws them; see _deliver).
+        await workflow.wait_condition(lambda: not self._deliveries)
         self._drop_preparations()
+        if not self._end_reason:
+            self._end_reason = f"the plan is {self._state.status.value}"
         if workflow.patched(RECORD_END_PATCH):
             await self._record_end()
-        if config.search_attributes:
+        if self._config.search_attributes:
             self._publish(Evaluation())
         await workflow.wait_condition(workflow.all_handlers_finished)
         return PlanWorkflowResult(
@@ -224,7 +289,36 @@ class CoachingPlanWorkflow:
             final_status=self._state.status,
             sent=self._count(LedgerStatus.SENT),
             skipped=self._count(LedgerStatus.SKIPPED, LedgerStatus.FAILED),  # everything that did not go out
+            end_reason=self._end_reason if self._robust else "",
         )
+
+    def _configure(self, config: WorkflowConfig) -> None:
+        """Apply the operational settings (from the input, then from the worker at each load: robust-plans)."""
+        self._config = config
+        self._timeout = timedelta(seconds=config.activity_timeout_seconds)
+        self._lead = timedelta(seconds=config.content_lead_seconds)
+        self._ai_types = frozenset(config.ai_types)
+
+    def _evaluate(self, snapshot: PlanSnapshot) -> Evaluation | None:
+        """The rules' decision now; None (logged) when they fail on this plan's data, so the plan waits and tries
+        again later instead of failing its workflow task over and over."""
+        try:
+            return evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive)
+        except Exception as err:  # the rules are pure: nothing here is Temporal's own
+            workflow.logger.error("plan %s: the schedule's rules failed (%r); trying again later", self._plan_id, err)
+            return None
+
+    def _paused_by_database_only(self, evaluation: Evaluation) -> bool:
+        """A pause that came from the database (no pause signal) is read again before each reminder it would skip:
+        a resume written only to the database must not go unnoticed. True when a reload was asked for."""
+        if self._state.status is not PlanStatus.PAUSED or self._state.status_signalled:
+            return False
+        due = [a.notification.due_at for a in evaluation.actions if a.decision is Decision.SKIP]
+        if not due or (self._paused_read_at is not None and self._paused_read_at >= max(due)):
+            return False
+        self._paused_read_at = workflow.now()
+        self._state.needs_reload = True
+        return True
 
     async def _sleep_until(self, wake_at: datetime | None) -> None:
         timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
@@ -274,14 +368,29 @@ class CoachingPlanWorkflow:
         # Not while an athlete's change is being saved: this load could read the row before the save and then
         # replace the snapshot the change was applied to.
         async with self._saving:
-            result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
+            try:
+                result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
+            except ActivityError as err:
+                if not self._robust or self._state.snapshot is None:
+                    raise
+                # Data the load cannot read (a permanent error): go on with what was loaded last, and say so.
+                workflow.logger.error("plan %s: reload failed for good, keeping the last load: %s", self._plan_id, err)
+                return
+        if self._robust and result.config is not None:
+            self._configure(result.config)  # the worker's settings, as deployed now
         if result.snapshot is not None and self._cadence_signals != signals_before:
             assert self._signalled_cadence is not None
             result.snapshot.cadence = self._signalled_cadence
         if result.snapshot is None:
             if self._state.snapshot is None:
-                raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
+                if not self._robust:
+                    raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
+                self._state.status = PlanStatus.CANCELLED
+                self._end_reason = f"plan_removed: plan {self._plan_id} is not in the database"
+                return
             self._state.status = PlanStatus.CANCELLED  # the plan row was deleted: stop talking about it
+            if self._robust:
+                self._end_reason = f"plan_removed: plan {self._plan_id} was deleted from the database"
             return
         if self._state.snapshot is None and self._state.snoozed_until is None:
             # A fresh run for the plan (e.g. started again after an outage) keeps the athlete's stored snooze.
@@ -318,6 +427,23 @@ class CoachingPlanWorkflow:
                 snapshot, n, action.skip_reason or "skipped"
             )
             return
+        if not self._robust:
+            await self._deliver(snapshot, n, prepared)
+            return
+        # Beside the loop: a delivery being retried (a device answering 503) holds up no other notification.
+        nid = n.notification_id
+        self._state.handled[nid] = _DELIVERING  # not due again while it runs
+        self._count_toward_cap(n, snapshot, workflow.now(), +1)  # in-flight counts: two due at once share the cap
+        task = asyncio.create_task(self._deliver(snapshot, n, prepared))
+        self._deliveries[nid] = task
+
+        def finished(_: asyncio.Task[None]) -> None:
+            self._deliveries.pop(nid, None)
+            self._wake = True  # the loop re-plans with the outcome (and the cap as it really is)
+
+        task.add_done_callback(finished)
+
+    async def _deliver(self, snapshot: PlanSnapshot, n: PlannedNotification, prepared: PreparedContent | None) -> None:
         now = workflow.now()
         # Retrying past the moment the notification stops making sense would only deliver something stale.
         budget = max(n.expires_at - now, timedelta(minutes=1))
@@ -359,14 +485,22 @@ class CoachingPlanWorkflow:
             else:
                 workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
                 try:
-                    status = await self._record_skip(snapshot, n, f"failed: {err.cause or err}"[:500], failed=True)
+                    cause = f"failed: {err.cause or err}"[:_MAX_MESSAGE]
+                    status = await self._record_skip(snapshot, n, cause, failed=True)
                 except ActivityError:
                     # Even the ledger refused (bad data): the plan goes on; both failures are in the history.
                     status = LedgerStatus.FAILED
         self._state.handled[n.notification_id] = status
-        if status is LedgerStatus.SENT and n.counts_toward_cap:
-            day = local_date(now, snapshot.prefs.timezone).isoformat()
-            self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + 1
+        if self._robust:
+            if status is not LedgerStatus.SENT:
+                self._count_toward_cap(n, snapshot, now, -1)  # counted when it started
+        elif status is LedgerStatus.SENT:
+            self._count_toward_cap(n, snapshot, now, +1)
+
+    def _count_toward_cap(self, n: PlannedNotification, snapshot: PlanSnapshot, at: datetime, by: int) -> None:
+        if n.counts_toward_cap:
+            day = local_date(at, snapshot.prefs.timezone).isoformat()
+            self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + by
 
     # --- content prepared ahead --------------------------------------------------------------------------------
 
@@ -468,9 +602,19 @@ class CoachingPlanWorkflow:
         for completion in self._state.completions:
             if completion.recorded or completion.plan_session_id is None:
                 continue
-            await self._io(
-                PlanActivities.record_completion, RecordCompletionInput(plan_id=self._plan_id, completion=completion)
-            )
+            try:
+                await self._io(
+                    PlanActivities.record_completion,
+                    RecordCompletionInput(plan_id=self._plan_id, completion=completion),
+                )
+            except ActivityError as err:
+                if not self._robust:
+                    raise
+                # The database refused it for good (bad data): the plan still counts the ruck; RuckTracker's row
+                # just does not show the link.
+                workflow.logger.error(
+                    "plan %s: completion of ruck %s not recorded: %s", self._plan_id, completion.ruck_id, err
+                )
             completion.recorded = True
 
     async def _refresh_cadence(self, snapshot: PlanSnapshot) -> None:
@@ -500,9 +644,14 @@ class CoachingPlanWorkflow:
                 nexts[n.plan_session_id] = n.send_at
         if nexts == self._state.recorded_schedule:
             return
-        await self._io(
-            PlanActivities.record_schedule, RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts)
-        )
+        try:
+            await self._io(
+                PlanActivities.record_schedule, RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts)
+            )
+        except ActivityError as err:
+            if not self._robust:
+                raise
+            workflow.logger.error("plan %s: next notification times not recorded: %s", self._plan_id, err)
         self._state.recorded_schedule = nexts
 
     # --- visibility ------------------------------------------------------------------------------------------
@@ -683,7 +832,9 @@ class CoachingPlanWorkflow:
         snapshot = self._state.snapshot
         assert snapshot is not None
         self._wake = True
-        self._remember_upcoming(snapshot, evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive))
+        evaluation = self._evaluate(snapshot)
+        if evaluation is not None:
+            self._remember_upcoming(snapshot, evaluation)
         return self.status()
 
     # --- signals and queries: they change state and wake the loop, nothing else --------------------------------
@@ -693,16 +844,27 @@ class CoachingPlanWorkflow:
         await workflow.wait_condition(lambda: self._state.snapshot is not None)
         snapshot = self._state.snapshot
         assert snapshot is not None
+        if not isinstance(input, SessionCompletedInput):  # a signal sent by name with no (or another) payload
+            workflow.logger.warning("plan %s: completion signal without a completion dropped", self._plan_id)
+            return
         if any(c.ruck_id == input.ruck_id for c in self._state.completions):
             return  # the same ruck reported again (retry, second completion path): celebrated once
-        # A ruck counts for the day it started on (one that crosses midnight is not the next day's).
-        started = input.started_at or (
-            input.completed_at - timedelta(seconds=input.duration_seconds) if input.duration_seconds else None
-        )
-        anchor = started or input.completed_at
-        matched = match_completion(snapshot, self._state.completions, anchor, input.plan_session_id)
-        self._state.completions.append(
-            Completion(
+        if self._robust:
+            sane = _sane_completion(input, workflow.now())
+            if isinstance(sane, str):
+                workflow.logger.warning(
+                    "plan %s: completion of ruck %s dropped: %s", self._plan_id, input.ruck_id, sane
+                )
+                return
+            input = sane
+        try:
+            # A ruck counts for the day it started on (one that crosses midnight is not the next day's).
+            started = input.started_at or (
+                input.completed_at - timedelta(seconds=input.duration_seconds) if input.duration_seconds else None
+            )
+            anchor = started or input.completed_at
+            matched = match_completion(snapshot, self._state.completions, anchor, input.plan_session_id)
+            completion = Completion(
                 ruck_id=input.ruck_id,
                 completed_at=input.completed_at,
                 received_at=max(workflow.now(), input.completed_at),
@@ -713,7 +875,11 @@ class CoachingPlanWorkflow:
                 distance_km=input.distance_km,
                 duration_seconds=input.duration_seconds,
             )
-        )
+        except (ArithmeticError, ValueError, TypeError) as err:
+            # No payload may stop a plan: one the rules cannot place is dropped (a raise would fail every task).
+            workflow.logger.warning("plan %s: completion of ruck %s dropped: %r", self._plan_id, input.ruck_id, err)
+            return
+        self._state.completions.append(completion)
         self._state.cadence_pending = True
         self._wake = True
 
@@ -750,6 +916,9 @@ class CoachingPlanWorkflow:
     @workflow.signal
     def cadence_updated(self, input: CadenceUpdatedInput) -> None:
         """The nightly analysis (or `coach cadence analyze`) learned a new window: re-plan with it."""
+        if not isinstance(input, CadenceUpdatedInput):
+            workflow.logger.warning("plan %s: cadence signal without a cadence dropped", self._plan_id)
+            return
         self._signalled_cadence = input.cadence
         self._cadence_signals += 1
         if self._state.snapshot is not None:
@@ -769,6 +938,50 @@ class CoachingPlanWorkflow:
             skipped=self._count(LedgerStatus.SKIPPED),
             snoozed_until=active_snooze(self._state, workflow.now()),
         )
+
+
+def _sane_completion(input: SessionCompletedInput, now: datetime) -> SessionCompletedInput | str:
+    """The completion as the plan takes it (robust-plans), or why it is dropped.
+
+    A ``completed_at`` a little ahead of the workflow's clock (a phone clock a few minutes fast) counts as now, so the
+    celebration is not held back; one a day or more ahead, or before 2000, is a data error. A start or duration
+    that makes no sense (after the end, longer than two days) is left out; the ruck still counts.
+    """
+    completed = input.completed_at
+    if completed > now + _COMPLETION_AHEAD:
+        return f"completed_at {completed.isoformat()} is more than a day ahead of now"
+    if completed < _EARLIEST_COMPLETION:
+        return f"completed_at {completed.isoformat()} is before {_EARLIEST_COMPLETION.year}"
+    changes: dict[str, object] = {}
+    if completed > now:
+        changes["completed_at"] = completed = now
+    started = input.started_at
+    if started is not None and not completed - _LONGEST_RUCK <= started <= completed:
+        changes["started_at"] = None
+    duration = input.duration_seconds
+    if duration is not None and duration > _LONGEST_RUCK.total_seconds():
+        changes["duration_seconds"] = None
+    distance = input.distance_km
+    if distance is not None and not 0 <= distance <= 1_000:  # (NaN fails both comparisons)
+        changes["distance_km"] = None
+    return input.model_copy(update=changes) if changes else input
+
+
+def _plan_over_at(snapshot: PlanSnapshot) -> datetime:
+    """When a plan with nothing left to send ends (robust-plans): 14 days after the morning after its last session
+    (or after its creation, without dated sessions)."""
+    days = [s.scheduled_date for s in snapshot.sessions if s.scheduled_date is not None]
+    last = snapshot.created_at
+    if days:
+        try:
+            morning_after = local_to_utc(max(days) + timedelta(days=1), _MORNING_AFTER_MINUTE, snapshot.prefs.timezone)
+        except (ArithmeticError, ValueError):
+            morning_after = snapshot.created_at
+        last = max(last, morning_after)
+    try:
+        return last + PLAN_OVER_AFTER
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 def _check(rule: Callable[..., _Out], *args: object) -> _Out:
