@@ -294,3 +294,23 @@ async def test_a_ruck_reported_within_the_grace_period_gets_its_celebration_and_
     (milestone,) = await sent(stack, plan_id, "plan_milestone_alert")
     # At its own time (2 min after the celebration), past the 3-minute grace period that began at `complete`.
     assert milestone.sent_at is not None and milestone.sent_at > local_to_utc(day, 8 * 60 + 3, NY)
+
+
+async def test_a_ruck_id_beyond_the_columns_range_is_celebrated_and_not_retried_forever(stack: Stack) -> None:
+    """RuckTracker's ids are 32-bit: a ruck id of 3e9 cannot be written to plan_sessions.session_id (PostgreSQL
+    refuses it). That refusal is permanent: the plan celebrates the ruck, and its next reminders still go out."""
+    plan_id, day = await plan(stack, (0, "07:00"), (1, "07:00"))
+    handle = await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day, 8 * 60, NY))
+    big = SessionCompletedInput(ruck_id=3_000_000_000, completed_at=local_to_utc(day, 7 * 60 + 55, NY))
+    await stack.plans.session_completed(plan_id, big)
+    await stack.advance_to(local_to_utc(day + timedelta(days=1), 6 * 60 + 30, NY))
+    assert len(await sent(stack, plan_id, "plan_completion_celebration")) == 1
+    assert [r.local_date for r in await sent(stack, plan_id, "plan_morning_hype")][-1] == day + timedelta(days=1)
+    history = await handle.fetch_history()
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert max(attempts) == 1  # nothing was retried
