@@ -24,6 +24,7 @@ from activities.reconcile_store import ReconcileStore
 from activities.store import Store
 from activities.weather import WeatherService
 from coaching.models import WorkflowConfig
+from coaching.timeutil import pin_tzdata
 from starter.schedules import ensure_cadence_schedule, ensure_reconcile_schedule
 from starter.settings import Settings, reconcile_input
 from workflows.cadence import CadenceRecomputeWorkflow
@@ -40,6 +41,7 @@ async def build_worker(
     """A configured worker (not yet running) whose clients are closed when the context exits. ``workflow_config``
     overrides what the plan workflows get from ``settings`` (tests and the simulator use it)."""
     workflow_config = workflow_config or settings.workflow_config()
+    pin_tzdata()  # the same zone data on every worker, so a replay computes the same times
     engine = make_engine(settings.database_url)
     pusher = make_pusher(
         credentials_json=settings.firebase_credentials,

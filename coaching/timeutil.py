@@ -20,6 +20,22 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def pin_tzdata() -> str:
+    """Read time zones from the pinned ``tzdata`` package only, never from the host's ``/usr/share/zoneinfo``.
+
+    Every worker (and a replay of a plan's history) then computes the same local times, whatever its image's OS
+    data: a rebuild cannot move a replayed time. Called once by each entry point (worker, CLI, API, tests) before
+    any zone is loaded; returns the tzdata version in use.
+    """
+    import importlib.metadata
+    import zoneinfo
+
+    if zoneinfo.TZPATH:
+        zoneinfo.reset_tzpath(to=())
+        zone.cache_clear()
+    return importlib.metadata.version("tzdata")
+
+
 def validate_timezone(name: str) -> str:
     """Return ``name`` if it is an IANA zone this machine knows, else raise ValueError naming it."""
     if not isinstance(name, str) or not name or name != name.strip():

@@ -649,6 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from coaching.timeutil import pin_tzdata
+
+    pin_tzdata()
     args = build_parser().parse_args(argv)
     try:
         settings = get_settings()

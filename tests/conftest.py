@@ -27,11 +27,14 @@ from activities.database import make_engine, make_sessionmaker
 from activities.db import Base
 from activities.migrate import upgrade_database
 from activities.store import Store
+from coaching.timeutil import pin_tzdata
 from starter.sandbox import start_environment
 from tests import rucktracker
 from tests.fakes.fcm import FakeFcm
 
 POSTGRES_URL = os.environ.get("COACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+pin_tzdata()  # as every entry point does: zones from the pinned tzdata package, not the host
 
 # Why PostgreSQL was unreachable, kept so later tests skip at once instead of waiting for the timeout again.
 _postgres_unavailable: list[str] = []

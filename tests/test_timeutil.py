@@ -108,3 +108,20 @@ def test_clock_minute_reads_what_minute_label_writes(minute: int) -> None:
 def test_clock_minute_refuses_what_is_not_hh_mm(clock: str) -> None:
     with pytest.raises(ValueError):
         clock_minute(clock)
+
+
+def test_zones_come_from_the_pinned_tzdata_package() -> None:
+    """A replay must compute the times the original run did: zone data is the pinned package's, not the host's."""
+    import importlib.metadata
+    import re
+    import zoneinfo
+    from pathlib import Path
+
+    from coaching.timeutil import pin_tzdata, zone
+
+    assert pin_tzdata() == importlib.metadata.version("tzdata")
+    assert zoneinfo.TZPATH == ()
+    pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
+    pinned = re.search(r'"tzdata==([^"]+)"', pyproject)
+    assert pinned is not None and pinned.group(1) == importlib.metadata.version("tzdata")
+    assert zone("America/New_York").key == "America/New_York"
