@@ -5,29 +5,45 @@ service token and, for the readiness probe, the :class:`Store`); nothing is read
 tests and ``coach run`` wire it the same way. :func:`make_server` serves it with uvicorn.
 
 Every error is JSON of one shape, ``{"error": {"code": ..., "message": ..., "fields": [...]}}``: validation
-problems are 422 ``invalid_request`` (each with the field it concerns), a plan without a workflow is 404
-``plan_not_found``, a plan whose workflow has ended is 409 ``plan_closed``, and a Temporal outage is 503
-``temporarily_unavailable`` (safe to retry: every write is idempotent by plan id or ruck id).
+problems are 422 ``invalid_request`` (each with the field it concerns; a value the database refuses too), a plan
+without a workflow is 404 ``plan_not_found``, a plan whose workflow has ended is 409 ``plan_closed``, a body over
+the limit is 413 ``request_too_large``, and an outage of Temporal or the database is 503 ``temporarily_unavailable``
+(safe to retry: every write is idempotent by plan id or ruck id).
+
+The edges: every input is bounded (:mod:`starter.bounds`); a request is authenticated from its headers before any
+of its body is read, and its body is limited (by ``Content-Length`` and by counting what arrives); an error echoes
+at most :data:`MAX_ECHO_CHARS` characters of any value and lists at most :data:`MAX_FIELD_ERRORS` fields; nothing
+echoed or logged carries a control character (a NUL byte, a line break) or database parameters.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import re
+import traceback
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Any, TypeVar, cast
 
 import uvicorn
 from fastapi import Depends, FastAPI, Path, Request, status
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowQueryFailedError,
@@ -40,8 +56,18 @@ from temporalio.service import RPCError
 from activities.analytics_store import AnalyticsStore
 from activities.store import Store
 from coaching.ids import plan_workflow_id
-from coaching.models import PlanStatusResult, SessionCompletedInput
+from coaching.models import AwareDatetime, PlanStatusResult, SessionCompletedInput
 from coaching.preferences import ChangeRejected
+from starter.bounds import (
+    MAX_DISTANCE_KM,
+    MAX_DURATION_SECONDS,
+    MAX_ID,
+    MAX_REASON_LENGTH,
+    MAX_RUCK_DURATION,
+    OutOfBounds,
+    check_text,
+    check_time,
+)
 from starter.client import PlanEndedError, PlanNotFoundError, PlanNotifications, PlanWorkflowClosedError
 
 logger = logging.getLogger(__name__)
@@ -49,12 +75,16 @@ logger = logging.getLogger(__name__)
 API_TITLE = "RuckTracker coaching-plan notifications"
 API_VERSION = "1.0.0"
 
-#: Ids are PostgreSQL bigints: a larger number would only fail later, inside an activity that retries forever.
-MAX_ID = 2**63 - 1
 #: How long one readiness check may take before that part counts as down.
 READY_TIMEOUT_SECONDS = 3.0
-#: A reason ends up in workflow history: bounded, so one request cannot bloat it.
-MAX_REASON_LENGTH = 500
+#: The largest request body read (``COACH_API_MAX_BODY_BYTES``); the API's bodies are a few hundred bytes.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: At most this many characters of any input value are echoed in an error (then "…").
+MAX_ECHO_CHARS = 100
+#: At most this many field errors are listed in one answer; its message says how many more there were.
+MAX_FIELD_ERRORS = 20
+#: No message in an error is longer (the service's own are far shorter; this bounds whatever else gets in).
+MAX_MESSAGE_CHARS = 1000
 
 _T = TypeVar("_T")
 #: Where a refused change's field is in the request, when it is not ``body.<field>``.
@@ -68,16 +98,52 @@ _REQUEST_FIELDS = {
 PlanId = Annotated[int, Path(gt=0, le=MAX_ID, description="The `user_coaching_plans` id")]
 
 
+def _bounded_time(value: datetime) -> datetime:
+    try:
+        return check_time(value, "")
+    except OutOfBounds as err:
+        raise ValueError(err.reason) from None
+
+
+def _plain_text(value: str) -> str:
+    try:
+        return check_text(value, "")
+    except OutOfBounds as err:
+        raise ValueError(err.reason) from None
+
+
+#: A time in the bounds of :func:`starter.bounds.check_time` (an offset within ±18:00, from 2000 to before 2100).
+BoundedTime = AfterValidator(_bounded_time)
+#: Free text of valid Unicode without control characters (see :func:`starter.bounds.check_text`).
+PlainText = AfterValidator(_plain_text)
+
+
 # ---- request and response bodies --------------------------------------------------------------------------
 
 
 class SessionCompletedRequest(SessionCompletedInput):
-    """A completed ruck (:class:`SessionCompletedInput`), with the bounds an HTTP client must respect."""
+    """A completed ruck (:class:`SessionCompletedInput`), with the bounds of :mod:`starter.bounds`. (Its end may
+    be up to a day ahead of the service's clock; one ahead of it is taken as ending now.)"""
 
     model_config = ConfigDict(allow_inf_nan=False)
 
     ruck_id: int = Field(gt=0, le=MAX_ID)
+    completed_at: Annotated[AwareDatetime, BoundedTime]
+    started_at: Annotated[AwareDatetime, BoundedTime] | None = None
     plan_session_id: int | None = Field(default=None, gt=0, le=MAX_ID)
+    distance_km: float | None = Field(default=None, ge=0, le=MAX_DISTANCE_KM)
+    duration_seconds: int | None = Field(default=None, ge=0, le=MAX_DURATION_SECONDS)
+
+    @field_validator("started_at")
+    @classmethod
+    def _before_the_end(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        end = info.data.get("completed_at")  # absent when it was invalid itself
+        if value is not None and isinstance(end, datetime):
+            if value > end:
+                raise ValueError("must not be after completed_at")
+            if end - value > MAX_RUCK_DURATION:
+                raise ValueError(f"must be at most {MAX_RUCK_DURATION.days} days before completed_at")
+        return value
 
 
 class ReasonRequest(BaseModel):
@@ -85,7 +151,7 @@ class ReasonRequest(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    reason: str = Field(default="", max_length=MAX_REASON_LENGTH)
+    reason: Annotated[str, PlainText] = Field(default="", max_length=MAX_REASON_LENGTH)
 
 
 class StartedResponse(BaseModel):
@@ -124,14 +190,33 @@ class HealthResponse(BaseModel):
 
 
 class ApiError(Exception):
-    """An error answered as ``{"error": {"code", "message"}}`` with ``status_code``."""
+    """An error answered as ``{"error": {"code", "message", "fields"}}`` with ``status_code``."""
 
-    def __init__(self, status_code: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        fields: list[FieldError] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.headers = headers
+        self.fields = fields
+
+
+#: Characters never echoed or logged: controls (NUL, line breaks, escape), lone surrogates, line/paragraph separators.
+_UNPRINTABLE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
+
+def printable(value: str, limit: int = MAX_ECHO_CHARS) -> str:
+    """``value`` cut to ``limit`` characters (then "…") with every control character (NUL, a line break, a lone
+    surrogate) replaced by U+FFFD: safe to echo in an answer or to write into a log line."""
+    cut = value if len(value) <= limit else value[: limit - 1] + "…"
+    return "".join("\ufffd" if unicodedata.category(c) in _UNPRINTABLE else c for c in cut)
 
 
 def _error(
@@ -141,19 +226,36 @@ def _error(
     fields: list[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = ErrorResponse(error=ErrorBody(code=code, message=message, fields=fields))
+    if fields is not None:
+        fields = [
+            FieldError(field=printable(f.field, MAX_MESSAGE_CHARS), message=printable(f.message, MAX_MESSAGE_CHARS))
+            for f in fields
+        ]
+    body = ErrorResponse(error=ErrorBody(code=code, message=printable(message, MAX_MESSAGE_CHARS), fields=fields))
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status_code, headers=headers)
+
+
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while the body is read, once more of it arrived than the limit (FastAPI lets it through as is)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body is larger than {limit:,} bytes", {"Connection": "close"})
 
 
 _HTTP_CODES = {
     status.HTTP_404_NOT_FOUND: "not_found",
     status.HTTP_405_METHOD_NOT_ALLOWED: "method_not_allowed",
+    status.HTTP_413_CONTENT_TOO_LARGE: "request_too_large",
 }
 
 _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or wrong service token"},
+    413: {"model": ErrorResponse, "description": "The body is over the limit (`request_too_large`)"},
     422: {"model": ErrorResponse, "description": "Invalid request (`invalid_request`, with the fields)"},
-    503: {"model": ErrorResponse, "description": "Temporal unreachable (`temporarily_unavailable`); retry"},
+    503: {
+        "model": ErrorResponse,
+        "description": "Temporal or the database unreachable (`temporarily_unavailable`); retry",
+    },
 }
 _PLAN_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_ERROR_RESPONSES,
@@ -163,8 +265,9 @@ _PLAN_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _field_error(error: Mapping[str, Any]) -> FieldError:
-    """One pydantic/FastAPI error as ``{field, message}``, in the client's terms."""
-    location = [str(part) for part in error.get("loc", ())]
+    """One pydantic/FastAPI error as ``{field, message}``, in the client's terms, echoing no more than
+    :data:`MAX_ECHO_CHARS` characters of the input (a location can be an unknown key of the body, too)."""
+    location = [printable(str(part)) for part in error.get("loc", ())]
     message = str(error.get("msg", "invalid"))
     if error.get("type") == "json_invalid":
         # FastAPI locates a JSON syntax error by its character offset ("body", 15): the body is what is wrong.
@@ -172,20 +275,84 @@ def _field_error(error: Mapping[str, Any]) -> FieldError:
         context = error.get("ctx")
         why = context.get("error") if isinstance(context, Mapping) else None
         return FieldError(field="body", message=f"not valid JSON at character {offset}" + (f": {why}" if why else ""))
+    value = error.get("input")
+    if isinstance(value, str) and len(value) > MAX_ECHO_CHARS:
+        # A validator's message may quote the value (as is or as its repr): only its beginning is echoed.
+        short = value[: MAX_ECHO_CHARS - 1] + "…"
+        message = message.replace(repr(value), repr(short)).replace(value, short)
     # pydantic prefixes the message of a ValueError raised by a validator; the reason alone reads better.
     return FieldError(field=".".join(location), message=message.removeprefix("Value error, "))
+
+
+def _logged(exc: BaseException) -> str:
+    """What a log line says about an error: its type, and for a database error its SQLSTATE, never its text (that
+    holds the statement's parameters: the request's values, maybe a NUL byte or personal data)."""
+    if isinstance(exc, DBAPIError):
+        state = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+        return f"{type(exc).__name__} ({type(exc.orig).__name__}" + (f", SQLSTATE {state})" if state else ")")
+    return printable(f"{type(exc).__name__}: {exc}", MAX_MESSAGE_CHARS)
+
+
+def _caused_by_input(err: DBAPIError) -> bool:
+    """Whether the database refused the request's values (SQLSTATE class 22, a data exception such as a NUL byte,
+    a value too long or out of range; class 23, a constraint such as a CHECK) rather than being out of reach."""
+    if isinstance(err, DataError | IntegrityError):
+        return True
+    state = getattr(err.orig, "sqlstate", None) or getattr(err.orig, "pgcode", None)
+    return isinstance(state, str) and state[:2] in ("22", "23")
+
+
+def _refused(err: DBAPIError, field: str, columns: Mapping[str, str]) -> ApiError:
+    """422 naming the request field whose value the database refused: the one whose column the error names (its
+    column or constraint, e.g. ``coach_notification_events_occurred_at_check``), else ``field``."""
+    cause = getattr(err.orig, "__cause__", None)
+    named = " ".join(
+        str(part)
+        for part in (getattr(cause, "column_name", None), getattr(cause, "constraint_name", None), err.orig)
+        if part
+    )
+    # A whole column name, not part of another word ("event" is not in "coach_notification_events").
+    candidates = {
+        name for column, name in columns.items() if re.search(rf"(?<![a-z0-9]){re.escape(column)}(?![a-z0-9])", named)
+    }
+    problem = FieldError(
+        field=candidates.pop() if len(candidates) == 1 else field,
+        message="the database refused this value (out of range, invalid characters or a constraint)",
+    )
+    return ApiError(422, "invalid_request", "the request is invalid (1 problem)", fields=[problem])
+
+
+@contextlib.contextmanager
+def database_input(field: str, columns: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Around a store call that carries the request's values: a value the database refuses is 422 naming ``field``
+    (or the field of the column the refusal names, by ``columns``), never 503 "retry later"."""
+    try:
+        yield
+    except DBAPIError as err:
+        if not _caused_by_input(err):
+            raise
+        raise _refused(err, field, columns or {}) from None
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     async def validation(_: Request, exc: Exception) -> JSONResponse:
         errors = cast(RequestValidationError, exc).errors()
-        fields = [_field_error(e) for e in errors]
-        noun = "problem" if len(fields) == 1 else "problems"
-        return _error(422, "invalid_request", f"the request is invalid ({len(fields)} {noun})", fields)
+        fields = [_field_error(e) for e in errors[:MAX_FIELD_ERRORS]]
+        count = len(errors)
+        summary = f"{count} problem" if count == 1 else f"{count} problems"
+        if count > MAX_FIELD_ERRORS:
+            summary += f"; the first {MAX_FIELD_ERRORS} are listed … and {count - MAX_FIELD_ERRORS} more"
+        return _error(422, "invalid_request", f"the request is invalid ({summary})", fields)
 
     async def api_error(_: Request, exc: Exception) -> JSONResponse:
         err = cast(ApiError, exc)
-        return _error(err.status_code, err.code, err.message, headers=err.headers)
+        return _error(err.status_code, err.code, err.message, err.fields, headers=err.headers)
+
+    async def out_of_bounds(_: Request, exc: Exception) -> JSONResponse:
+        # A bound checked by the Python client against its clock (e.g. a ruck's end more than a day ahead).
+        err = cast(OutOfBounds, exc)
+        field = FieldError(field=_REQUEST_FIELDS.get(err.field, f"body.{err.field}"), message=err.reason)
+        return _error(422, "invalid_request", "the request is invalid (1 problem)", [field])
 
     async def plan_not_found(_: Request, exc: Exception) -> JSONResponse:
         return _error(404, "plan_not_found", str(exc))
@@ -213,15 +380,24 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     async def temporal_unavailable(request: Request, exc: Exception) -> JSONResponse:
         # A connection or server problem, not the request's fault: the client retries (the writes are idempotent).
-        logger.warning("%s %s: Temporal call failed: %r", request.method, request.url.path, exc)
+        logger.warning("%s %s: Temporal call failed: %s", request.method, _path(request), _logged(exc))
         return _error(503, "temporarily_unavailable", "the workflow service is unavailable; retry later")
 
-    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        logger.warning("%s %s: database call failed: %r", request.method, request.url.path, exc)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, DBAPIError) and _caused_by_input(exc):
+            # Refused by the database, not out of reach: retrying would fail the same way. (Routes name the field
+            # with database_input; this is for a store call that does not.)
+            return await api_error(request, _refused(exc, "request", {}))
+        logger.warning("%s %s: database call failed: %s", request.method, _path(request), _logged(exc))
         return _error(503, "temporarily_unavailable", "the database is unavailable; retry later")
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        # The frames (source lines of the code) as they are; the errors' own messages, which may quote the request,
+        # each on one line and printable.
+        frames = "".join(traceback.format_tb(exc.__traceback__)).rstrip("\n")
+        cause = exc.__cause__ or exc.__context__
+        why = _logged(exc) + (f" (from {_logged(cause)})" if cause is not None else "")
+        logger.error("%s %s failed: %s\n%s", request.method, _path(request), why, frames)
         return _error(500, "internal_error", "an unexpected error occurred")
 
     app.add_exception_handler(RequestValidationError, validation)
@@ -230,6 +406,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PlanWorkflowClosedError, plan_closed)
     app.add_exception_handler(PlanEndedError, plan_closed)
     app.add_exception_handler(ChangeRejected, change_rejected)
+    app.add_exception_handler(OutOfBounds, out_of_bounds)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for temporal_error in (
         RPCError,
@@ -243,8 +420,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     ):
         app.add_exception_handler(temporal_error, temporal_unavailable)
     # A database outage (a driver error, or no connection at all) is not the request's fault either.
-    for database_error in (DBAPIError, ConnectionError):
-        app.add_exception_handler(database_error, database_unavailable)
+    for database_failure in (DBAPIError, ConnectionError):
+        app.add_exception_handler(database_failure, database_error)
     app.add_exception_handler(Exception, unexpected)
 
 
@@ -260,15 +437,39 @@ class ApiContext:
     store: Store | None = None
     #: The shared secret of the athletes' JWTs (Supabase); None: the athlete endpoints answer 503.
     jwt_secret: str | None = None
+    #: When set, an athlete's JWT must carry this ``iss`` / ``aud`` / ``role`` (see :mod:`starter.api_athlete`).
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_role: str | None = None
+    #: The largest request body read; a larger one is 413.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
 
 def _context(request: Request) -> ApiContext:
     return cast(ApiContext, request.app.state.context)
 
 
+def _path(request: Request) -> str:
+    """The request's path for a log line (it is decoded: it may hold any character)."""
+    return printable(request.url.path, 200)
+
+
+_Authenticator = Callable[[Request, HTTPAuthorizationCredentials | None], Any]
+#: The dependencies that authenticate a request from its headers (the service token, an athlete's JWT).
+#: :class:`RequestEdges` runs a route's before any of the body is read.
+_AUTHENTICATORS: set[Callable[..., Any]] = set()
+
+
+def authenticator(check: _Authenticator) -> _Authenticator:
+    """Register ``check`` (a dependency of ``(request, credentials)``) to be run before the body is read."""
+    _AUTHENTICATORS.add(check)
+    return check
+
+
 _bearer = HTTPBearer(auto_error=False, description="The core API's service token")
 
 
+@authenticator
 def _service(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> ApiContext:
@@ -283,6 +484,96 @@ def _service(
 
 
 Service = Annotated[ApiContext, Depends(_service)]
+
+
+def _authenticator_of(dependant: Dependant) -> _Authenticator | None:
+    for dependency in dependant.dependencies:
+        if dependency.call in _AUTHENTICATORS:
+            return cast(_Authenticator, dependency.call)
+        if (found := _authenticator_of(dependency)) is not None:
+            return found
+    return None
+
+
+class RequestEdges:
+    """ASGI middleware in front of the routes: authentication first, then the body's size, before any of it is read.
+
+    FastAPI reads and parses a route's body before it runs the route's dependencies, so a request that carries a
+    large body would be read whole before its missing token is noticed. Here the route's authentication dependency
+    (see :func:`authenticator`) runs on the headers alone and a refusal is answered at once; then a
+    ``Content-Length`` over the limit is 413, and a body sent without one is counted as it arrives (413 once past
+    the limit). An answer given before the body was read closes the connection, so the rest is never received.
+    The dependencies still run in the route (and document the security in the OpenAPI document).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        application = cast(FastAPI, scope["app"])
+        context = cast(ApiContext, application.state.context)
+        headers = Headers(scope=scope)
+        carries_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+        close = {"Connection": "close"} if carries_body else {}
+        check = _route_authenticator(application, scope)
+        if check is not None:
+            request = Request(scope)  # no receive channel: nothing here can read the body
+            try:
+                check(request, await _bearer(request))
+            except ApiError as err:
+                await _error(err.status_code, err.code, err.message, headers={**(err.headers or {}), **close})(
+                    scope, receive, send
+                )
+                return
+        limit = context.max_body_bytes
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            too_large = _BodyTooLarge(limit)
+            await _error(413, "request_too_large", str(too_large.detail), headers=close)(scope, receive, send)
+            return
+
+        received = 0
+        started = False
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge(limit)
+            return message
+
+        async def send_tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive_within_limit, send_tracked)
+        except _BodyTooLarge as err:  # read outside a route (whose handler answers it): answer here
+            if started:
+                raise
+            await _error(413, "request_too_large", str(err.detail), headers=err.headers)(scope, receive, send)
+
+
+def _guard(app: FastAPI, routes: list[BaseRoute]) -> None:
+    """Remember which of ``routes`` (all the application's, included routers' too) authenticate, and how, for
+    :class:`RequestEdges` (FastAPI keeps an included router's routes behind a router object of its own)."""
+    guarded = [(r, _authenticator_of(r.dependant)) for r in routes if isinstance(r, APIRoute)]
+    app.state.guarded_routes = [(route, check) for route, check in guarded if check is not None]
+
+
+def _route_authenticator(application: FastAPI, scope: Scope) -> _Authenticator | None:
+    """The authentication of the route that will serve this request, if it has one."""
+    guarded: list[tuple[APIRoute, _Authenticator]] = application.state.guarded_routes
+    for route, check in guarded:
+        if route.matches(scope)[0] is Match.FULL:
+            return check
+    return None
 
 
 async def _signal(
@@ -322,6 +613,7 @@ def _build_app() -> FastAPI:
         ),
     )
     _install_error_handlers(app)
+    app.add_middleware(RequestEdges)
 
     @app.get("/healthz", response_model=HealthResponse, tags=["operations"])
     async def healthz() -> HealthResponse:
@@ -356,8 +648,11 @@ def _build_app() -> FastAPI:
     async def start_plan(plan_id: PlanId, context: Service) -> StartedResponse:
         """Start the plan's workflow; starting a plan whose workflow runs returns the running one. A plan that is
         not in the database is 404 (its workflow would only fail)."""
-        if context.store is not None and await AnalyticsStore(context.store.sessionmaker).plan_owner(plan_id) is None:
-            raise ApiError(404, "plan_not_found", f"plan {plan_id} is not in the database")
+        if context.store is not None:
+            with database_input("path.plan_id"):
+                owner = await AnalyticsStore(context.store.sessionmaker).plan_owner(plan_id)
+            if owner is None:
+                raise ApiError(404, "plan_not_found", f"plan {plan_id} is not in the database")
         handle = await context.plans.start_plan(plan_id)
         return StartedResponse(plan_id=plan_id, workflow_id=handle.id, run_id=handle.result_run_id)
 
@@ -410,6 +705,7 @@ def _build_app() -> FastAPI:
 
     app.include_router(athlete_routes)
     app.include_router(preference_routes)
+    _guard(app, [*app.router.routes, *athlete_routes.routes, *preference_routes.routes])
     return app
 
 
@@ -440,17 +736,36 @@ async def _temporal_ping(plans: PlanNotifications) -> None:
 
 
 def create_app(
-    plans: PlanNotifications, *, service_token: str, store: Store | None = None, jwt_secret: str | None = None
+    plans: PlanNotifications,
+    *,
+    service_token: str,
+    store: Store | None = None,
+    jwt_secret: str | None = None,
+    jwt_issuer: str | None = None,
+    jwt_audience: str | None = None,
+    jwt_role: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     """The HTTP API over ``plans``; service endpoints require ``service_token``, ``/readyz`` pings ``store``.
 
-    Athlete endpoints (``/v1/me/...``) verify the athletes' JWTs with ``jwt_secret``.
+    Athlete endpoints (``/v1/me/...``) verify the athletes' JWTs with ``jwt_secret``; when ``jwt_issuer``,
+    ``jwt_audience`` or ``jwt_role`` is given, a token must carry that ``iss``, ``aud`` or ``role``. A request body
+    over ``max_body_bytes`` is 413.
     """
     if len(service_token) < 16:
         raise ValueError("service_token: at least 16 characters (set COACH_SERVICE_TOKEN)")
+    if max_body_bytes < 1:
+        raise ValueError("max_body_bytes: at least 1 (set COACH_API_MAX_BODY_BYTES)")
     app = _build_app()
     app.state.context = ApiContext(
-        plans=plans, service_token=service_token.encode(), store=store, jwt_secret=jwt_secret
+        plans=plans,
+        service_token=service_token.encode(),
+        store=store,
+        jwt_secret=jwt_secret,
+        jwt_issuer=jwt_issuer or None,
+        jwt_audience=jwt_audience or None,
+        jwt_role=jwt_role or None,
+        max_body_bytes=max_body_bytes,
     )
     return app
 

@@ -2,9 +2,11 @@
 
 Athletes authenticate with the JWT their Supabase session carries: ``Authorization: Bearer <JWT>``, HS256 with
 the project's shared secret (``jwt_secret`` of :func:`starter.api.create_app`). ``exp`` and ``sub`` (the user
-id, a UUID) are required; ``aud`` must be ``authenticated`` when the token has one. A bad token is 401
-``unauthorized`` naming the reason (the token itself is never echoed); without a configured secret every athlete
-endpoint is 503 ``not_configured``.
+id, a UUID) are required. When configured (``COACH_JWT_ISSUER``, ``COACH_JWT_AUDIENCE``, ``COACH_JWT_ROLE``), ``iss``,
+``aud`` and ``role`` are required too and must match (Supabase: ``iss`` ``https://<project>.supabase.co/auth/v1``,
+``aud`` and ``role`` ``authenticated``); without a configured audience, ``aud`` must be ``authenticated`` when the
+token has one. A bad token is 401 ``unauthorized`` naming the reason (the token itself is never echoed); without a
+configured secret every athlete endpoint is 503 ``not_configured``.
 
 An athlete only ever sees their own plans and notifications: anything else is 404, exactly as if it did not exist.
 """
@@ -24,15 +26,20 @@ from activities.analytics_store import AnalyticsStore
 from activities.store import Store
 from coaching.models import LedgerStatus, PlanStatusResult
 from starter.api import (
-    MAX_ID,
     ApiContext,
     ApiError,
+    BoundedTime,
     ErrorResponse,
+    FieldError,
+    PlainText,
     Service,
     _context,
+    authenticator,
+    database_input,
 )
+from starter.bounds import MAX_CLOCK_AHEAD, MAX_ID, OutOfBounds, check_time
 
-#: Supabase's audience for signed-in users.
+#: Supabase's audience for signed-in users (checked when the token has an ``aud`` and none is configured).
 AUDIENCE = "authenticated"
 MAX_NOTIFICATION_ID_LENGTH = 200
 #: Ledger statuses of notifications that never reached a device. ('scheduled' counts as sent: a push can land
@@ -46,6 +53,7 @@ _bearer = HTTPBearer(auto_error=False, description="The athlete's Supabase acces
 
 _ATHLETE_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorResponse, "description": "Missing or invalid athlete token (`unauthorized`)"},
+    413: {"model": ErrorResponse, "description": "The body is over the limit (`request_too_large`)"},
     422: {"model": ErrorResponse, "description": "Invalid request (`invalid_request`, with the fields)"},
     503: {"model": ErrorResponse, "description": "No JWT secret configured (`not_configured`) or Temporal down"},
 }
@@ -60,7 +68,8 @@ class NotificationEventRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     event: NotificationEventName
-    occurred_at: AwareDatetime | None = None
+    #: At most a day ahead of the service's clock (a device's clock may be fast).
+    occurred_at: Annotated[AwareDatetime, BoundedTime] | None = None
 
 
 class NotificationEventResponse(BaseModel):
@@ -100,21 +109,28 @@ def _unauthorized(reason: str) -> ApiError:
     return ApiError(401, "unauthorized", reason, _CHALLENGE)
 
 
+@authenticator
 def _athlete(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Athlete:
-    """The athlete of a valid Supabase JWT (HS256, ``exp`` and ``sub`` required, ``aud`` checked if present)."""
-    secret = _context(request).jwt_secret
+    """The athlete of a valid Supabase JWT (HS256, ``exp`` and ``sub`` required; ``iss``, ``aud`` and ``role``
+    required and checked when configured, ``aud`` checked if present otherwise)."""
+    context = _context(request)
+    secret = context.jwt_secret
     if not secret:
         raise ApiError(503, "not_configured", "athlete authentication is not configured (no JWT secret)")
     if credentials is None:
         raise _unauthorized("missing bearer token (Authorization: Bearer <access token>)")
+    issuer, audience, role = context.jwt_issuer, context.jwt_audience, context.jwt_role
+    required = ["exp", "sub"] + [claim for claim, wanted in (("iss", issuer), ("aud", audience)) if wanted]
     try:
         claims: dict[str, Any] = jwt.decode(
             credentials.credentials,
             secret,
             algorithms=["HS256"],
-            options={"require": ["exp", "sub"], "verify_aud": False},
+            issuer=issuer,
+            audience=audience,
+            options={"require": required, "verify_aud": audience is not None},
         )
     except jwt.ExpiredSignatureError:
         raise _unauthorized("the token has expired") from None
@@ -122,15 +138,23 @@ def _athlete(
         raise _unauthorized("the token's signature is invalid") from None
     except jwt.MissingRequiredClaimError as err:
         raise _unauthorized(f"the token has no {err.claim!r} claim") from None
+    except jwt.InvalidIssuerError:
+        raise _unauthorized(f"the token's issuer is not {issuer!r}") from None
+    except jwt.InvalidAudienceError:
+        raise _unauthorized(f"the token's audience is not {audience!r}") from None
     except jwt.DecodeError:
         raise _unauthorized("the token is malformed") from None
     except jwt.InvalidTokenError as err:
         raise _unauthorized(f"the token is invalid ({type(err).__name__})") from None
-    audience = claims.get("aud")
-    if audience is not None:
-        audiences = [audience] if isinstance(audience, str) else audience
+    if audience is None and (present := claims.get("aud")) is not None:
+        audiences = [present] if isinstance(present, str) else present
         if not isinstance(audiences, list) or AUDIENCE not in audiences:
             raise _unauthorized(f"the token's audience is not {AUDIENCE!r}")
+    if role is not None:
+        if "role" not in claims:
+            raise _unauthorized("the token has no 'role' claim")
+        if claims["role"] != role:
+            raise _unauthorized(f"the token's role is not {role!r}")
     try:
         user_id = str(uuid.UUID(str(claims["sub"])))
     except ValueError:
@@ -153,7 +177,9 @@ def _analytics(context: ApiContext) -> AnalyticsStore:
 
 async def _own_plan(context: ApiContext, plan_id: int, user_id: str) -> None:
     """404 unless plan ``plan_id`` is the athlete's: another athlete's plan looks exactly like no plan."""
-    if await _analytics(context).plan_owner(plan_id) != user_id:
+    with database_input("path.plan_id"):
+        owner = await _analytics(context).plan_owner(plan_id)
+    if owner != user_id:
         raise ApiError(404, "plan_not_found", f"plan {plan_id} not found")
 
 
@@ -193,22 +219,40 @@ async def my_schedule(
     tags=["athlete"],
 )
 async def notification_event(
-    notification_id: Annotated[str, Path(min_length=1, max_length=MAX_NOTIFICATION_ID_LENGTH)],
+    notification_id: Annotated[str, Path(min_length=1, max_length=MAX_NOTIFICATION_ID_LENGTH), PlainText],
     body: NotificationEventRequest,
     athlete: AthleteDep,
     request: Request,
 ) -> NotificationEventResponse:
     """Record what happened to one of the athlete's notifications. Idempotent: a repeat stores nothing new."""
     analytics = _analytics(_context(request))
-    found = await analytics.notification_owner(notification_id)
+    now = datetime.now(UTC)
+    if body.occurred_at is not None:
+        try:
+            check_time(body.occurred_at, "occurred_at", not_after=now + MAX_CLOCK_AHEAD)
+        except OutOfBounds as err:
+            raise ApiError(
+                422, "invalid_request", "the request is invalid (1 problem)", fields=[_field("body.occurred_at", err)]
+            ) from None
+    with database_input("path.notification_id"):
+        found = await analytics.notification_owner(notification_id)
     if found is None or found[0] != athlete.user_id:
         raise ApiError(404, "notification_not_found", "notification not found")
     if found[1] in _NOT_SENT:
         # A skipped or failed notification never reached a device: an event for it would skew the report.
         raise ApiError(409, "notification_not_sent", f"notification {notification_id} was not sent ({found[1]})")
-    occurred_at = body.occurred_at or datetime.now(UTC)
-    recorded = await analytics.record_event(notification_id, athlete.user_id, body.event, occurred_at)
+    occurred_at = body.occurred_at or now
+    with database_input("body", _EVENT_FIELDS):
+        recorded = await analytics.record_event(notification_id, athlete.user_id, body.event, occurred_at)
     return NotificationEventResponse(notification_id=notification_id, event=body.event, recorded=recorded)
+
+
+#: The request field of each column an event's row is written to (for a value the database refuses).
+_EVENT_FIELDS = {"occurred_at": "body.occurred_at", "event": "body.event"}
+
+
+def _field(name: str, err: OutOfBounds) -> FieldError:
+    return FieldError(field=name, message=err.reason)
 
 
 @router.get(
@@ -223,11 +267,12 @@ async def notification_event(
 async def effectiveness(
     context: Service,
     since: Annotated[
-        AwareDatetime | None,
+        Annotated[AwareDatetime, BoundedTime] | None,
         Query(description="Sent at or after (inclusive); ISO 8601 with an offset, e.g. 2026-11-01T00:00:00Z"),
     ] = None,
     until: Annotated[
-        AwareDatetime | None, Query(description="Sent before (exclusive); ISO 8601 with an offset")
+        Annotated[AwareDatetime, BoundedTime] | None,
+        Query(description="Sent before (exclusive); ISO 8601 with an offset"),
     ] = None,
 ) -> EffectivenessReport:
     """Sent notifications by type, tone, hour and copy source: opens, CTA taps, and the share followed by a ruck.
@@ -236,7 +281,8 @@ async def effectiveness(
     does not keep the zone of each send). A notification counts as followed by a session when the athlete
     completed a ruck (``status = 'completed'``) within 24 h after it.
     """
-    rows = await _analytics(context).effectiveness(since, until)
+    with database_input("query"):
+        rows = await _analytics(context).effectiveness(since, until)
     return EffectivenessReport(
         since=since,
         until=until,

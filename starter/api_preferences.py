@@ -16,7 +16,7 @@ from datetime import date
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from activities.preferences_store import PreferencesStore
 from coaching.content import resolve_tone
@@ -39,8 +39,9 @@ from coaching.preferences import (
     check_preferences,
 )
 from coaching.timeutil import clock_minute, minute_label
-from starter.api import MAX_ID, ApiContext, ErrorResponse, PlanId, _context, to_workflow
+from starter.api import ApiContext, BoundedTime, ErrorResponse, PlanId, _context, to_workflow
 from starter.api_athlete import _ATHLETE_RESPONSES, AthleteDep, _database, _own_plan
+from starter.bounds import MAX_ID, OutOfBounds, check_date
 from starter.client import PlanEndedError, PlanNotFoundError
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -50,6 +51,14 @@ Clock = Annotated[
     str,
     Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="Local wall time, HH:MM (24-hour), e.g. 20:00"),
 ]
+
+
+def _bounded_date(value: date) -> date:
+    try:
+        return check_date(value, "")
+    except OutOfBounds as err:
+        raise ValueError(err.reason) from None
+
 
 _PLAN_RESPONSES: dict[int | str, dict[str, Any]] = {
     **_ATHLETE_RESPONSES,
@@ -175,7 +184,7 @@ class SnoozeRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    until: AwareDatetime | None = None
+    until: Annotated[AwareDatetime, BoundedTime] | None = None
     duration_minutes: int | None = Field(default=None, gt=0, le=int(MAX_SNOOZE.total_seconds() // 60))
 
     @model_validator(mode="after")
@@ -191,7 +200,7 @@ class RescheduleRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scheduled_date: date | None = None
+    scheduled_date: Annotated[date, AfterValidator(_bounded_date)] | None = None
     start_time: Clock | None = None
 
     @model_validator(mode="after")

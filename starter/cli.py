@@ -17,16 +17,17 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from activities.demo import create_demo_plan
 from coaching.ids import SEARCH_ATTRIBUTES, plan_workflow_id
 from coaching.models import CompletionSource, PlanStatusResult, SessionCompletedInput, WorkflowConfig
+from starter.bounds import MAX_ID, OutOfBounds, check_completion, check_text
 from starter.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -67,15 +68,38 @@ def find_binary(name: str) -> str:
     return found
 
 
-def _positive_int(value: str) -> int:
-    """argparse type for ids: a whole number greater than zero."""
+def _whole_number(value: str) -> int:
     try:
-        number = int(value)
+        return int(value)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a valid id: ids are whole numbers greater than 0")
+        raise argparse.ArgumentTypeError(f"{_shown(value)} is not a whole number") from None
+
+
+def _id(value: str) -> int:
+    """argparse type for ids: a whole number from 1 to 2,147,483,647 (RuckTracker's ids are 32-bit)."""
+    number = _whole_number(value)
+    if not 1 <= number <= MAX_ID:
+        raise argparse.ArgumentTypeError(
+            f"{_shown(value)} is not a valid id: ids are whole numbers from 1 to {MAX_ID:,}"
+        )
     return number
+
+
+def _bounded(low: int, high: int) -> Any:
+    """argparse type: a whole number from ``low`` to ``high``."""
+
+    def parse(value: str) -> int:
+        number = _whole_number(value)
+        if not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"{_shown(value)} is not from {low:,} to {high:,}")
+        return number
+
+    return parse
+
+
+def _option(field: str) -> str:
+    """How the command line names a field: the positional ``plan_id``, else its flag (``--completed-at``)."""
+    return field if field == "plan_id" else f"--{field.replace('_', '-')}"
 
 
 def _coach_command() -> str:
@@ -224,11 +248,16 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else secrets.token_urlsafe(32)
         athlete_token = None
         if settings.jwt_secret is None:
-            athlete_token = jwt.encode(
-                {"sub": athlete, "aud": "authenticated", "exp": datetime.now(UTC) + timedelta(hours=24)},
-                jwt_secret,
-                algorithm="HS256",
-            )
+            # Shaped like Supabase's, with the claims the API is configured to require.
+            claims = {
+                "sub": athlete,
+                "aud": settings.jwt_audience or "authenticated",
+                "role": settings.jwt_role or "authenticated",
+                "exp": datetime.now(UTC) + timedelta(hours=24),
+            }
+            if settings.jwt_issuer:
+                claims["iss"] = settings.jwt_issuer
+            athlete_token = jwt.encode(claims, jwt_secret, algorithm="HS256")
         http_engine = make_engine(settings.database_url)
         http_task, http_url = await _start_http(api, Store(make_sessionmaker(http_engine)), token, settings, jwt_secret)
         _print_run_summary(
@@ -309,7 +338,16 @@ async def _start_http(
     from starter.api import create_app, make_server
 
     port = 0 if _port_open(settings.api_port) else settings.api_port
-    app = create_app(plans, service_token=token, store=store, jwt_secret=jwt_secret)
+    app = create_app(
+        plans,
+        service_token=token,
+        store=store,
+        jwt_secret=jwt_secret,
+        jwt_issuer=settings.jwt_issuer,
+        jwt_audience=settings.jwt_audience,
+        jwt_role=settings.jwt_role,
+        max_body_bytes=settings.api_max_body_bytes,
+    )
     server = make_server(app, host=settings.api_host, port=port)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -367,13 +405,18 @@ def _format_status(status: PlanStatusResult) -> str:
     return "\n".join(lines)
 
 
+def _shown(value: str) -> str:
+    """An argument as an error message quotes it: its repr (control characters escaped), at most 100 characters."""
+    return repr(value if len(value) <= 100 else value[:99] + "…")
+
+
 def _parse_time(value: str, field: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise UsageError(f"{field}: {value!r} is not an ISO 8601 time (e.g. 2026-11-24T06:30:00-05:00)") from exc
+        raise UsageError(f"{field}: {_shown(value)} is not an ISO 8601 time (e.g. 2026-11-24T06:30:00-05:00)") from exc
     if parsed.tzinfo is None:
-        raise UsageError(f"{field}: {value!r} has no UTC offset; add one (e.g. Z or -05:00)")
+        raise UsageError(f"{field}: {_shown(value)} has no UTC offset; add one (e.g. Z or -05:00)")
     return parsed
 
 
@@ -385,6 +428,8 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
     # Check the input before reaching for the server, so a typo is reported as such (exit 2) even when it is down.
     completion = _completion(args) if args.plan_cmd == "completed" else None
+    if hasattr(args, "reason"):
+        _checked(lambda: check_text(args.reason, "reason"))
     client = await connect()
     api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
     try:
@@ -392,7 +437,7 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             handle = await api.start_plan(args.plan_id)
             # A plan that cannot run (e.g. missing from the database) fails within moments: report that, not
             # "running". Waits at most a few seconds, less once the workflow has loaded the plan.
-            execution = await api.wait_until_settled(args.plan_id, timeout=5.0)
+            execution = await api.wait_until_settled(args.plan_id, timeout=args.wait)
             state = "completed" if execution is WorkflowExecutionStatus.COMPLETED else "running"
             print(f"plan {args.plan_id}: workflow {handle.id} {state}")
         elif completion is not None:
@@ -418,10 +463,11 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _completion(args: argparse.Namespace) -> SessionCompletedInput:
+    now = datetime.now(UTC)
     try:
-        return SessionCompletedInput(
+        completion = SessionCompletedInput(
             ruck_id=args.ruck_id,
-            completed_at=_parse_time(args.completed_at, "--completed-at") if args.completed_at else datetime.now(UTC),
+            completed_at=_parse_time(args.completed_at, "--completed-at") if args.completed_at else now,
             source=CompletionSource(args.source),
             plan_session_id=args.plan_session_id,
             distance_km=args.distance_km,
@@ -432,6 +478,19 @@ def _completion(args: argparse.Namespace) -> SessionCompletedInput:
         raise UsageError(
             "; ".join(f"--{'.'.join(str(p) for p in e['loc']).replace('_', '-')}: {e['msg']}" for e in exc.errors())
         ) from exc
+    # The bounds the Python client checks again when it sends (starter.bounds): here they name the flag.
+    return _checked(lambda: check_completion(completion, now))
+
+
+_T = TypeVar("_T")
+
+
+def _checked(check: Callable[[], _T]) -> _T:
+    """``check()``, with a value out of bounds reported as bad input naming the option (exit 2)."""
+    try:
+        return check()
+    except OutOfBounds as exc:
+        raise UsageError(f"{_option(exc.field)}: {exc.reason}") from None
 
 
 def _validation_message(exc: ValidationError) -> str:
@@ -619,18 +678,29 @@ def build_parser() -> argparse.ArgumentParser:
     plan_sub = plan.add_subparsers(dest="plan_cmd", required=True)
     for name in ("start", "status", "pause", "resume", "cancel", "complete", "sessions-changed", "completed"):
         p = plan_sub.add_parser(name)
-        p.add_argument("plan_id", type=_positive_int, help="the plan's id (user_coaching_plans.id)")
+        p.add_argument("plan_id", type=_id, help="the plan's id (user_coaching_plans.id)")
         if name == "status":
             p.add_argument("--json", action="store_true")
+        elif name == "start":
+            p.add_argument(
+                "--wait",
+                type=_bounded(0, 600),
+                default=5,
+                metavar="SECONDS",
+                help="wait at most this long for the workflow to load the plan (a plan that cannot run fails within "
+                "moments); default 5",
+            )
         elif name == "completed":
-            p.add_argument("--ruck-id", type=_positive_int, required=True)
-            p.add_argument("--completed-at", help="ISO 8601 with offset; default now")
+            p.add_argument("--ruck-id", type=_id, required=True)
+            p.add_argument(
+                "--completed-at", help="ISO 8601 with offset, at most a day ahead (then taken as now); default now"
+            )
             p.add_argument("--source", choices=[s.value for s in CompletionSource], default="app")
-            p.add_argument("--plan-session-id", type=_positive_int)
-            p.add_argument("--distance-km", type=float)
-            p.add_argument("--duration-seconds", type=int)
-        elif name != "start":
-            p.add_argument("--reason", default="")
+            p.add_argument("--plan-session-id", type=_id)
+            p.add_argument("--distance-km", type=float, help="0 to 1,000")
+            p.add_argument("--duration-seconds", type=int, help="0 to 172,800 (2 days)")
+        else:
+            p.add_argument("--reason", default="", help="at most 500 characters")
 
     cadence = sub.add_parser("cadence", help="the learned prime windows")
     cadence_sub = cadence.add_subparsers(dest="cadence_cmd", required=True)
@@ -639,7 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--apply", action="store_true", help="store it and tell the athlete's running plans")
     analyze.add_argument("--json", action="store_true")
     recompute = cadence_sub.add_parser("recompute", help="run the nightly recompute now (needs a running worker)")
-    recompute.add_argument("--batch-size", type=_positive_int, default=2000)
+    recompute.add_argument("--batch-size", type=_bounded(1, 50_000), default=2000)
     recompute.add_argument("--wait", action="store_true", help="wait for it and print the totals")
 
     sim = sub.add_parser("simulate", help="run a scenario on the time-skipping server and print the timeline")
@@ -676,6 +746,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = asyncio.run(command[args.command](args, settings))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        code = 2
+    except OutOfBounds as exc:  # refused by the Python client (starter.bounds) after the command's own checks
+        name = _option(exc.field) if args.command == "plan" else exc.field  # (simulate: a scenario's field)
+        print(f"error: {name}: {exc.reason}", file=sys.stderr)
         code = 2
     except (ConnectionError, RuntimeError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)

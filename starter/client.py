@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 
 from temporalio.client import (
     Client,
@@ -36,6 +37,7 @@ from coaching.models import (
     WorkflowConfig,
 )
 from coaching.preferences import CHANGE_REJECTED, PLAN_CLOSED, ChangeRejected
+from starter.bounds import check_completion, check_date, check_id, check_text, check_time
 from workflows.plan import CoachingPlanWorkflow
 
 
@@ -80,18 +82,40 @@ UPDATE_TIMEOUT_SECONDS = 30.0
 _QUERYABLE = (None, WorkflowExecutionStatus.RUNNING, WorkflowExecutionStatus.COMPLETED)
 
 PlanHandle = WorkflowHandle[CoachingPlanWorkflow, PlanWorkflowResult]
+Clock = Callable[[], Awaitable[datetime]]
+
+
+async def wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 class PlanNotifications:
-    """Start and signal plan workflows. One instance per process, sharing one Temporal client."""
+    """Start and signal plan workflows. One instance per process, sharing one Temporal client.
 
-    def __init__(self, client: Client, config: WorkflowConfig | None = None, task_queue: str = TASK_QUEUE) -> None:
+    Every input is checked against the bounds of :mod:`starter.bounds` before anything is sent: a value out of bounds
+    raises :class:`starter.bounds.OutOfBounds` (a ``ValueError`` naming the field). ``clock`` is the "now" those
+    bounds are relative to: the wall clock, or a test server's clock when its time is skipped.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        config: WorkflowConfig | None = None,
+        task_queue: str = TASK_QUEUE,
+        clock: Clock = wall_clock,
+    ) -> None:
         self._client = client
         self._config = config or WorkflowConfig()
         self._task_queue = task_queue
+        self._clock = clock
+
+    async def now(self) -> datetime:
+        """The time the bounds are relative to (see ``clock``)."""
+        return await self._clock()
 
     async def start_plan(self, plan_id: int) -> PlanHandle:
         """Start the plan's workflow; starting it again while it runs returns the running one."""
+        check_id(plan_id, "plan_id")
         return await self._client.start_workflow(
             CoachingPlanWorkflow.run,
             PlanWorkflowInput(plan_id=plan_id, config=self._config),
@@ -105,22 +129,26 @@ class PlanNotifications:
         return self._client.get_workflow_handle_for(CoachingPlanWorkflow.run, plan_workflow_id(plan_id))
 
     async def session_completed(self, plan_id: int, completion: SessionCompletedInput) -> None:
+        """A ruck was completed (idempotent by ruck id). Its end may be up to a day ahead of now (a fast phone
+        clock): it is then taken as now, so the celebration is not delayed."""
+        check_id(plan_id, "plan_id")
+        completion = check_completion(completion, await self.now())
         await self._signal(plan_id, CoachingPlanWorkflow.session_completed, completion)
 
     async def pause(self, plan_id: int, reason: str = "") -> None:
-        await self._signal(plan_id, CoachingPlanWorkflow.plan_paused, PlanStatusChangeInput(reason=reason))
+        await self._signal(plan_id, CoachingPlanWorkflow.plan_paused, PlanStatusChangeInput(reason=_reason(reason)))
 
     async def resume(self, plan_id: int, reason: str = "") -> None:
-        await self._signal(plan_id, CoachingPlanWorkflow.plan_resumed, PlanStatusChangeInput(reason=reason))
+        await self._signal(plan_id, CoachingPlanWorkflow.plan_resumed, PlanStatusChangeInput(reason=_reason(reason)))
 
     async def cancel(self, plan_id: int, reason: str = "") -> None:
-        await self._signal(plan_id, CoachingPlanWorkflow.plan_cancelled, PlanStatusChangeInput(reason=reason))
+        await self._signal(plan_id, CoachingPlanWorkflow.plan_cancelled, PlanStatusChangeInput(reason=_reason(reason)))
 
     async def complete(self, plan_id: int, reason: str = "") -> None:
-        await self._signal(plan_id, CoachingPlanWorkflow.plan_completed, PlanStatusChangeInput(reason=reason))
+        await self._signal(plan_id, CoachingPlanWorkflow.plan_completed, PlanStatusChangeInput(reason=_reason(reason)))
 
     async def sessions_changed(self, plan_id: int, reason: str = "") -> None:
-        await self._signal(plan_id, CoachingPlanWorkflow.sessions_changed, SessionsChangedInput(reason=reason))
+        await self._signal(plan_id, CoachingPlanWorkflow.sessions_changed, SessionsChangedInput(reason=_reason(reason)))
 
     # ---- an athlete's changes: Temporal updates, refused with the reason or answered with the new schedule ----
 
@@ -128,16 +156,22 @@ class PlanNotifications:
         return await self._update(plan_id, CoachingPlanWorkflow.change_preferences, change)
 
     async def snooze(self, plan_id: int, snooze: SnoozeInput) -> PlanStatusResult:
+        if snooze.until is not None:
+            check_time(snooze.until, "until")
         return await self._update(plan_id, CoachingPlanWorkflow.snooze, snooze)
 
     async def cancel_snooze(self, plan_id: int) -> PlanStatusResult:
         return await self._update(plan_id, CoachingPlanWorkflow.cancel_snooze, CancelSnoozeInput())
 
     async def reschedule_session(self, plan_id: int, change: RescheduleSessionInput) -> PlanStatusResult:
+        check_id(change.plan_session_id, "plan_session_id")
+        if change.scheduled_date is not None:
+            check_date(change.scheduled_date, "scheduled_date")
         return await self._update(plan_id, CoachingPlanWorkflow.reschedule_session, change)
 
     async def _update(self, plan_id: int, update: object, arg: object) -> PlanStatusResult:
         """Run an update; a refusal raises :class:`ChangeRejected` (field, reason) or :class:`PlanEndedError`."""
+        check_id(plan_id, "plan_id")
         try:
             with _running(plan_id):
                 return await asyncio.wait_for(
@@ -228,8 +262,13 @@ class PlanNotifications:
         return None
 
     async def _signal(self, plan_id: int, signal: object, arg: object) -> None:
+        check_id(plan_id, "plan_id")
         with _running(plan_id):
             await self.handle(plan_id).signal(signal, arg)  # type: ignore[call-overload]
+
+
+def _reason(reason: str) -> str:
+    return check_text(reason, "reason")
 
 
 @contextlib.contextmanager

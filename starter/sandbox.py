@@ -104,7 +104,11 @@ async def local_stack(
         env=environment,
         settings=settings,
         store=Store(make_sessionmaker(engine)),
-        plans=PlanNotifications(environment.client, workflow_config, task_queue=task_queue),
+        # The bounds on inputs (e.g. a ruck's end at most a day ahead) are relative to the server's clock, which
+        # time skipping moves ahead of the wall clock.
+        plans=PlanNotifications(
+            environment.client, workflow_config, task_queue=task_queue, clock=environment.get_current_time
+        ),
         task_queue=task_queue,
         time_skipping=time_skipping,
     )

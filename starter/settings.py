@@ -80,8 +80,15 @@ class Settings(BaseSettings):
     service_token: SecretStr | None = None
     #: The secret athlete JWTs are signed with (HS256); None: the athlete endpoints are off.
     jwt_secret: SecretStr | None = None
+    #: When set, an athlete's JWT must carry this issuer (Supabase: ``https://<project>.supabase.co/auth/v1``),
+    #: audience and role (Supabase: ``authenticated`` for both); unset: not required.
+    jwt_issuer: str | None = Field(default=None, max_length=500)
+    jwt_audience: str | None = Field(default=None, max_length=200)
+    jwt_role: str | None = Field(default=None, max_length=200)
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8080, ge=1, le=65535)
+    #: The largest request body the API reads (its bodies are a few hundred bytes); a larger one is 413.
+    api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     # The embedded dev server of `coach run`.
     dev_server_port: int = 7233

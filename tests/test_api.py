@@ -308,12 +308,16 @@ async def test_the_service_endpoints_need_the_service_token(
         (1, completion(-5, "2026-03-08T12:00:00Z"), "body.ruck_id"),
         (1, completion(0, "2026-03-08T12:00:00Z"), "body.ruck_id"),
         (1, completion(2**63, "2026-03-08T12:00:00Z"), "body.ruck_id"),
+        (1, completion(2**31, "2026-03-08T12:00:00Z"), "body.ruck_id"),  # RuckTracker's ids are 32-bit
+        (1, completion(1, "9999-12-31T23:59:59-23:59"), "body.completed_at"),
+        (1, completion(1, "2026-03-08T12:00:00Z", duration_seconds=10**11), "body.duration_seconds"),
         (1, completion(1, "yesterday"), "body.completed_at"),
         (1, completion(1, "2026-03-08T12:00:00Z", distance_km=-1), "body.distance_km"),
         (1, completion(1, "2026-03-08T12:00:00Z", source="carrier-pigeon"), "body.source"),
         (1, {"completed_at": "2026-03-08T12:00:00Z"}, "body.ruck_id"),
         (0, completion(1, "2026-03-08T12:00:00Z"), "path.plan_id"),
         (-3, completion(1, "2026-03-08T12:00:00Z"), "path.plan_id"),
+        (2**31, completion(1, "2026-03-08T12:00:00Z"), "path.plan_id"),
     ],
 )
 async def test_invalid_completions_are_422_naming_the_field(api: Api, plan_id: int, body: Any, field: str) -> None:
