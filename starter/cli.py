@@ -434,6 +434,9 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
     try:
         if args.plan_cmd == "start":
+            # Like the HTTP API: a plan must be in the database before its workflow starts (nothing is started).
+            if not await _plan_in_database(settings, args.plan_id):
+                raise UsageError(f"plan {args.plan_id}: plan_not_found: no such row in user_coaching_plans")
             handle = await api.start_plan(args.plan_id)
             # A plan that cannot run (e.g. missing from the database) fails within moments: report that, not
             # "running". Waits at most a few seconds, less once the workflow has loaded the plan.
@@ -460,6 +463,17 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _plan_in_database(settings: Settings, plan_id: int) -> bool:
+    from activities.analytics_store import AnalyticsStore
+    from activities.database import make_engine, make_sessionmaker
+
+    engine = make_engine(settings.database_url)
+    try:
+        return await AnalyticsStore(make_sessionmaker(engine)).plan_owner(plan_id) is not None
+    finally:
+        await engine.dispose()
 
 
 def _completion(args: argparse.Namespace) -> SessionCompletedInput:

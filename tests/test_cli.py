@@ -154,13 +154,13 @@ async def test_starting_a_missing_plan_reports_the_failure(tmp_path: Path) -> No
             return process.returncode, out.decode(), err.decode()
 
         async with build_worker(env.client, settings, task_queue=task_queue) as worker, worker:
+            # Not in the database: refused like the HTTP API's 404, and no workflow is started.
             code, out, err = await run_coach("plan", "start", "999")
-            assert (code, out) == (1, ""), err
-            assert err.strip() == "error: plan 999: workflow failed: plan 999 does not exist"
-            # The status does not pretend the failed plan is active.
+            assert (code, out) == (2, ""), err
+            assert err.strip() == "error: plan 999: plan_not_found: no such row in user_coaching_plans"
             code, out, err = await run_coach("plan", "status", "999")
             assert (code, out) == (1, "")
-            assert err.strip() == "error: plan 999: workflow failed: plan 999 does not exist"
+            assert err.strip() == "error: plan 999: no running notification workflow (start it first)"
             # A plan that exists is reported running as soon as its workflow has loaded it: told to wait up to ten
             # minutes, it returns (run_coach gives up after one) once the load is in the history, not at the timeout.
             plan_id = await _create_plan(database_url)
