@@ -49,6 +49,7 @@ async def build_worker(
         project_id=settings.firebase_project_id,
         endpoint=settings.fcm_endpoint,
         timeout_seconds=settings.push_timeout_seconds,
+        max_concurrency=settings.push_max_concurrency,
     )
     store = Store(make_sessionmaker(engine))
     cadence = CadenceStore(store.sessionmaker)
@@ -88,6 +89,9 @@ async def build_worker(
     )
     cadence_activities = CadenceActivities(cadence=cadence, client=client)
     task_queue = worker_options.pop("task_queue", settings.task_queue)
+    # A stopping worker lets running activities finish (a push on the wire is answered and recorded here) before it
+    # cancels them; Temporal's default, 0, cancelled in-flight pushes that then went out anyway and were retried.
+    worker_options.setdefault("graceful_shutdown_timeout", timedelta(seconds=settings.worker_shutdown_grace_seconds))
     reconcile_activities = ReconcileActivities(
         store=ReconcileStore(store.sessionmaker),
         client=client,

@@ -414,6 +414,40 @@ class NotificationLedgerEntry(Base):
     updated_at: Mapped[datetime] = _updated_at()
 
 
+#: What FCM answered for one device token: it took the push (``sent``), or refused it for good (``rejected``).
+PUSH_OUTCOMES = ("sent", "rejected")
+
+
+class PushDelivery(Base):
+    """One device token's part of a notification's delivery (``coach_push_deliveries``).
+
+    Written in its own short transaction right after FCM answered for that token, before anything else happens, and
+    read at the start of every delivery attempt: a token with a ``sent`` row is never pushed this notification again
+    (and once any token has it, the notification is delivered), one with a ``rejected`` row is never retried. So a
+    retry after a crash, a kill or a failed ledger write repeats a push only when the process died between FCM
+    accepting it and this row committing. Tokens that failed transiently get no row: they may be tried again.
+    ``token_id`` is ``user_device_tokens.id`` and ``notification_id`` the ledger's business key, neither a foreign key.
+    """
+
+    __tablename__ = "coach_push_deliveries"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", PUSH_OUTCOMES), name="outcome"),
+        UniqueConstraint("notification_id", "token_id"),
+        {"info": SERVICE},
+    )
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    notification_id: Mapped[str] = mapped_column(Text, nullable=False)
+    token_id: Mapped[str] = mapped_column(UserId, nullable=False)
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False)
+    #: FCM's message name (``projects/…/messages/…``) for a ``sent`` row; the outbox's id without FCM.
+    message_id: Mapped[str | None] = mapped_column(Text)
+    #: Why FCM refused it (a ``rejected`` row): FCM's error code and message, never the token.
+    error: Mapped[str | None] = mapped_column(Text)
+    #: When FCM answered (the attempt's server time).
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
 class CadenceRow(Base):
     """The service's analysis of an athlete's cadence, per live plan (``coach_cadence_analysis``).
 

@@ -1,18 +1,20 @@
 """Activities of the plan workflow: load the plan, deliver a notification, keep the ledger.
 
-Delivery writes the ledger row first, sends, then records the outcome: a retry after a crash finds the row and never
-sends a notification the ledger already marks sent. Tokens that already received this notification in an earlier
-attempt are carried in the activity's heartbeat details, so a retry after a partial failure only sends to the rest.
-Whatever still slips through (a crash between the push and the ledger update) is collapsed on the device by the
-notification id, which is the push's collapse key.
+Delivery writes the ledger row first, then pushes token by token, recording FCM's answer for each token in
+``coach_push_deliveries`` the moment it arrives, then records the outcome in the ledger. Every attempt reads both
+first: a notification the ledger marks sent, or that any token already has, is never pushed again. What still slips
+through (the process killed between FCM accepting a push and that token's row committing) is a repeat with the same
+collapse id, which the device shows once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -53,7 +55,7 @@ from coaching.models import (
     WorkflowConfig,
     content_fingerprint,
 )
-from coaching.payload import build_push_message
+from coaching.payload import PushMessage, build_push_message
 from coaching.preferences import CHANGE_REJECTED, GONE_PLAN, GONE_SESSION, ChangeRejected
 from coaching.timeutil import local_date, local_to_utc
 
@@ -203,6 +205,16 @@ class PlanActivities:
     @activity.defn
     @_bad_data_is_permanent
     async def deliver_notification(self, input: DeliverInput) -> DeliverResult:
+        """Push one notification to the athlete's devices, at most once per device, and record what happened.
+
+        An attempt: the ledger row (one already sent or skipped ends here); what earlier attempts recorded per token
+        (once FCM took it for any device the athlete has it: the ledger says sent and nothing is pushed again); the
+        notification's staleness limit; the database's last word (plan or session gone); then one push per active
+        token not already refused for good, each answer recorded in ``coach_push_deliveries`` the moment it arrives.
+        A token that failed transiently is retried (by Temporal) only while no device has the notification, and only
+        until its staleness limit.
+        """
+        started = asyncio.get_running_loop().time()
         n = input.notification
         row = await self.store.ledger_begin(input.plan_id, input.user_id, n)
         if row.status in (LedgerStatus.SENT, LedgerStatus.SKIPPED):
@@ -216,96 +228,85 @@ class PlanActivities:
                 detail=row.reason or "",
             )
 
-        already_sent = _sent_tokens_from_heartbeat()
-        # An attempt that already reached some devices finishes the job; otherwise the database has the last word.
-        blocker = (
-            None
-            if already_sent
-            else await self.store.delivery_blocker(
-                input.plan_id, n.plan_session_id, n.type, honor_pause=input.honor_database_pause
-            )
+        message, payload, copy_source = _compose(input)
+        earlier = await self.store.push_deliveries(n.notification_id)
+        # The table is the record; the heartbeat may hold a token whose row could not be written (database outage).
+        reached = {d.token_id for d in earlier if d.outcome == "sent"} | _sent_tokens_from_heartbeat()
+        if reached:
+            activity.logger.info("%s reached a device in an earlier attempt; not pushing again", n.notification_id)
+            return await self._sent(n, payload, copy_source, reached)
+
+        now = _now()
+        if now >= n.expires_at:
+            return await self._too_late(input, payload, copy_source)
+        blocker = await self.store.delivery_blocker(
+            input.plan_id, n.plan_session_id, n.type, honor_pause=input.honor_database_pause
         )
         if blocker is not None:
             await self.store.ledger_skip(input.plan_id, input.user_id, n, blocker)
             activity.logger.info("not sending %s: %s", n.notification_id, blocker.split(":", 1)[0])
             return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SKIPPED, detail=blocker)
 
-        prepared = input.content
-        if prepared is not None:
-            content = Content(title=prepared.title, body=prepared.body, template_key="prepared", source=prepared.source)
-        else:
-            content = render(
-                n.type,
-                resolve_tone(input.tone),
-                n.facts,
-                notification_id=n.notification_id,
-                prefer_metric=input.prefer_metric,
-            )
-        context: dict[str, object] = {
-            **n.facts,
-            "timezone": input.timezone,
-            "local_date": n.local_date.isoformat(),
-        }
-        if prepared is not None and prepared.weather:
-            context["weather"] = prepared.weather
-        message = build_push_message(
-            notification_id=n.notification_id,
-            type=n.type.value,
-            plan_id=input.plan_id,
-            plan_session_id=n.plan_session_id,
-            title=content.title,
-            body=content.body,
-            context=context,
-        )
-        payload = {"title": content.title, "body": content.body, "data": message.data}
-
         tokens = await self.store.active_tokens(input.user_id)
         if not tokens:
             return await self._undelivered(
-                n, LedgerStatus.SKIPPED, "no_device: the athlete has no active push token", payload, content.source
+                n, LedgerStatus.SKIPPED, "no_device: the athlete has no active push token", payload, copy_source
             )
+        refused = {d.token_id for d in earlier if d.outcome == "rejected"}
+        targets = [PushTarget(token_id=t.id, token=t.fcm_token) for t in tokens if t.fcm_token and t.id not in refused]
+        if not targets:
+            reason = "no device token left to try: FCM refused this notification for good on every one"
+            return await self._undelivered(n, LedgerStatus.FAILED, reason, payload, copy_source)
 
-        targets = [
-            PushTarget(token_id=t.id, token=t.fcm_token) for t in tokens if t.fcm_token and t.id not in already_sent
-        ]
-        # A heartbeat before the push is where a withdrawal (the plan cancelled meanwhile) reaches this attempt.
-        activity.heartbeat(sorted(already_sent))
+        answered_at = _server_now()
+
+        async def record(outcome: TokenOutcome) -> None:
+            """FCM's answer for one token, made durable before anything else can go wrong."""
+            if outcome.ok:
+                reached.add(outcome.token_id)
+                activity.heartbeat(sorted(reached))
+                await self.store.record_push_delivery(
+                    n.notification_id, outcome.token_id, "sent", at=answered_at, message_id=outcome.message_id
+                )
+            elif not outcome.retryable:
+                await self.store.record_push_delivery(
+                    n.notification_id, outcome.token_id, "rejected", at=answered_at, error=outcome.error
+                )
+
+        transient: PushRetryableError | None = None
         try:
-            outcomes = await self.pusher.send(message, targets) if targets else []
-            # Remember who has it before any database write below can fail and make Temporal retry us.
-            activity.heartbeat(sorted(already_sent | {o.token_id for o in outcomes if o.ok}))
+            async with _heartbeating(lambda: sorted(reached)):
+                outcomes = await self.pusher.send(message, targets, on_outcome=record, deadline=_deadline(started))
         except PushRetryableError as err:
-            sent_now = already_sent | {o.token_id for o in err.outcomes if o.ok}
-            activity.heartbeat(sorted(sent_now))
-            await self._deactivate([o for o in err.outcomes if o.unregistered])
-            delay = timedelta(seconds=err.retry_after) if err.retry_after else None
-            raise ApplicationError(
-                f"push temporarily refused: {err}", type="PushRetryable", next_retry_delay=delay
-            ) from err
+            outcomes, transient = err.outcomes, err
+        except asyncio.CancelledError:
+            # Withdrawn or the worker is stopping; pushes already on the wire were waited for and recorded. If one
+            # reached a device the ledger must say so (shielded), then the cancellation goes on.
+            if reached:
+                await asyncio.shield(self._record_sent(n, payload, copy_source, len(reached)))
+            raise
 
-        delivered = len(already_sent) + sum(1 for o in outcomes if o.ok)
-        if delivered:
-            # Pushed: the ledger must say so even if a withdrawal (cancellation) arrives now, so this write is
-            # shielded; the attempt then reports cancelled, and the workflow's skip finds the row already 'sent'.
-            await asyncio.shield(self._record_sent(n, payload, content.source, delivered))
         deactivated = await self._deactivate([o for o in outcomes if o.unregistered])
-        if delivered == 0:
-            return await self._undelivered(
-                n,
-                LedgerStatus.FAILED,
-                "every device token was rejected as unregistered or invalid",
-                payload,
-                content.source,
-                deactivated,
-            )
-
-        activity.logger.info("sent %s via %s to %d device(s)", n.notification_id, self.pusher.name, delivered)
-        return DeliverResult(
-            notification_id=n.notification_id,
-            status=LedgerStatus.SENT,
-            tokens_sent=delivered,
-            tokens_deactivated=deactivated,
-        )
+        if reached:
+            # The athlete has it: a device that failed now (even transiently) is not tried again.
+            return await self._sent(n, payload, copy_source, reached, deactivated, [o for o in outcomes if not o.ok])
+        if transient is not None:
+            delay = timedelta(seconds=transient.retry_after) if transient.retry_after else None
+            if delay is not None and _now() + delay >= n.expires_at:
+                reason = (
+                    f"stale: FCM asked to retry after {transient.retry_after:.0f} s, past {_utc(n.expires_at)}, the "
+                    f"notification's last useful moment ({transient})"
+                )
+                return await self._undelivered(n, LedgerStatus.FAILED, reason[:500], payload, copy_source, deactivated)
+            raise ApplicationError(
+                f"push temporarily refused: {transient}", type="PushRetryable", next_retry_delay=delay
+            ) from transient
+        refusals = [o for o in outcomes if not o.ok]
+        if all(o.unregistered for o in refusals):
+            reason = "every device token was rejected as unregistered or invalid"
+        else:  # the message itself (or the project's credentials): the same request would be refused again
+            reason = f"FCM refused it for good on every device: {next(o for o in refusals if not o.unregistered).error}"
+        return await self._undelivered(n, LedgerStatus.FAILED, reason[:500], payload, copy_source, deactivated)
 
     @activity.defn
     @_bad_data_is_permanent
@@ -368,8 +369,46 @@ class PlanActivities:
             raise ApplicationError(message, type=GONE_SESSION, non_retryable=True)
         return SaveRescheduleResult(session=session)
 
+    async def _sent(
+        self,
+        n: PlannedNotification,
+        payload: dict[str, Any],
+        copy_source: str,
+        reached: set[str],
+        deactivated: int = 0,
+        missed: list[TokenOutcome] | None = None,
+    ) -> DeliverResult:
+        """Record a notification that reached at least one device (whatever the others answered)."""
+        reason = f"via {self.pusher.name} to {len(reached)} device(s)"
+        if missed:
+            reason += f"; {len(missed)} other device(s) not reached and not retried (the athlete has it)"
+        # Shielded: a withdrawal arriving now must not leave the ledger saying less than what happened.
+        await asyncio.shield(self._record_sent(n, payload, copy_source, len(reached), reason))
+        activity.logger.info("sent %s via %s to %d device(s)", n.notification_id, self.pusher.name, len(reached))
+        return DeliverResult(
+            notification_id=n.notification_id,
+            status=LedgerStatus.SENT,
+            tokens_sent=len(reached),
+            tokens_deactivated=deactivated,
+            detail=reason,
+        )
+
+    async def _too_late(self, input: DeliverInput, payload: dict[str, Any], copy_source: str) -> DeliverResult:
+        """The attempt begins after the notification's staleness limit: nothing is pushed, the ledger says why."""
+        n = input.notification
+        attempt = activity.info().attempt
+        if attempt > 1:
+            reason = (
+                f"stale: not delivered before {_utc(n.expires_at)}, the notification's last useful moment "
+                f"({attempt - 1} attempt(s) failed)"
+            )
+            return await self._undelivered(n, LedgerStatus.FAILED, reason, payload, copy_source)
+        reason = f"stale: the delivery began after {_utc(n.expires_at)}, the notification's last useful moment"
+        row = await self.store.ledger_skip(input.plan_id, input.user_id, n, reason)
+        return DeliverResult(notification_id=n.notification_id, status=LedgerStatus(row.status), detail=reason)
+
     async def _record_sent(
-        self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, devices: int
+        self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, devices: int, reason: str = ""
     ) -> None:
         # The attempt's server time, not the host clock: identical in production, and right under time skipping.
         sent_at = _server_now()
@@ -379,7 +418,7 @@ class PlanActivities:
             payload=payload,
             sent_at=sent_at,
             copy_source=copy_source,
-            reason=f"via {self.pusher.name} to {devices} device(s)",
+            reason=reason or f"via {self.pusher.name} to {devices} device(s)",
         )
         if n.plan_session_id is not None and n.type is not NotificationType.COMPLETION_CELEBRATION:
             await self.store.update_session_notification(
@@ -429,6 +468,90 @@ class PlanActivities:
 def _server_now() -> datetime:
     """The attempt's server time: the host clock in production, the skipped-to time in time-skipping tests."""
     return activity.info().current_attempt_scheduled_time or datetime.now(UTC)
+
+
+def _now() -> datetime:
+    """Now, for the staleness limit: the later of the attempt's server time and the host clock. In production that is
+    the host clock (an attempt may start long after it was scheduled, e.g. while no worker ran); under time skipping
+    it is the server's time, which runs ahead of the host clock."""
+    return max(_server_now(), datetime.now(UTC))
+
+
+def _utc(instant: datetime) -> str:
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+#: Time kept at the end of an attempt for recording what FCM answered.
+_RECORD_MARGIN_SECONDS = 2.0
+#: The longest pause between two heartbeats of a delivery (shorter when the heartbeat timeout asks for it).
+_HEARTBEAT_EVERY_SECONDS = 5.0
+
+
+def _deadline(started: float) -> float | None:
+    """When this attempt must be done (event-loop time): its start-to-close timeout from ``started``, less the time
+    to record the answers. A push still waiting for an FCM request slot then is not sent (the retry will)."""
+    timeout = activity.info().start_to_close_timeout
+    return None if timeout is None else started + timeout.total_seconds() - _RECORD_MARGIN_SECONDS
+
+
+@asynccontextmanager
+async def _heartbeating(details: Callable[[], list[str]]) -> AsyncIterator[None]:
+    """Heartbeat (with ``details()``, the tokens reached so far) all along the block.
+
+    A push can wait for a free FCM request slot (shared by every delivery of the worker) longer than the heartbeat
+    timeout; without heartbeats Temporal would start another attempt meanwhile. Heartbeats are also how a
+    withdrawal (the plan cancelled) or a worker shutdown reaches the attempt.
+    """
+    timeout = activity.info().heartbeat_timeout
+    every = _HEARTBEAT_EVERY_SECONDS if timeout is None else min(_HEARTBEAT_EVERY_SECONDS, timeout.total_seconds() / 4)
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat(details())
+            await asyncio.sleep(max(every, 0.05))
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
+
+
+def _compose(input: DeliverInput) -> tuple[PushMessage, dict[str, Any], str]:
+    """The push for ``input`` (prepared copy, else the template, the same on every attempt), the ledger's payload and
+    the copy's source."""
+    n = input.notification
+    prepared = input.content
+    if prepared is not None:
+        content = Content(title=prepared.title, body=prepared.body, template_key="prepared", source=prepared.source)
+    else:
+        content = render(
+            n.type,
+            resolve_tone(input.tone),
+            n.facts,
+            notification_id=n.notification_id,
+            prefer_metric=input.prefer_metric,
+        )
+    context: dict[str, object] = {
+        **n.facts,
+        "timezone": input.timezone,
+        "local_date": n.local_date.isoformat(),
+    }
+    if prepared is not None and prepared.weather:
+        context["weather"] = prepared.weather
+    message = build_push_message(
+        notification_id=n.notification_id,
+        type=n.type.value,
+        plan_id=input.plan_id,
+        plan_session_id=n.plan_session_id,
+        title=content.title,
+        body=content.body,
+        context=context,
+        expires_at=n.expires_at,
+    )
+    return message, {"title": content.title, "body": content.body, "data": message.data}, content.source
 
 
 def _sent_tokens_from_heartbeat() -> set[str]:

@@ -10,6 +10,13 @@ one `PushMessage` to a list of device tokens and reports, per token, what happen
   `PushRetryableError` is raised carrying all the outcomes (so the caller can remember which tokens already
   got the message and retry only the rest) and the server's `Retry-After`, if any.
 
+Each outcome is also handed to the caller's `on_outcome` as soon as FCM answered for that token, before the other
+tokens are done, so the caller can record it durably at once: the delivery activity writes it to
+`coach_push_deliveries`, and a retry after a crash never pushes that token again. A request that is on the wire is
+never abandoned: when the caller is cancelled (a withdrawal, a worker shutting down), tokens still waiting for a
+free request slot are dropped unsent, but a request already sent is waited for and reported before the cancellation
+goes on (the SDK's thread cannot be stopped, so giving up on it would only lose the record of a push that happens).
+
 Retries belong to Temporal (the activity's retry policy, with `next_retry_delay` from `Retry-After`), not to
 the SDK: firebase-admin's own urllib3 retries are switched off, otherwise a 503 would be retried up to four
 times with back-off inside one activity attempt, invisible to the workflow and blowing through the activity's
@@ -21,13 +28,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import math
 import uuid
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import firebase_admin
 import requests.adapters
@@ -35,7 +41,7 @@ from firebase_admin import credentials, exceptions, messaging
 from google.auth import exceptions as google_auth_exceptions
 
 from activities.retry_after import retry_after_seconds
-from coaching.payload import ANDROID_CHANNEL_ID, PushMessage
+from coaching.payload import ANDROID_CHANNEL_ID, PushMessage, push_lifetime
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +52,8 @@ warnings.filterwarnings(
     "ignore", message=r"Message\.token is deprecated", category=DeprecationWarning, module=r"activities\.push"
 )
 
-#: Tokens of one athlete sent at the same time; RuckTracker users have one to three devices, so this rarely
-#: binds.
+#: FCM requests in flight at once per pusher, i.e. per worker: every delivery of the worker shares these slots
+#: (the "FCM concurrency gate"), so a burst of notifications queues here rather than opening hundreds of requests.
 DEFAULT_MAX_CONCURRENCY = 8
 
 #: Longest `error` text kept in an outcome (it ends up in logs and the ledger).
@@ -96,13 +102,31 @@ class PushRetryableError(Exception):
         return [o.token_id for o in self.outcomes if o.retryable]
 
 
+#: Called with each target's outcome as soon as it is known (see `Pusher.send`).
+OutcomeCallback = Callable[[TokenOutcome], Awaitable[None]]
+
+
 class Pusher(Protocol):
     """A push delivery client, built once and shared by activity invocations."""
 
     name: str
 
-    async def send(self, message: PushMessage, targets: Sequence[PushTarget]) -> list[TokenOutcome]:
-        """Send `message` to every target; one outcome per target, in order. Raises `PushRetryableError`."""
+    async def send(
+        self,
+        message: PushMessage,
+        targets: Sequence[PushTarget],
+        *,
+        on_outcome: OutcomeCallback | None = None,
+        deadline: float | None = None,
+    ) -> list[TokenOutcome]:
+        """Send `message` to every target; one outcome per target, in order. Raises `PushRetryableError`.
+
+        `on_outcome` is awaited with each target's outcome right after FCM answered for it; if it raises, the
+        first such error is raised once every target is settled. `deadline` (event-loop time, `loop.time()`) is
+        when the caller stops waiting: a target is not sent when no request slot frees up while its answer could
+        still arrive by then (a retryable outcome, nothing sent). Cancelling the caller drops targets still
+        waiting for a slot and waits for (and reports) those already on the wire.
+        """
         ...
 
     async def close(self) -> None:
@@ -125,7 +149,14 @@ class OutboxPusher:
 
     name: str = "outbox"
 
-    async def send(self, message: PushMessage, targets: Sequence[PushTarget]) -> list[TokenOutcome]:
+    async def send(
+        self,
+        message: PushMessage,
+        targets: Sequence[PushTarget],
+        *,
+        on_outcome: OutcomeCallback | None = None,
+        deadline: float | None = None,
+    ) -> list[TokenOutcome]:
         if not targets:
             return []
         logger.info(
@@ -136,7 +167,11 @@ class OutboxPusher:
         )
         logger.debug("outbox: push %s title=%r body=%r", message.notification_id, message.title, message.body)
         message_id = f"outbox:{message.notification_id}"
-        return [TokenOutcome(token_id=t.token_id, ok=True, message_id=message_id) for t in targets]
+        outcomes = [TokenOutcome(token_id=t.token_id, ok=True, message_id=message_id) for t in targets]
+        if on_outcome is not None:
+            for outcome in outcomes:
+                await on_outcome(outcome)
+        return outcomes
 
     async def close(self) -> None:
         return None
@@ -159,8 +194,8 @@ class FcmPusher:
 
     Each instance owns its own `firebase_admin.App` (unique name), so several pushers (tests, two projects)
     never share state through the SDK's global default app. The SDK is synchronous (requests); each send runs
-    in a thread, with at most `max_concurrency` in flight; the SDK's own `send_each` shares one requests
-    session across threads the same way.
+    in a thread, with at most `max_concurrency` in flight across every delivery that shares this pusher; the
+    SDK's own `send_each` shares one requests session across threads the same way.
 
     `endpoint` replaces `https://fcm.googleapis.com` (for a local fake); the OAuth token endpoint is whatever
     the service account's `token_uri` says, as google-auth honours it.
@@ -191,7 +226,8 @@ class FcmPusher:
         if project_id:
             options["projectId"] = project_id
         self._app = firebase_admin.initialize_app(cert, options, name=f"rucktracker-push-{uuid.uuid4().hex}")
-        self._semaphore = asyncio.Semaphore(max_concurrency)
+        self._timeout = timeout_seconds
+        self._slots = asyncio.Semaphore(max_concurrency)
         try:
             self._service = self._configure_messaging_service(endpoint, max_concurrency)
         except Exception:
@@ -242,12 +278,12 @@ class FcmPusher:
         """The FCM v1 message for one token. Both platforms collapse on the same key (see
         coaching/payload.py)."""
         key = message.collapse_key
-        ttl: float | None = None
+        ttl: int | None = None
         apns_headers = {"apns-collapse-id": key}
         if message.expires_at is not None:
-            ttl = max(0.0, (message.expires_at - datetime.now(UTC)).total_seconds())
-            # Already expired: "0" tells APNs to try once and not store it; Android gets ttl 0s, the same.
-            apns_headers["apns-expiration"] = str(math.floor(message.expires_at.timestamp())) if ttl else "0"
+            # The host clock, not a workflow's: FCM and APNs count the lifetime from when they receive the push.
+            ttl, expiration = push_lifetime(message.expires_at, datetime.now(UTC))
+            apns_headers["apns-expiration"] = str(expiration)
         return messaging.Message(
             token=token,
             notification=messaging.Notification(title=message.title, body=message.body),
@@ -283,25 +319,85 @@ class FcmPusher:
             return _Failure(_failed(target.token_id, f"oauth: {type(exc).__name__}: {exc}", retryable=transient))
         return TokenOutcome(token_id=target.token_id, ok=True, message_id=name)
 
-    async def _send_one(self, message: PushMessage, target: PushTarget) -> TokenOutcome | _Failure:
-        async with self._semaphore:
-            return await asyncio.to_thread(self._send_one_blocking, message, target)
+    async def _take_slot(self, deadline: float | None) -> bool:
+        """Take one of the request slots every delivery of this worker shares; False: none in time, nothing sent.
 
-    async def send(self, message: PushMessage, targets: Sequence[PushTarget]) -> list[TokenOutcome]:
-        """Send to every target concurrently (bounded); see the module docstring for the outcome semantics."""
+        A free slot is always taken. Otherwise the wait lasts only while a request started at its end could still be
+        answered by `deadline` (i.e. until `deadline` minus the request timeout): a request that outlives its
+        activity attempt would race the attempt Temporal starts next, and could push twice.
+        """
+        if deadline is None or not self._slots.locked():
+            await self._slots.acquire()
+            return True
+        wait = deadline - self._timeout - asyncio.get_running_loop().time()
+        if wait <= 0:
+            return False
+        try:
+            async with asyncio.timeout(wait):
+                await self._slots.acquire()
+        except TimeoutError:
+            return False
+        return True
+
+    async def _request_and_report(
+        self, message: PushMessage, group: Sequence[PushTarget], on_outcome: OutcomeCallback | None
+    ) -> TokenOutcome | _Failure:
+        """The one request for a token (a slot is held), then its outcome reported for every row of that token."""
+        try:
+            result = await asyncio.to_thread(self._send_one_blocking, message, group[0])
+        finally:
+            self._slots.release()
+        if on_outcome is not None:
+            outcome = result.outcome if isinstance(result, _Failure) else result
+            for target in group:
+                await on_outcome(_with_token_id(outcome, target.token_id))
+        return result
+
+    async def _send_group(
+        self,
+        message: PushMessage,
+        group: Sequence[PushTarget],
+        on_outcome: OutcomeCallback | None,
+        deadline: float | None,
+    ) -> TokenOutcome | _Failure:
+        if not await self._take_slot(deadline):  # cancellable: nothing has been sent
+            why = "not sent: no FCM request slot came free in time for this attempt"
+            failure = _Failure(_failed(group[0].token_id, why, retryable=True))
+            if on_outcome is not None:
+                for target in group:
+                    await on_outcome(_with_token_id(failure.outcome, target.token_id))
+            return failure
+        # From here the request is on the wire: see it through and report it even if the caller is cancelled.
+        return await _finish(self._request_and_report(message, group, on_outcome))
+
+    async def send(
+        self,
+        message: PushMessage,
+        targets: Sequence[PushTarget],
+        *,
+        on_outcome: OutcomeCallback | None = None,
+        deadline: float | None = None,
+    ) -> list[TokenOutcome]:
+        """Send to every target concurrently (bounded); see the module docstring and `Pusher.send`."""
         if not targets:
             return []
         # The same token registered twice (re-install races) gets one push; both rows share its outcome.
-        unique: dict[str, PushTarget] = {}
+        groups: dict[str, list[PushTarget]] = {}
         for target in targets:
-            unique.setdefault(target.token, target)
-        results = await asyncio.gather(*(self._send_one(message, t) for t in unique.values()))
-        by_token = dict(zip(unique, results, strict=True))
+            groups.setdefault(target.token, []).append(target)
+        tasks = [
+            asyncio.create_task(self._send_group(message, group, on_outcome, deadline)) for group in groups.values()
+        ]
+        await _settle(tasks)
+        callback_errors = [err for task in tasks if (err := task.exception()) is not None]
+        by_token = {token: task.result() for token, task in zip(groups, tasks, strict=True) if task.exception() is None}
 
         outcomes: list[TokenOutcome] = []
         retry_afters: list[float] = []
         for target in targets:
-            result = by_token[target.token]
+            result = by_token.get(target.token)
+            if result is None:  # its outcome callback failed; the error is raised below
+                continue
             if isinstance(result, _Failure):
                 if result.retry_after is not None:
                     retry_afters.append(result.retry_after)
@@ -314,6 +410,8 @@ class FcmPusher:
             if not o.ok:
                 kind = "retryable" if o.retryable else "unregistered" if o.unregistered else "failed"
                 logger.info("push %s to token %s %s: %s", message.notification_id, o.token_id, kind, o.error)
+        if callback_errors:
+            raise callback_errors[0]
         pending = [o for o in outcomes if o.retryable]
         if pending:
             raise PushRetryableError(
@@ -329,6 +427,39 @@ class FcmPusher:
         session = self._service._client.session
         await asyncio.to_thread(firebase_admin.delete_app, self._app)
         session.close()
+
+
+_T = TypeVar("_T")
+
+
+async def _finish(awaitable: Awaitable[_T]) -> _T:
+    """Await `awaitable` to its end even when the caller is cancelled meanwhile; then pass the cancellation on."""
+    inner = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            if inner.done():
+                raise  # the work itself was cancelled (the event loop is closing)
+            cancelled = True
+            continue
+        break
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
+
+
+async def _settle(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    """Wait until every task is done. A cancellation of the caller is handed to the tasks (each decides what it
+    means: drop a token still waiting for a slot, finish one on the wire), and still waited out before it goes on."""
+    try:
+        await asyncio.wait(tasks)
+    except asyncio.CancelledError:
+        for task in tasks:
+            task.cancel()
+        await _finish(asyncio.wait(tasks))
+        raise
 
 
 def _with_token_id(outcome: TokenOutcome, token_id: str) -> TokenOutcome:
@@ -423,6 +554,7 @@ def make_pusher(
     project_id: str | None,
     endpoint: str | None,
     timeout_seconds: float,
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
 ) -> Pusher:
     """The pusher for this deployment: FCM when a service account is configured (inline JSON or a file path),
     the outbox otherwise. Configuring both is refused, so it is never ambiguous which project is used."""
@@ -435,7 +567,11 @@ def make_pusher(
             # No chaining: the decode error object holds the whole document, i.e. the private key.
             raise ValueError(f"FCM credentials JSON is not valid JSON ({exc.msg} at char {exc.pos})") from None
         return FcmPusher(
-            service_account=account, project_id=project_id, endpoint=endpoint, timeout_seconds=timeout_seconds
+            service_account=account,
+            project_id=project_id,
+            endpoint=endpoint,
+            timeout_seconds=timeout_seconds,
+            max_concurrency=max_concurrency,
         )
     if credentials_path:
         return FcmPusher(
@@ -443,6 +579,7 @@ def make_pusher(
             project_id=project_id,
             endpoint=endpoint,
             timeout_seconds=timeout_seconds,
+            max_concurrency=max_concurrency,
         )
     logger.info("no FCM credentials configured: pushes go to the outbox (ledger + log), not to devices")
     return OutboxPusher()

@@ -20,7 +20,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from pydantic import ValidationError
 from sqlalchemy import CursorResult, Select, exists, func, or_, select, update
@@ -35,6 +35,7 @@ from activities.db import (
     CoachingPlanTemplate,
     NotificationLedgerEntry,
     PlanSessionRow,
+    PushDelivery,
     RuckSession,
     UserCoachingPlan,
     UserDeviceToken,
@@ -86,6 +87,20 @@ class DeviceToken:
     id: str
     fcm_token: str
     device_type: str | None
+
+
+PushOutcome = Literal["sent", "rejected"]
+
+
+@dataclass(frozen=True)
+class PushDeliveryRow:
+    """What FCM answered for one device token of one notification (``coach_push_deliveries``)."""
+
+    token_id: str
+    outcome: PushOutcome
+    message_id: str | None
+    error: str | None
+    sent_at: datetime
 
 
 _DialectInsert = postgresql.Insert | sqlite.Insert
@@ -305,6 +320,53 @@ class Store:
                 .order_by(NotificationLedgerEntry.scheduled_for, NotificationLedgerEntry.id)
             )
             return [_ledger_row(row) for row in rows]
+
+    # ---- per-token push record -----------------------------------------------------------------------------
+
+    async def push_deliveries(self, notification_id: str) -> list[PushDeliveryRow]:
+        """What earlier attempts recorded for ``notification_id``, token by token (oldest first)."""
+        async with self._sessionmaker() as session:
+            rows = await session.scalars(
+                select(PushDelivery).where(PushDelivery.notification_id == notification_id).order_by(PushDelivery.id)
+            )
+            return [
+                PushDeliveryRow(
+                    token_id=row.token_id,
+                    outcome=cast(PushOutcome, row.outcome),
+                    message_id=row.message_id,
+                    error=row.error,
+                    sent_at=row.sent_at,
+                )
+                for row in rows
+            ]
+
+    async def record_push_delivery(
+        self,
+        notification_id: str,
+        token_id: str,
+        outcome: PushOutcome,
+        *,
+        at: datetime,
+        message_id: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Durably record FCM's final answer for one token, in its own transaction (call it as soon as FCM answers).
+
+        The first answer stands: a repeat (a retry that raced a zombie attempt) changes nothing.
+        """
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                dialect_insert(session, PushDelivery)
+                .values(
+                    notification_id=notification_id,
+                    token_id=_user_id(token_id),
+                    outcome=outcome,
+                    message_id=message_id,
+                    error=error,
+                    sent_at=at,
+                )
+                .on_conflict_do_nothing(index_elements=["notification_id", "token_id"])
+            )
 
     # ---- device tokens -------------------------------------------------------------------------------------
 

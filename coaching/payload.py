@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
@@ -48,6 +48,11 @@ COLLAPSE_ID_MAX_BYTES = 64
 #: would exceed this budget, `context` is replaced by `{}` (it is an enrichment; navigation uses `deep_link`).
 DATA_BUDGET_BYTES = 3500
 
+#: The shortest life a push is given, even when its notification is about to expire: the sender's clock and FCM's or
+#: APNs' differ by seconds, and a push that expires while it is still being handed over would be dropped by the
+#: platform after the server already counted it as sent.
+MIN_PUSH_TTL = timedelta(seconds=60)
+
 #: The exact, ordered set of `data` keys (the schema lists the same set, with `additionalProperties: false`).
 DATA_KEYS: tuple[str, ...] = (
     "schema_version",
@@ -64,8 +69,8 @@ class PushMessage(Model):
     """One push, platform-neutral: the delivery client maps it to FCM (Android + APNs) per device token.
 
     `data` is flat `str -> str`, exactly `DATA_KEYS`. `expires_at`, when set, is when the notification stops
-    being worth showing: the FCM client turns it into an Android TTL and an `apns-expiration`, so a device
-    that was offline does not get a morning hype at midnight.
+    being worth showing (its staleness limit): the FCM client turns it into an Android TTL and an
+    `apns-expiration` (`push_lifetime`), so a device that was offline does not get a morning hype at midnight.
     """
 
     notification_id: str = Field(min_length=1)
@@ -82,6 +87,17 @@ class PushMessage(Model):
     @property
     def plan_id(self) -> int:
         return int(self.data["plan_id"])
+
+
+def push_lifetime(expires_at: datetime, now: datetime) -> tuple[int, int]:
+    """How long a push sent at `now` stays worth showing: (Android `ttl` in whole seconds, APNs `apns-expiration` as
+    epoch seconds), both ending at the notification's `expires_at` (its staleness limit), and never sooner than
+    `MIN_PUSH_TTL` from now, so neither is ever zero or negative.
+
+    A phone that comes online after that moment is not shown this morning's hype hours later.
+    """
+    until = max(expires_at, now + MIN_PUSH_TTL)
+    return math.ceil((until - now).total_seconds()), math.floor(until.timestamp())
 
 
 def deep_link(plan_id: int, plan_session_id: int | None) -> str:

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     firebase_project_id: str | None = None
     fcm_endpoint: str | None = Field(default=None, description="Override the FCM base URL (local fakes only)")
     push_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    #: FCM requests in flight at once per worker, shared by all its deliveries (a burst queues here).
+    push_max_concurrency: int = Field(default=8, ge=1, le=256)
+    #: How long a stopping worker (SIGTERM: a deploy) lets running activities finish before cancelling them. Longer than
+    #: a push's timeout, so a push on the wire is answered and recorded by this worker instead of repeated by the next;
+    #: keep the platform's kill timeout (Kubernetes' terminationGracePeriodSeconds, compose's stop_grace_period) longer.
+    worker_shutdown_grace_seconds: float = Field(default=30.0, gt=0, le=600)
 
     task_queue: str = Field(default=TASK_QUEUE, min_length=1)
     #: Upsert the custom search attributes (they must be registered in the namespace first, or every plan's
@@ -94,6 +100,16 @@ class Settings(BaseSettings):
     dev_server_port: int = 7233
     dev_server_ui_port: int = 8233
     dev_server_db: str = "./var/temporal.db"
+
+    @model_validator(mode="after")
+    def _shutdown_outlasts_a_push(self) -> Settings:
+        if self.worker_shutdown_grace_seconds <= self.push_timeout_seconds:
+            raise ValueError(
+                f"COACH_WORKER_SHUTDOWN_GRACE_SECONDS ({self.worker_shutdown_grace_seconds:g}) must be longer than "
+                f"COACH_PUSH_TIMEOUT_SECONDS ({self.push_timeout_seconds:g}): a stopping worker must be able to finish "
+                "a push it has sent"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_real_parts(self) -> Settings:

@@ -6,6 +6,7 @@ grant, real HTTP) against `tests.fakes.fcm.FakeFcm` on 127.0.0.1: nothing in fir
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -24,6 +25,7 @@ from activities.push import (
     OutboxPusher,
     PushRetryableError,
     PushTarget,
+    TokenOutcome,
     make_pusher,
 )
 from coaching.ids import notification_id
@@ -31,11 +33,15 @@ from coaching.models import NotificationType
 from coaching.payload import (
     ANDROID_CHANNEL_ID,
     DATA_KEYS,
+    MIN_PUSH_TTL,
     PushMessage,
     build_push_message,
     collapse_key,
     deep_link,
+    push_lifetime,
 )
+from coaching.schedule import MAX_LATENESS
+from starter.sandbox import wait_for
 from tests.fakes.fcm import FakeFcm, make_service_account
 
 # pytest re-enables DeprecationWarnings per test, overriding the narrow filter activities/push.py installs.
@@ -339,19 +345,45 @@ async def test_fcm_delivers_the_contract_to_each_token(fcm: FakeFcm, make_fcm_pu
 async def test_fcm_expiry_becomes_android_ttl_and_apns_expiration(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
     pusher = await make_fcm_pusher()
     expires_at = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
+    nearly = datetime.now(UTC) + timedelta(seconds=5)
     expired_at = datetime.now(UTC) - timedelta(minutes=5)
-    live, stale = _token(), _token()
+    live, last_moment, stale = _token(), _token(), _token()
+    before = datetime.now(UTC)
     await pusher.send(_message(expires_at=expires_at), [PushTarget("live", live)])
+    await pusher.send(_message(expires_at=nearly), [PushTarget("last", last_moment)])
     await pusher.send(_message(expires_at=expired_at), [PushTarget("stale", stale)])
+    after = datetime.now(UTC)
 
     [received] = fcm.received_for(live)
     ttl_seconds = float(received.message["android"]["ttl"].removesuffix("s"))
     assert 3500 < ttl_seconds <= 3600
     assert received.message["apns"]["headers"]["apns-expiration"] == str(int(expires_at.timestamp()))
 
-    [received] = fcm.received_for(stale)
-    assert received.message["android"]["ttl"] == "0s"
-    assert received.message["apns"]["headers"]["apns-expiration"] == "0"
+    # Never zero or negative: at least MIN_PUSH_TTL (60 s) from the send, on both platforms.
+    for token in (last_moment, stale):
+        [received] = fcm.received_for(token)
+        assert received.message["android"]["ttl"] == "60s"
+        expiration = int(received.message["apns"]["headers"]["apns-expiration"])
+        assert int((before + MIN_PUSH_TTL).timestamp()) <= expiration <= int((after + MIN_PUSH_TTL).timestamp())
+
+
+@pytest.mark.parametrize(
+    ("left", "ttl"),
+    [
+        (timedelta(hours=24), 86_400),
+        (timedelta(minutes=45, milliseconds=1), 2_701),  # whole seconds, rounded up
+        (timedelta(seconds=61), 61),
+        (timedelta(seconds=60), 60),
+        (timedelta(seconds=59), 60),
+        (timedelta(0), 60),
+        (timedelta(hours=-3), 60),
+    ],
+)
+def test_push_lifetime_ends_at_the_staleness_limit_and_is_never_under_a_minute(left: timedelta, ttl: int) -> None:
+    now = datetime(2027, 3, 14, 6, 59, 30, tzinfo=UTC)
+    android_ttl, apns_expiration = push_lifetime(now + left, now)
+    assert android_ttl == ttl
+    assert apns_expiration == int((now + max(left, MIN_PUSH_TTL)).timestamp())
 
 
 async def test_dead_tokens_come_back_unregistered_without_raising(fcm: FakeFcm, make_fcm_pusher: PusherFactory) -> None:
@@ -484,6 +516,81 @@ async def test_duplicate_tokens_are_sent_once_and_empty_targets_send_nothing(
     assert len(fcm.received) == before
 
 
+async def test_each_outcome_is_handed_over_as_soon_as_fcm_answers_that_token(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    pusher = await make_fcm_pusher()
+    fast, slow = _token(), _token()
+    fcm.set_behaviour(slow, "slow")
+    fcm.set_slow_seconds(1.5)
+    reported: list[tuple[str, bool, int]] = []
+
+    async def record(outcome: TokenOutcome) -> None:
+        reported.append((outcome.token_id, outcome.ok, len(fcm.received_for(slow))))
+
+    await pusher.send(_message(), [PushTarget("slow", slow), PushTarget("fast", fast)], on_outcome=record)
+    # The fast token's outcome came while the slow one was still waiting for FCM, not after all of them.
+    assert reported == [("fast", True, 0), ("slow", True, 1)]
+
+
+async def test_a_cancelled_send_sees_the_request_on_the_wire_through_and_drops_the_queued_ones(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    pusher = await make_fcm_pusher(max_concurrency=1)
+    first, queued = _token(), _token()
+    fcm.set_behaviour(first, "slow")
+    fcm.set_slow_seconds(1.5)
+    reported: list[tuple[str, bool]] = []
+
+    async def record(outcome: TokenOutcome) -> None:
+        reported.append((outcome.token_id, outcome.ok))
+
+    targets = [PushTarget("first", first), PushTarget("queued", queued)]
+    sending = asyncio.create_task(pusher.send(_message(), targets, on_outcome=record))
+    await wait_for(lambda: _attempted(fcm, first))
+    sending.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+
+    # The SDK's thread cannot be stopped: its push happened, so it was waited for and reported before cancelling.
+    assert reported == [("first", True)] and len(fcm.received_for(first)) == 1
+    assert fcm.attempts(queued) == 0  # still waiting for the slot: dropped, nothing sent
+    [outcome] = await pusher.send(_message(), [PushTarget("queued", queued)])  # and the slot was given back
+    assert outcome.ok
+
+
+async def test_an_outcome_callback_error_is_raised_once_every_token_is_settled(
+    fcm: FakeFcm, make_fcm_pusher: PusherFactory
+) -> None:
+    pusher = await make_fcm_pusher()
+    a, b = _token(), _token()
+    reported: list[str] = []
+
+    async def record(outcome: TokenOutcome) -> None:
+        reported.append(outcome.token_id)
+        if outcome.token_id == "a":
+            raise ConnectionError("database connection lost")
+
+    with pytest.raises(ConnectionError):
+        await pusher.send(_message(), [PushTarget("a", a), PushTarget("b", b)], on_outcome=record)
+    assert sorted(reported) == ["a", "b"]
+    assert len(fcm.received_for(a)) == 1 and len(fcm.received_for(b)) == 1
+
+
+async def test_the_outbox_hands_over_each_outcome_too() -> None:
+    reported: list[str] = []
+
+    async def record(outcome: TokenOutcome) -> None:
+        reported.append(outcome.token_id)
+
+    await OutboxPusher().send(_message(), [PushTarget("t1", "x"), PushTarget("t2", "y")], on_outcome=record)
+    assert reported == ["t1", "t2"]
+
+
+async def _attempted(fcm: FakeFcm, token: str) -> bool:
+    return fcm.attempts(token) >= 1
+
+
 async def test_credentials_the_token_endpoint_rejects_fail_permanently(
     fcm: FakeFcm, make_fcm_pusher: PusherFactory
 ) -> None:
@@ -522,3 +629,8 @@ def test_the_documented_example_matches_the_schema_and_the_builder() -> None:
     assert example["android"]["notification"]["channel_id"] == ANDROID_CHANNEL_ID
     assert example["android"]["collapse_key"] == built.collapse_key
     assert example["apns"]["headers"]["apns-collapse-id"] == built.collapse_key
+    # The example's expiry: a brief sent at its time (20:00 in Berlin) lives until its staleness limit.
+    sent_at = datetime(2026, 3, 8, 19, 0, tzinfo=UTC)
+    ttl, expiration = push_lifetime(sent_at + MAX_LATENESS[NotificationType.EVENING_BRIEF], sent_at)
+    assert example["android"]["ttl"] == f"{ttl}s"
+    assert example["apns"]["headers"]["apns-expiration"] == str(expiration)

@@ -36,7 +36,7 @@ from pydantic import SecretStr
 from starter.settings import Settings
 from tests.fakes.server import LoopbackServer
 
-Behaviour = Literal["ok", "unregistered", "invalid", "quota", "unavailable", "internal", "slow"]
+Behaviour = Literal["ok", "unregistered", "invalid", "bad_request", "quota", "unavailable", "internal", "slow"]
 
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 FCM_ERROR_TYPE = "type.googleapis.com/google.firebase.fcm.v1.FcmError"
@@ -62,6 +62,11 @@ ERROR_RESPONSES: dict[str, tuple[int, dict[str, Any]]] = {
                 "fieldViolations": [{"field": "message.token", "description": "Invalid registration token"}],
             },
         ),
+    ),
+    # Refused for good, but not because of the token (e.g. a payload FCM will not take): the token stays active.
+    "bad_request": (
+        400,
+        _fcm_error(400, "INVALID_ARGUMENT", "Request contains an invalid argument.", "INVALID_ARGUMENT"),
     ),
     "quota": (
         429,
