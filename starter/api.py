@@ -668,11 +668,18 @@ def _build_app() -> FastAPI:
     async def sessions_changed(
         plan_id: PlanId, context: Service, body: ReasonRequest | None = None
     ) -> AcceptedResponse:
-        """The plan's sessions were edited (moved, added, removed): the workflow reloads them."""
+        """The plan's sessions were edited (moved, added, removed): the workflow reloads them. A plan whose workflow
+        ended because nothing was left to send is started again, so new sessions get their notifications."""
         reason = body.reason if body else ""
-        return await _signal(
-            context, plan_id, "sessions_changed", lambda: context.plans.sessions_changed(plan_id, reason)
-        )
+        in_database = False
+        if context.store is not None:
+            with database_input("path.plan_id"):
+                in_database = await AnalyticsStore(context.store.sessionmaker).plan_owner(plan_id) is not None
+
+        async def send() -> None:
+            await context.plans.sessions_changed(plan_id, reason, start_if_ended=in_database)
+
+        return await _signal(context, plan_id, "sessions_changed", send)
 
     def status_change(action: str, summary: str) -> None:
         async def change(plan_id: PlanId, context: Service, body: ReasonRequest | None = None) -> AcceptedResponse:

@@ -450,14 +450,14 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
             status = await api.status(args.plan_id)
             print(status.model_dump_json(indent=2) if args.json else _format_status(status))
         else:
-            action = {
-                "pause": api.pause,
-                "resume": api.resume,
-                "cancel": api.cancel,
-                "complete": api.complete,
-                "sessions-changed": api.sessions_changed,
-            }[args.plan_cmd]
-            await action(args.plan_id, args.reason)
+            if args.plan_cmd == "sessions-changed":
+                in_database = await _plan_in_database(settings, args.plan_id)
+                if await api.sessions_changed(args.plan_id, args.reason, start_if_ended=in_database):
+                    print(f"plan {args.plan_id}: its workflow had ended; started again with the new sessions")
+                    return 0
+            else:
+                action = {"pause": api.pause, "resume": api.resume, "cancel": api.cancel, "complete": api.complete}
+                await action[args.plan_cmd](args.plan_id, args.reason)
             print(f"plan {args.plan_id}: {args.plan_cmd} sent")
     except (PlanNotFoundError, PlanWorkflowClosedError) as exc:
         print(f"error: {exc}", file=sys.stderr)

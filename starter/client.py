@@ -147,8 +147,20 @@ class PlanNotifications:
     async def complete(self, plan_id: int, reason: str = "") -> None:
         await self._signal(plan_id, CoachingPlanWorkflow.plan_completed, PlanStatusChangeInput(reason=_reason(reason)))
 
-    async def sessions_changed(self, plan_id: int, reason: str = "") -> None:
-        await self._signal(plan_id, CoachingPlanWorkflow.sessions_changed, SessionsChangedInput(reason=_reason(reason)))
+    async def sessions_changed(self, plan_id: int, reason: str = "", *, start_if_ended: bool = False) -> bool:
+        """Tell the plan's workflow its sessions changed (it reloads them). A plan whose workflow has ended (nothing
+        was left to send) is started again when ``start_if_ended`` (the caller knows the plan is in the database):
+        its new run reads the new sessions. True when it was started again."""
+        try:
+            await self._signal(
+                plan_id, CoachingPlanWorkflow.sessions_changed, SessionsChangedInput(reason=_reason(reason))
+            )
+        except PlanNotFoundError:
+            if not start_if_ended:
+                raise
+            await self.start_plan(plan_id)
+            return True
+        return False
 
     # ---- an athlete's changes: Temporal updates, refused with the reason or answered with the new schedule ----
 

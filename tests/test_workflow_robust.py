@@ -22,7 +22,7 @@ from sqlalchemy import update
 from temporalio.api.enums.v1 import PendingActivityState
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateFailedError
 
-from activities.db import PlanRun, UserCoachingPlan
+from activities.db import PlanRun, PlanSessionRow, UserCoachingPlan
 from activities.demo import create_demo_plan
 from coaching import ids
 from coaching.models import (
@@ -34,6 +34,7 @@ from coaching.models import (
 )
 from coaching.preferences import ChangeRejected
 from coaching.timeutil import local_to_utc, to_local
+from starter.client import PlanNotFoundError
 from starter.sandbox import Stack, local_stack, wait_for
 from tests.fakes.fcm import FakeFcm
 
@@ -315,3 +316,24 @@ async def test_a_ruck_id_beyond_the_columns_range_is_celebrated_and_not_retried_
         if e.HasField("activity_task_started_event_attributes")
     ]
     assert max(attempts) == 1  # nothing was retried
+
+
+async def test_new_sessions_start_a_plan_that_had_ended_again(stack: Stack) -> None:
+    """A plan whose workflow ended (nothing left to send) gets new sessions: sessions/changed starts it again."""
+    plan_id, day = await plan(stack, (0, "07:00"))
+    handle = await stack.plans.start_plan(plan_id)
+    await stack.advance_to(local_to_utc(day + timedelta(days=16), 12 * 60, NY))
+    assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED  # (a result() would skip time on)
+    later = day + timedelta(days=19)
+    async with stack.store.sessionmaker.begin() as session:
+        session.add(
+            PlanSessionRow(
+                user_coaching_plan_id=plan_id, planned_week=3, planned_session_type="Long Ruck", scheduled_date=later
+            )
+        )
+    with pytest.raises(PlanNotFoundError):  # without knowing the plan is in the database, nothing is started
+        await stack.plans.sessions_changed(plan_id, "added a week")
+    assert await stack.plans.sessions_changed(plan_id, "added a week", start_if_ended=True) is True
+    await stack.advance_to(local_to_utc(later, 12 * 60, NY))
+    assert [r.local_date for r in await sent(stack, plan_id, "plan_morning_hype")][-1] == later
+    assert await stack.plans.sessions_changed(plan_id, "again", start_if_ended=True) is False  # running: a signal
