@@ -140,6 +140,8 @@ class ReconcileActivities:
             activity.heartbeat(result.rucks)
             if len(page) < limit:
                 return result
+            # Rows completed before the page's last one were all read (oldest first); the next page starts there.
+            since = page[-1].completed_at
         result.more = True
         return result
 
