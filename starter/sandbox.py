@@ -128,8 +128,12 @@ async def local_stack(
             await environment.shutdown()
 
 
-async def wait_for(predicate: Any, *, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll an async predicate until it returns something truthy (instead of sleeping a fixed time)."""
+async def wait_for(predicate: Any, *, timeout: float = 45.0, interval: float = 0.05) -> Any:
+    """Poll an async predicate until it returns something truthy (instead of sleeping a fixed time).
+
+    The timeout is generous on purpose: it only bounds a test that fails; a loaded CI machine (two cores shared
+    with PostgreSQL and two Temporal servers) took over 10 s to finish a workflow a quiet one finishes in 1 s.
+    """
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         result = await predicate()
