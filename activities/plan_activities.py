@@ -403,13 +403,22 @@ class PlanActivities:
         after :attr:`kill_switch_retry_seconds` while that is before the notification's staleness limit (so
         unflipping the switch resumes what is still useful); otherwise the skip is final."""
         n = input.notification
-        reason = f"{KILL_SWITCH_REASON}: the rollout kill switch is on; nothing is pushed while it is"
-        row = await self.store.ledger_skip(input.plan_id, input.user_id, n, reason)
-        if row.status is not LedgerStatus.SKIPPED:  # recorded otherwise meanwhile (sent by an earlier attempt)
-            return DeliverResult(notification_id=n.notification_id, status=row.status, detail=row.reason or "")
         delay = timedelta(seconds=self.kill_switch_retry_seconds)
-        if _now() + delay >= n.expires_at:
-            activity.logger.info("not sending %s: kill switch (final: stale before the next try)", n.notification_id)
+        final = _now() + delay >= n.expires_at
+        if final:
+            reason = (
+                f"{KILL_SWITCH_REASON}: not sent: the rollout kill switch is on and the notification is stale before "
+                f"its next try ({_utc(n.expires_at)})"
+            )
+        else:
+            reason = (
+                f"{HELD_BY_KILL_SWITCH}: the rollout kill switch is on; tried again every {delay.total_seconds():g} s"
+            )
+        row = await self.store.ledger_skip(input.plan_id, input.user_id, n, reason)
+        if row.status is not LedgerStatus.SKIPPED or row.reason != reason:  # recorded otherwise meanwhile
+            return DeliverResult(notification_id=n.notification_id, status=row.status, detail=row.reason or "")
+        if final:
+            activity.logger.info("not sending %s: kill switch (stale before the next try)", n.notification_id)
             return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SKIPPED, detail=reason)
         activity.logger.info("holding %s: kill switch on", n.notification_id)
         raise ApplicationError(
@@ -531,9 +540,14 @@ class PlanActivities:
         ]
 
 
+#: The reason of a ledger row held by the kill switch (its delivery is tried again): the one skip a later attempt of
+#: the same delivery may still send. A final kill-switch skip says ``kill_switch: not sent: …``.
+HELD_BY_KILL_SWITCH = f"{KILL_SWITCH_REASON}: held"
+
+
 def held_by_kill_switch(reason: str | None) -> bool:
-    """Whether a skipped ledger row was skipped by the kill switch (the one skip a later attempt may still send)."""
-    return bool(reason) and str(reason).startswith(KILL_SWITCH_REASON + ":")
+    """Whether a skipped ledger row is held by the kill switch (its delivery may still send it once unflipped)."""
+    return bool(reason) and str(reason).startswith(HELD_BY_KILL_SWITCH)
 
 
 def _server_now() -> datetime:

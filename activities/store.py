@@ -267,8 +267,8 @@ class Store:
     async def ledger_skip(self, plan_id: int, user_id: str, n: PlannedNotification, reason: str) -> LedgerRow:
         """Record ``n`` as skipped for ``reason`` (creating its row if needed) unless it was already sent.
 
-        A 'scheduled' or 'failed' row becomes 'skipped', and so does one skipped by the kill switch (with the new
-        reason); 'sent', 'shadow' and other 'skipped' rows are left as they are.
+        A 'scheduled' or 'failed' row becomes 'skipped', and so does one held by the kill switch (``kill_switch: held``,
+        with the new reason); 'sent', 'shadow' and other 'skipped' rows are left as they are.
         Returns the row as it stands afterwards, so the caller sees when the notification was sent after all.
         """
         async with self._sessionmaker.begin() as session:
@@ -285,7 +285,7 @@ class Store:
                         NotificationLedgerEntry.status.in_([LedgerStatus.SCHEDULED.value, LedgerStatus.FAILED.value]),
                         and_(
                             NotificationLedgerEntry.status == LedgerStatus.SKIPPED.value,
-                            NotificationLedgerEntry.reason.like("kill\\_switch:%", escape="\\"),
+                            NotificationLedgerEntry.reason.like("kill\\_switch: held%", escape="\\"),
                         ),
                     ),
                 )
