@@ -24,6 +24,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.ai_copy import AiCopywriter
+from activities.analytics_store import AnalyticsStore
 from activities.cadence_store import CadenceStore
 from activities.preferences_store import PreferencesStore
 from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
@@ -348,13 +349,14 @@ class PlanActivities:
     @_bad_data_is_permanent
     async def record_completion(self, input: RecordCompletionInput) -> None:
         c = input.completion
-        if c.plan_session_id is not None:
+        if c.plan_session_id is not None and await self._writes_rucktracker_sessions(input.plan_id):
             await self.store.record_completion(input.plan_id, c.plan_session_id, c.ruck_id, c.local_date)
 
     @activity.defn
     @_bad_data_is_permanent
     async def record_schedule(self, input: RecordScheduleInput) -> None:
-        await self.store.set_next_notifications(input.plan_id, input.next_by_session)
+        if await self._writes_rucktracker_sessions(input.plan_id):
+            await self.store.set_next_notifications(input.plan_id, input.next_by_session)
 
     @activity.defn
     @_bad_data_is_permanent
@@ -388,6 +390,24 @@ class PlanActivities:
             message = f"session {input.plan_session_id} is not in plan {input.plan_id}"
             raise ApplicationError(message, type=GONE_SESSION, non_retryable=True)
         return SaveRescheduleResult(session=session)
+
+    async def _writes_rucktracker_sessions(self, plan_id: int) -> bool:
+        """Whether the service writes RuckTracker's ``plan_sessions`` columns for this plan (a completion it matched,
+        the next notification time): only for a live athlete. In shadow or off the legacy pipeline still owns them."""
+        if self.rollout is None:
+            return True
+        owner = await AnalyticsStore(self.store.sessionmaker).plan_owner(plan_id)
+        if owner is None:
+            return True  # the plan is gone: the write changes nothing anyway
+        try:
+            decision = await self.rollout.athlete_mode(owner)
+        except FlagsUnavailable as err:
+            raise ApplicationError(f"rollout flags unavailable: {err}", type="RolloutUnavailable") from None
+        if decision.mode is not Mode.LIVE:
+            activity.logger.info(
+                "plan %s: athlete in %s mode; RuckTracker's session rows left alone", plan_id, decision.mode
+            )
+        return decision.mode is Mode.LIVE
 
     async def _decide(self, input: DeliverInput) -> Decision:
         """The athlete's rollout mode for this notification, read now (every athlete live without rollout flags)."""

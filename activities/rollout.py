@@ -55,6 +55,9 @@ DOMAIN = "coach"
 FLAG_KILL_SWITCH = "coach.kill_switch"
 FLAG_MODE = "coach.mode"
 FLAG_AI_COPY = "coach.ai_copy"
+#: ``coach.mode`` with the context attribute ``scope`` = this: the athlete's mode whatever the type and the kill switch
+#: (whether the service writes RuckTracker's session columns for them).
+ATHLETE_SCOPE = "athlete"
 
 #: Hash buckets of the percentage: 10,000, so a percentage has two decimals (0.01 % steps).
 BUCKETS = 10_000
@@ -334,6 +337,8 @@ class TableFlagProvider(AbstractProvider):
             if context is None or not context.targeting_key:
                 raise _Missing("the mode needs the user id as targeting key")
             type = context.attributes.get("notification_type")
+            if context.attributes.get("scope") == ATHLETE_SCOPE:  # the athlete's standing: no kill switch, no type
+                config, type = config.model_copy(update={"kill_switch": False}), None
             decision = resolve(config, context.targeting_key, str(type) if type else None)
             return decision.mode.value, decision.rule
         raise _Unknown(flag_key)
@@ -435,6 +440,18 @@ class RolloutFlags:
         if kill.value:
             return Decision(Mode.OFF, KILL_SWITCH_REASON)
         context = EvaluationContext(targeting_key=user_id, attributes={"notification_type": type.value})
+        mode = await self.client.get_string_details_async(FLAG_MODE, Mode.LIVE.value, context)
+        if mode.error_code is not None:
+            raise FlagsUnavailable(f"{FLAG_MODE}: {mode.error_code}")
+        try:
+            return Decision(Mode(mode.value), mode.variant or "default")
+        except ValueError:
+            raise FlagsUnavailable(f"{FLAG_MODE}: unknown mode {str(mode.value)[:20]!r}") from None
+
+    async def athlete_mode(self, user_id: str) -> Decision:
+        """The athlete's own mode (lists, percentage, default; not the kill switch nor a type cap): only a live athlete
+        has RuckTracker's session columns written by the service."""
+        context = EvaluationContext(targeting_key=user_id, attributes={"scope": ATHLETE_SCOPE})
         mode = await self.client.get_string_details_async(FLAG_MODE, Mode.LIVE.value, context)
         if mode.error_code is not None:
             raise FlagsUnavailable(f"{FLAG_MODE}: {mode.error_code}")

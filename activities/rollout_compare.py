@@ -102,8 +102,8 @@ class CompareReport:
                 legacy[t] += v.legacy
                 deltas.extend(v.deltas_seconds)
         return {
-            "service_by_type": dict(sorted(service.items())),
-            "legacy_by_type": dict(sorted(legacy.items())),
+            "service_by_type": {t: n for t, n in sorted(service.items()) if n},
+            "legacy_by_type": {t: n for t, n in sorted(legacy.items()) if n},
             "matched": len(deltas),
             "service_only": sum(len(d.service_only) for d in self.days),
             "legacy_only": sum(len(d.legacy_only) for d in self.days),

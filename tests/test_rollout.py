@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 
 from activities.database import make_engine, make_sessionmaker
+from activities.db import PlanSessionRow
 from activities.plan_activities import PlanActivities
 from activities.push import FcmPusher
 from activities.rollout import (
@@ -37,12 +38,15 @@ from activities.rollout import (
 from activities.store import Store
 from coaching.ids import notification_id
 from coaching.models import (
+    Completion,
     DeliverInput,
     DeliverResult,
     LedgerStatus,
     NotificationType,
     PlannedNotification,
     PrepareContentInput,
+    RecordCompletionInput,
+    RecordScheduleInput,
 )
 from starter.sandbox import Stack, local_stack, wait_for
 from starter.settings import Settings
@@ -397,3 +401,42 @@ async def test_a_shadow_plan_records_and_pushes_nothing(dev_stack: Stack, fcm: F
     status = await stack.plans.status(plan_id)
     assert all(n.type is not KICKOFF for n in status.upcoming)  # handled: never due again
     assert row.attempts == 1 and fcm.attempts("shadow-token") == 0  # type: ignore[attr-defined]
+
+
+async def test_rucktrackers_session_rows_are_written_only_for_live_athletes(store: Store, pusher: FcmPusher) -> None:
+    """In shadow (or off) the legacy pipeline still owns ``plan_sessions``: the service's completion match and next
+    notification time are held back; a live athlete's are written, whatever the kill switch says."""
+    a = await athlete(store, devices=1)
+    snapshot = await store.load_plan_snapshot(a.plan_id)
+    assert snapshot is not None
+    session = snapshot.sessions[0]
+    rollout = RolloutStore(store.sessionmaker)
+    acts = PlanActivities(store=store, pusher=pusher, rollout=flags_on(store))
+    now = datetime.now(UTC)
+    done = RecordCompletionInput(
+        plan_id=a.plan_id,
+        completion=Completion(
+            ruck_id=1, completed_at=now, received_at=now, local_date=now.date(), plan_session_id=session.id
+        ),
+    )
+    at = now + timedelta(days=1)
+    schedule = RecordScheduleInput(plan_id=a.plan_id, next_by_session={session.id: at})
+
+    async def row() -> PlanSessionRow:
+        async with store.sessionmaker() as s:
+            found = await s.get(PlanSessionRow, session.id, populate_existing=True)
+            assert found is not None
+            return found
+
+    await rollout.change({"default_mode": "shadow"}, actor="t", reason="shadow period")
+    await environment().run(acts.record_completion, done)
+    await environment().run(acts.record_schedule, schedule)
+    held = await row()
+    assert held.completion_status == "planned" and held.next_notification_at is None
+
+    await rollout.change({"allow": [a.user_id]}, actor="t", reason="staff live")
+    await rollout.kill(actor="t", reason="the kill switch stops pushes, not the athlete's record")
+    await environment().run(acts.record_completion, done)
+    await environment().run(acts.record_schedule, schedule)
+    written = await row()
+    assert written.completion_status == "completed" and written.next_notification_at == at
