@@ -429,7 +429,8 @@ class RolloutFlags:
         cls, sessionmaker: async_sessionmaker[AsyncSession], *, ttl_seconds: float = 2.0, domain: str = DOMAIN
     ) -> RolloutFlags:
         """Register a :class:`TableFlagProvider` for ``domain`` and return flags read through it."""
-        api.set_provider(TableFlagProvider(RolloutStore(sessionmaker), ttl_seconds=ttl_seconds), domain)
+        # Waits for the (trivial) initialisation: a provider still NOT_READY would answer every flag with an error.
+        api.set_provider_and_wait(TableFlagProvider(RolloutStore(sessionmaker), ttl_seconds=ttl_seconds), domain)
         return cls(api.get_client(domain))
 
     async def decide(self, user_id: str, type: NotificationType) -> Decision:

@@ -189,7 +189,7 @@ async def test_a_change_reaches_the_worker_within_the_cache_ttl_and_the_kill_swi
     now = [100.0]
     provider = TableFlagProvider(RolloutStore(store.sessionmaker), ttl_seconds=5, clock=lambda: now[0])
     domain = f"test-{uuid.uuid4().hex}"
-    api.set_provider(provider, domain)
+    api.set_provider_and_wait(provider, domain)
     flags = RolloutFlags(api.get_client(domain))
     rollout = RolloutStore(store.sessionmaker)
     u = users(1)[0]
