@@ -216,12 +216,14 @@ class PlanActivities:
     async def deliver_notification(self, input: DeliverInput) -> DeliverResult:
         """Push one notification to the athlete's devices, at most once per device, and record what happened.
 
-        An attempt: the ledger row (one already sent or skipped ends here); what earlier attempts recorded per token
-        (once FCM took it for any device the athlete has it: the ledger says sent and nothing is pushed again); the
-        notification's staleness limit; the database's last word (plan or session gone); then one push per active
-        token not already refused for good, each answer recorded in ``coach_push_deliveries`` the moment it arrives.
-        A token that failed transiently is retried (by Temporal) only while no device has the notification, and only
-        until its staleness limit.
+        An attempt: the ledger row (one already sent, shadow or skipped ends here, unless held by the kill switch);
+        what earlier attempts recorded per token (once FCM took it for any device the athlete has it: the ledger says
+        sent and nothing is pushed again); the athlete's rollout mode, read now (kill switch: held, see
+        :meth:`_held`; off: skipped ``rollout_off``; shadow: everything below but the push, recorded ``shadow``);
+        the notification's staleness limit; the database's last word (plan or session gone); then one push per
+        active token not already refused for good, each answer recorded in ``coach_push_deliveries`` the moment it
+        arrives. A token that failed transiently is retried (by Temporal) only while no device has the notification,
+        and only until its staleness limit.
         """
         started = asyncio.get_running_loop().time()
         n = input.notification
