@@ -21,6 +21,7 @@ from activities.plan_activities import PlanActivities
 from activities.push import make_pusher
 from activities.reconcile import ReconcileActivities
 from activities.reconcile_store import ReconcileStore
+from activities.rollout import RolloutFlags
 from activities.store import Store
 from activities.weather import WeatherService
 from coaching.models import WorkflowConfig
@@ -86,6 +87,9 @@ async def build_worker(
         weather=weather,
         ai_daily_budget=settings.ai_daily_budget,
         config=workflow_config,
+        # Read through OpenFeature at send time: a change reaches this worker within the cache's TTL.
+        rollout=RolloutFlags.on_table(store.sessionmaker, ttl_seconds=settings.rollout_cache_ttl_seconds),
+        kill_switch_retry_seconds=settings.rollout_kill_switch_retry_seconds,
     )
     cadence_activities = CadenceActivities(cadence=cadence, client=client)
     task_queue = worker_options.pop("task_queue", settings.task_queue)

@@ -83,7 +83,8 @@ PERSONALITY_DISPLAY_NAMES = (
 )
 PLAN_STATUSES = ("active", "paused", "completed", "cancelled")
 SESSION_STATUSES = ("planned", "completed", "missed", "modified", "skipped")
-LEDGER_STATUSES = ("scheduled", "sent", "skipped", "failed")
+#: ``shadow``: decided and composed (copy included) for an athlete in shadow mode, never pushed (``sv0003``).
+LEDGER_STATUSES = ("scheduled", "sent", "skipped", "failed", "shadow")
 DEVICE_TYPES = ("ios", "android")
 
 
@@ -582,6 +583,37 @@ class PlanRuck(Base):
     ruck_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     signalled_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     source: Mapped[str] = mapped_column(String(20), nullable=False)
+
+
+class RolloutFlag(Base):
+    """One rollout flag (``coach_rollout_flags``): the kill switch, the modes, the cohorts (see
+    :mod:`activities.rollout`). A flag without a row has its built-in default; ``value`` is JSON."""
+
+    __tablename__ = "coach_rollout_flags"
+    __table_args__ = {"info": SERVICE}
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONType, nullable=False)
+    updated_by: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class RolloutChange(Base):
+    """One change of a rollout flag (``coach_rollout_changes``): who, when, the old and new value, and why.
+
+    Only ever inserted: the audit trail ``coach rollout show`` prints. ``old_value`` is NULL when the flag had no row
+    (its built-in default applied)."""
+
+    __tablename__ = "coach_rollout_changes"
+    __table_args__ = (Index("ix_coach_rollout_changes_changed_at", "changed_at"), {"info": SERVICE})
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(64), nullable=False)
+    old_value: Mapped[Any | None] = mapped_column(JSONType)
+    new_value: Mapped[Any] = mapped_column(JSONType, nullable=False)
+    actor: Mapped[str] = mapped_column(Text, nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 #: The service's own ``coach_*`` tables.

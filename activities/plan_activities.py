@@ -24,10 +24,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.ai_copy import AiCopywriter
+from activities.analytics_store import AnalyticsStore
 from activities.cadence_store import CadenceStore
 from activities.preferences_store import PreferencesStore
 from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
 from activities.reconcile_store import ReconcileStore
+from activities.rollout import KILL_SWITCH_REASON, ROLLOUT_OFF_REASON, Decision, FlagsUnavailable, Mode, RolloutFlags
 from activities.store import Store
 from activities.weather import WeatherService
 from coaching.content import Content, PlanContentFactory, render, resolve_tone
@@ -119,6 +121,11 @@ class PlanActivities:
     #: The worker's operational settings for the plan workflows, handed to each at its loads (None: the workflow
     #: keeps the configuration it was started with).
     config: WorkflowConfig | None = None
+    #: The rollout flags (off / shadow / live per athlete, kill switch, AI copy), read at send time; None: every
+    #: athlete is live and AI copy on (no rollout controls).
+    rollout: RolloutFlags | None = None
+    #: While the kill switch is on, a due delivery is tried again after this long (until its staleness limit).
+    kill_switch_retry_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.cadence is None:
@@ -174,6 +181,8 @@ class PlanActivities:
         reason: str | None
         if not input.use_ai:
             reason = "type_not_ai"
+        elif self.rollout is not None and not await self.rollout.ai_copy(input.user_id, n.type):
+            reason = "rollout_ai_off"
         elif self.copywriter is None:
             reason = "not_configured"
         elif await self._ai_budget_used(input):
@@ -207,17 +216,21 @@ class PlanActivities:
     async def deliver_notification(self, input: DeliverInput) -> DeliverResult:
         """Push one notification to the athlete's devices, at most once per device, and record what happened.
 
-        An attempt: the ledger row (one already sent or skipped ends here); what earlier attempts recorded per token
-        (once FCM took it for any device the athlete has it: the ledger says sent and nothing is pushed again); the
-        notification's staleness limit; the database's last word (plan or session gone); then one push per active
-        token not already refused for good, each answer recorded in ``coach_push_deliveries`` the moment it arrives.
-        A token that failed transiently is retried (by Temporal) only while no device has the notification, and only
-        until its staleness limit.
+        An attempt: the ledger row (one already sent, shadow or skipped ends here, unless held by the kill switch);
+        what earlier attempts recorded per token (once FCM took it for any device the athlete has it: the ledger says
+        sent and nothing is pushed again); the athlete's rollout mode, read now (kill switch: held, see
+        :meth:`_held`; off: skipped ``rollout_off``; shadow: everything below but the push, recorded ``shadow``);
+        the notification's staleness limit; the database's last word (plan or session gone); then one push per
+        active token not already refused for good, each answer recorded in ``coach_push_deliveries`` the moment it
+        arrives. A token that failed transiently is retried (by Temporal) only while no device has the notification,
+        and only until its staleness limit.
         """
         started = asyncio.get_running_loop().time()
         n = input.notification
         row = await self.store.ledger_begin(input.plan_id, input.user_id, n)
-        if row.status in (LedgerStatus.SENT, LedgerStatus.SKIPPED):
+        if row.status in (LedgerStatus.SENT, LedgerStatus.SHADOW) or (
+            row.status is LedgerStatus.SKIPPED and not held_by_kill_switch(row.reason)
+        ):
             activity.logger.info(
                 "notification %s already %s in the ledger; not sending again", n.notification_id, row.status
             )
@@ -235,6 +248,14 @@ class PlanActivities:
         if reached:
             activity.logger.info("%s reached a device in an earlier attempt; not pushing again", n.notification_id)
             return await self._sent(n, payload, copy_source, reached)
+
+        decision = await self._decide(input)
+        if decision.rule == KILL_SWITCH_REASON:
+            return await self._held(input)
+        if decision.mode is Mode.OFF:
+            reason = f"{ROLLOUT_OFF_REASON}: the athlete's rollout mode is off ({decision.rule})"
+            row = await self.store.ledger_skip(input.plan_id, input.user_id, n, reason)
+            return DeliverResult(notification_id=n.notification_id, status=LedgerStatus(row.status), detail=reason)
 
         now = _now()
         if now >= n.expires_at:
@@ -257,6 +278,8 @@ class PlanActivities:
         if not targets:
             reason = "no device token left to try: FCM refused this notification for good on every one"
             return await self._undelivered(n, LedgerStatus.FAILED, reason, payload, copy_source)
+        if decision.mode is Mode.SHADOW:
+            return await self._shadow(n, payload, copy_source, decision, len(targets))
 
         answered_at = _server_now()
 
@@ -328,13 +351,14 @@ class PlanActivities:
     @_bad_data_is_permanent
     async def record_completion(self, input: RecordCompletionInput) -> None:
         c = input.completion
-        if c.plan_session_id is not None:
+        if c.plan_session_id is not None and await self._writes_rucktracker_sessions(input.plan_id):
             await self.store.record_completion(input.plan_id, c.plan_session_id, c.ruck_id, c.local_date)
 
     @activity.defn
     @_bad_data_is_permanent
     async def record_schedule(self, input: RecordScheduleInput) -> None:
-        await self.store.set_next_notifications(input.plan_id, input.next_by_session)
+        if await self._writes_rucktracker_sessions(input.plan_id):
+            await self.store.set_next_notifications(input.plan_id, input.next_by_session)
 
     @activity.defn
     @_bad_data_is_permanent
@@ -368,6 +392,79 @@ class PlanActivities:
             message = f"session {input.plan_session_id} is not in plan {input.plan_id}"
             raise ApplicationError(message, type=GONE_SESSION, non_retryable=True)
         return SaveRescheduleResult(session=session)
+
+    async def _writes_rucktracker_sessions(self, plan_id: int) -> bool:
+        """Whether the service writes RuckTracker's ``plan_sessions`` columns for this plan (a completion it matched,
+        the next notification time): only for a live athlete. In shadow or off the legacy pipeline still owns them."""
+        if self.rollout is None:
+            return True
+        owner = await AnalyticsStore(self.store.sessionmaker).plan_owner(plan_id)
+        if owner is None:
+            return True  # the plan is gone: the write changes nothing anyway
+        try:
+            decision = await self.rollout.athlete_mode(owner)
+        except FlagsUnavailable as err:
+            raise ApplicationError(f"rollout flags unavailable: {err}", type="RolloutUnavailable") from None
+        if decision.mode is not Mode.LIVE:
+            activity.logger.info(
+                "plan %s: athlete in %s mode; RuckTracker's session rows left alone", plan_id, decision.mode
+            )
+        return decision.mode is Mode.LIVE
+
+    async def _decide(self, input: DeliverInput) -> Decision:
+        """The athlete's rollout mode for this notification, read now (every athlete live without rollout flags)."""
+        if self.rollout is None:
+            return Decision(Mode.LIVE, "default")
+        try:
+            return await self.rollout.decide(input.user_id, input.notification.type)
+        except FlagsUnavailable as err:  # an outage of the flags' store: retried, never guessed
+            raise ApplicationError(f"rollout flags unavailable: {err}", type="RolloutUnavailable") from None
+
+    async def _held(self, input: DeliverInput) -> DeliverResult:
+        """The kill switch is on: nothing is pushed; the ledger says ``kill_switch``. The delivery is tried again
+        after :attr:`kill_switch_retry_seconds` while that is before the notification's staleness limit (so
+        unflipping the switch resumes what is still useful); otherwise the skip is final."""
+        n = input.notification
+        delay = timedelta(seconds=self.kill_switch_retry_seconds)
+        final = _now() + delay >= n.expires_at
+        if final:
+            reason = (
+                f"{KILL_SWITCH_REASON}: not sent: the rollout kill switch is on and the notification is stale before "
+                f"its next try ({_utc(n.expires_at)})"
+            )
+        else:
+            reason = (
+                f"{HELD_BY_KILL_SWITCH}: the rollout kill switch is on; tried again every {delay.total_seconds():g} s"
+            )
+        row = await self.store.ledger_skip(input.plan_id, input.user_id, n, reason)
+        if row.status is not LedgerStatus.SKIPPED or row.reason != reason:  # recorded otherwise meanwhile
+            return DeliverResult(notification_id=n.notification_id, status=row.status, detail=row.reason or "")
+        if final:
+            activity.logger.info("not sending %s: kill switch (stale before the next try)", n.notification_id)
+            return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SKIPPED, detail=reason)
+        activity.logger.info("holding %s: kill switch on", n.notification_id)
+        raise ApplicationError(
+            f"held: the kill switch is on; tried again in {delay.total_seconds():g} s",
+            type="KillSwitch",
+            next_retry_delay=delay,
+        )
+
+    async def _shadow(
+        self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, decision: Decision, devices: int
+    ) -> DeliverResult:
+        """Shadow mode: the notification as it would have gone out (copy and data) is written with status
+        ``shadow`` and the time it would have been pushed; nothing is pushed, RuckTracker's rows are not touched."""
+        reason = f"shadow ({decision.rule}): would have been pushed to {devices} device(s); nothing was pushed"
+        await self.store.ledger_finish(
+            n.notification_id,
+            LedgerStatus.SHADOW,
+            payload=payload,
+            sent_at=_server_now(),
+            reason=reason,
+            copy_source=copy_source,
+        )
+        activity.logger.info("shadow %s: not pushed (%s)", n.notification_id, decision.rule)
+        return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SHADOW, detail=reason)
 
     async def _sent(
         self,
@@ -463,6 +560,16 @@ class PlanActivities:
             self.save_snooze,
             self.save_reschedule,
         ]
+
+
+#: The reason of a ledger row held by the kill switch (its delivery is tried again): the one skip a later attempt of
+#: the same delivery may still send. A final kill-switch skip says ``kill_switch: not sent: …``.
+HELD_BY_KILL_SWITCH = f"{KILL_SWITCH_REASON}: held"
+
+
+def held_by_kill_switch(reason: str | None) -> bool:
+    """Whether a skipped ledger row is held by the kill switch (its delivery may still send it once unflipped)."""
+    return bool(reason) and str(reason).startswith(HELD_BY_KILL_SWITCH)
 
 
 def _server_now() -> datetime:

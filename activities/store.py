@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 
 from pydantic import ValidationError
-from sqlalchemy import CursorResult, Select, exists, func, or_, select, update
+from sqlalchemy import CursorResult, Select, and_, exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
@@ -237,7 +237,7 @@ class Store:
         reason: str | None = None,
         copy_source: str | None = None,
     ) -> None:
-        """Record the outcome of a delivery attempt; a row already 'sent' is left exactly as it is.
+        """Record the outcome of a delivery attempt; a row already 'sent' (or 'shadow') is left exactly as it is.
 
         ``reason`` and ``copy_source`` describe this attempt and replace earlier values (None clears them). A
         'sent' outcome without ``sent_at`` is stamped with the current time so that sent rows always have one.
@@ -250,7 +250,7 @@ class Store:
                 update(NotificationLedgerEntry)
                 .where(
                     NotificationLedgerEntry.notification_id == notification_id,
-                    NotificationLedgerEntry.status != LedgerStatus.SENT.value,
+                    NotificationLedgerEntry.status.not_in([LedgerStatus.SENT.value, LedgerStatus.SHADOW.value]),
                 )
                 .values(
                     status=status.value,
@@ -267,7 +267,8 @@ class Store:
     async def ledger_skip(self, plan_id: int, user_id: str, n: PlannedNotification, reason: str) -> LedgerRow:
         """Record ``n`` as skipped for ``reason`` (creating its row if needed) unless it was already sent.
 
-        A 'scheduled' or 'failed' row becomes 'skipped'; 'sent' and 'skipped' rows are left as they are.
+        A 'scheduled' or 'failed' row becomes 'skipped', and so does one held by the kill switch (``kill_switch: held``,
+        with the new reason); 'sent', 'shadow' and other 'skipped' rows are left as they are.
         Returns the row as it stands afterwards, so the caller sees when the notification was sent after all.
         """
         async with self._sessionmaker.begin() as session:
@@ -280,7 +281,13 @@ class Store:
                 update(NotificationLedgerEntry)
                 .where(
                     NotificationLedgerEntry.notification_id == n.notification_id,
-                    NotificationLedgerEntry.status.in_([LedgerStatus.SCHEDULED.value, LedgerStatus.FAILED.value]),
+                    or_(
+                        NotificationLedgerEntry.status.in_([LedgerStatus.SCHEDULED.value, LedgerStatus.FAILED.value]),
+                        and_(
+                            NotificationLedgerEntry.status == LedgerStatus.SKIPPED.value,
+                            NotificationLedgerEntry.reason.like("kill\\_switch: held%", escape="\\"),
+                        ),
+                    ),
                 )
                 .values(status=LedgerStatus.SKIPPED.value, reason=reason)
                 .execution_options(synchronize_session=False)

@@ -52,6 +52,8 @@ class LedgerStatus(StrEnum):
     SENT = "sent"
     SKIPPED = "skipped"
     FAILED = "failed"
+    #: Decided and composed for an athlete in shadow mode; nothing was pushed (see activities.rollout).
+    SHADOW = "shadow"
 
 
 class MissedState(StrEnum):

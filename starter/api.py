@@ -709,10 +709,12 @@ def _build_app() -> FastAPI:
     # Imported here: the athlete routes use this module's errors and dependencies.
     from starter.api_athlete import router as athlete_routes
     from starter.api_preferences import router as preference_routes
+    from starter.api_rollout import router as rollout_routes
 
     app.include_router(athlete_routes)
     app.include_router(preference_routes)
-    _guard(app, [*app.router.routes, *athlete_routes.routes, *preference_routes.routes])
+    app.include_router(rollout_routes)
+    _guard(app, [*app.router.routes, *athlete_routes.routes, *preference_routes.routes, *rollout_routes.routes])
     return app
 
 

@@ -44,7 +44,7 @@ AUDIENCE = "authenticated"
 MAX_NOTIFICATION_ID_LENGTH = 200
 #: Ledger statuses of notifications that never reached a device. ('scheduled' counts as sent: a push can land
 #: before its ledger row is updated, and the device reports what it got.)
-_NOT_SENT = frozenset({LedgerStatus.SKIPPED.value, LedgerStatus.FAILED.value})
+_NOT_SENT = frozenset({LedgerStatus.SKIPPED.value, LedgerStatus.FAILED.value, LedgerStatus.SHADOW.value})
 
 NotificationEventName = Literal["delivered", "opened", "cta_tapped", "dismissed"]
 
@@ -239,7 +239,7 @@ async def notification_event(
     if found is None or found[0] != athlete.user_id:
         raise ApiError(404, "notification_not_found", "notification not found")
     if found[1] in _NOT_SENT:
-        # A skipped or failed notification never reached a device: an event for it would skew the report.
+        # A skipped, failed or shadow notification never reached a device: an event for it would skew the report.
         raise ApiError(409, "notification_not_sent", f"notification {notification_id} was not sent ({found[1]})")
     occurred_at = body.occurred_at or now
     with database_input("body", _EVENT_FIELDS):

@@ -536,6 +536,15 @@ async def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.ok else 1
 
 
+async def cmd_rollout(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.cli_rollout import RolloutUsageError, cmd_rollout
+
+    try:
+        return await cmd_rollout(args, settings)
+    except RolloutUsageError as exc:
+        raise UsageError(str(exc)) from None
+
+
 async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from starter.temporal import connect
     from worker import run_worker
@@ -726,6 +735,10 @@ def build_parser() -> argparse.ArgumentParser:
     recompute.add_argument("--batch-size", type=_bounded(1, 50_000), default=2000)
     recompute.add_argument("--wait", action="store_true", help="wait for it and print the totals")
 
+    from starter.cli_rollout import add_parser as add_rollout_parser
+
+    add_rollout_parser(sub)
+
     sim = sub.add_parser("simulate", help="run a scenario on the time-skipping server and print the timeline")
     sim.add_argument("scenario")
     sim.add_argument("--json", action="store_true")
@@ -742,7 +755,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"error: configuration: {_validation_message(exc)}", file=sys.stderr)
         return 2
-    _configure_logging(settings, quiet=args.command in ("simulate", "plan", "cadence"))
+    _configure_logging(settings, quiet=args.command in ("simulate", "plan", "cadence", "rollout"))
     from starter.temporal import route_core_logs_to_python
 
     # The time-skipping test server lacks capabilities the SDK core warns about; simulate shows errors only.
@@ -755,6 +768,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "simulate": cmd_simulate,
         "cadence": cmd_cadence,
         "api": cmd_api,
+        "rollout": cmd_rollout,
     }
     try:
         code = asyncio.run(command[args.command](args, settings))

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     reconcile_ruck_lookback_hours: int = Field(default=48, ge=1, le=24 * 14)
     reconcile_max_starts: int = Field(default=2_000, ge=0)
 
+    # Rollout controls (activities.rollout): the flags themselves are in the database (`coach rollout`).
+    #: How long a worker caches the flags table; a change reaches every worker within this (the kill switch at once).
+    rollout_cache_ttl_seconds: float = Field(default=2.0, ge=0, le=5)
+    #: While the kill switch is on, a due delivery is tried again after this long, until its staleness limit.
+    rollout_kill_switch_retry_seconds: float = Field(default=30.0, ge=1, le=3600)
+
     # The HTTP API (starter.api).
     #: The core API's shared secret (``Authorization: Bearer <token>``); the API refuses to start without one.
     service_token: SecretStr | None = None
