@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.database import make_engine, make_sessionmaker
 from activities.db import UserDeviceToken
 from activities.demo import add_device_token, create_demo_plan
+from activities.migrate import upgrade_database
 from activities.plan_activities import PlanActivities
 from activities.push import FcmPusher, PushTarget
 from activities.store import LedgerRow, Store
@@ -389,3 +391,42 @@ async def test_a_withdrawal_while_the_push_is_on_the_wire_still_records_it_sent(
 
 async def _attempted(fcm: FakeFcm, token: str) -> bool:
     return fcm.attempts(token) >= 1
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [pytest.param(s, marks=pytest.mark.postgres) for s in ("postgresql", "rucktracker")],
+)  # SQLite has one writer at a time whatever the pools: a connection in a transaction holds the file's lock
+async def test_fcm_s_answer_is_recorded_while_the_rest_of_the_worker_holds_every_database_connection(
+    database_url: str, fcm: FakeFcm, make_pusher: Callable[..., FcmPusher]
+) -> None:
+    """Until a token's record commits, a worker killed (`kill -9`) leaves a push its retry sends again. In a burst every
+    connection of the worker's pool is taken by other activities; the record must not queue behind them (`make chaos`
+    counted such repeats), so it has a pool of its own (worker.py)."""
+    await upgrade_database(database_url)
+    main = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=60)
+    records = make_engine(database_url)
+    try:
+        store = Store(make_sessionmaker(main), push_records=make_sessionmaker(records))
+        a = await athlete(store, devices=1)
+        (token,) = a.tokens
+        fcm.set_behaviour(token, "slow")
+        fcm.set_slow_seconds(1)
+        input = kickoff(a)
+        delivery = asyncio.create_task(deliver(PlanActivities(store=store, pusher=make_pusher()), input, environment()))
+        await wait_for(lambda: _attempted(fcm, token))
+
+        async with main.connect() as busy:  # the rest of the worker: the main pool's every connection
+            await busy.execute(text("SELECT 1"))
+            reader = Store(make_sessionmaker(records))
+
+            async def recorded() -> bool:
+                return bool(await reader.push_deliveries(input.notification.notification_id))
+
+            await wait_for(recorded, timeout=30)
+            assert not delivery.done()  # the ledger's 'sent' waits for the main pool; FCM's answer did not
+        result = await delivery
+        assert result.status is LedgerStatus.SENT and len(fcm.received_for(token)) == 1
+    finally:
+        await main.dispose()
+        await records.dispose()
