@@ -21,7 +21,8 @@ stack recover and waits until the ledger has settled every notification. Then it
 * lost: expected minus sent minus rightly not sent;
 * lateness: FCM receipt minus the notification's due time (p50, p99).
 
-Faults (``--fault NAME`` runs one; ``--rounds`` of each, default 5):
+Faults (``--fault NAME`` runs one; ``--rounds`` of each, default 5), after one round of the same burst without a fault
+(``none``, the baseline for lateness on this machine):
 
 * ``kill9``: the worker is killed with SIGKILL mid-burst and started again;
 * ``sigterm``: the worker gets SIGTERM mid-burst (a deploy), exits after its grace, a new one starts;
@@ -80,6 +81,8 @@ from tests.fakes.fcm import FakeFcm  # noqa: E402
 from tests.fakes.openai_api import FakeOpenAI  # noqa: E402
 
 FAULTS = ("kill9", "sigterm", "temporal", "postgres", "fcm", "ai")
+#: The same burst with no fault: the lateness the machine gives anyway (run once before the faults, or alone).
+BASELINE = "none"
 KINDS = (NotificationType.KICKOFF_PRIMER.value, NotificationType.EVENING_BRIEF.value)
 #: Candidate zones for a round: the first whose local time at the brief is daytime (no early-session or night rule).
 ZONES = (
@@ -535,9 +538,9 @@ async def main(args: argparse.Namespace) -> int:
             engine = make_engine(pg.url)
             store = Store(make_sessionmaker(engine))
             stack = Stack(args, work, pg, server, fcm, store, worker_environment(args, pg, server, fcm))
-            faults = [args.fault] if args.fault else list(FAULTS)
+            faults = [args.fault] if args.fault else [BASELINE, *FAULTS]
             for fault in faults:
-                for number in range(1, args.rounds + 1):
+                for number in range(1, (1 if fault == BASELINE and not args.fault else args.rounds) + 1):
                     result = await run_round(stack, fault, number)
                     results.append(result)
                     log(result.line())
@@ -570,7 +573,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--plans", type=int, default=200, help="plans per round (default 200)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of each fault (default 5)")
-    parser.add_argument("--fault", choices=FAULTS, help="run only this fault")
+    parser.add_argument("--fault", choices=[BASELINE, *FAULTS], help="run only this fault ('none': no fault)")
     parser.add_argument("--trigger", type=float, default=0.25, help="fraction of the round's pushes before the fault")
     parser.add_argument("--trigger-timeout", type=float, default=120, help="inject the fault after this many s anyway")
     parser.add_argument("--settle-timeout", type=float, default=420, help="seconds to wait for the ledger to settle")
