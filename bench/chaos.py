@@ -502,6 +502,7 @@ def worker_environment(args: argparse.Namespace, pg: Postgres, server: DevServer
     account = fcm.service_settings(pg.url).firebase_credentials or ""
     return {
         **os.environ,
+        "PYTHONUNBUFFERED": "1",  # a worker killed with SIGKILL keeps its last log lines
         "TEMPORAL_ADDRESS": server.address,
         "COACH_ENVIRONMENT": "test",
         "COACH_LOG_LEVEL": "INFO",

@@ -430,3 +430,40 @@ async def test_fcm_s_answer_is_recorded_while_the_rest_of_the_worker_holds_every
     finally:
         await main.dispose()
         await records.dispose()
+
+
+@SQLITE_ONLY
+async def test_the_time_an_attempt_waited_before_its_code_ran_counts_against_its_deadline(
+    store: Store, fcm: FakeFcm, make_pusher: Callable[..., FcmPusher]
+) -> None:
+    """Temporal times an attempt from when it handed the task out. On a busy worker the code starts later; a push sent
+    in time by the code's own count went out after the server had started the next attempt (`make chaos`)."""
+    a = await athlete(store, devices=1)
+    (token,) = a.tokens
+    pusher = make_pusher(max_concurrency=1, timeout_seconds=1.0)
+    other = f"tok-{uuid.uuid4().hex}"
+    fcm.set_behaviour(other, "slow")
+    fcm.set_slow_seconds(3)
+    message = build_push_message(
+        notification_id="p0:other",
+        type="plan_kickoff_primer",
+        plan_id=1,
+        plan_session_id=None,
+        title="t",
+        body="b",
+        context={},
+    )
+    holder = asyncio.create_task(pusher.send(message, [PushTarget("other", other)]))
+    await wait_for(lambda: _attempted(fcm, other))
+
+    # Handed out 17.5 s ago with a start-to-close of 20 s: 2 s are kept for recording, so a request (1 s timeout)
+    # could not be answered in time and must not wait for the slot (held until the other request's 1 s timeout).
+    # Counted from the code's start, it would wait for it and push.
+    env = environment(start_to_close=20)
+    env.info = dataclasses.replace(env.info, started_time=datetime.now(UTC) - timedelta(seconds=17.5))
+    with pytest.raises(ApplicationError) as caught:
+        await deliver(PlanActivities(store=store, pusher=pusher), kickoff(a), env)
+    await asyncio.gather(holder, return_exceptions=True)
+
+    assert caught.value.type == "PushRetryable" and "no FCM request slot" in str(caught.value)
+    assert fcm.attempts(token) == 0
