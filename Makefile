@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format check bench clean
+.PHONY: install run test lint format check bench chaos clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: lint
 ## bench: time the nightly cadence recompute on 100,000 synthetic athletes in PostgreSQL (bench/README.md)
 bench: install
 	$(BIN)/python bench/cadence_recompute.py
+
+## chaos: the fault suite, 5 rounds of each fault on 200 plans (dev server, throwaway PostgreSQL, FCM fake; bench/README.md)
+chaos: install
+	$(BIN)/python bench/chaos.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

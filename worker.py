@@ -52,7 +52,12 @@ async def build_worker(
         timeout_seconds=settings.push_timeout_seconds,
         max_concurrency=settings.push_max_concurrency,
     )
-    store = Store(make_sessionmaker(engine))
+    # FCM's answer for a token is recorded through a pool of its own, one connection per FCM request slot: in a burst
+    # the main pool is busy, and until the record commits a worker killed then would have that push sent again.
+    push_record_engine = make_engine(
+        settings.database_url, pool_size=settings.push_max_concurrency, max_overflow=settings.push_max_concurrency
+    )
+    store = Store(make_sessionmaker(engine), push_records=make_sessionmaker(push_record_engine))
     cadence = CadenceStore(store.sessionmaker)
     openai_client = (
         make_client(
@@ -116,6 +121,7 @@ async def build_worker(
             await openai_client.close()
         await http.aclose()
         await engine.dispose()
+        await push_record_engine.dispose()
 
 
 async def run_worker(client: Client, settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -595,10 +595,24 @@ _HEARTBEAT_EVERY_SECONDS = 5.0
 
 
 def _deadline(started: float) -> float | None:
-    """When this attempt must be done (event-loop time): its start-to-close timeout from ``started``, less the time
-    to record the answers. A push still waiting for an FCM request slot then is not sent (the retry will)."""
-    timeout = activity.info().start_to_close_timeout
-    return None if timeout is None else started + timeout.total_seconds() - _RECORD_MARGIN_SECONDS
+    """When this attempt must be done (event-loop time): its start-to-close timeout from its start, less the time
+    to record the answers. A push still waiting for an FCM request slot then is not sent (the retry will).
+
+    Temporal counts the timeout from when the server handed the task out (``started_time``); on a busy worker the
+    activity's code begins seconds later (``started``, loop time), and that time is already spent: a deadline counted
+    from ``started`` let a push go out after the server had timed the attempt out and started the next one, which
+    pushed again (`make chaos`, a 200-plan burst on a loaded worker). The SDK's test environment leaves
+    ``started_time`` at the epoch: then ``started`` alone counts."""
+    info = activity.info()
+    timeout = info.start_to_close_timeout
+    if timeout is None:
+        return None
+    now = asyncio.get_running_loop().time()
+    before_code = 0.0
+    if info.started_time.timestamp() > 0:
+        since_handed_out = (datetime.now(UTC) - info.started_time).total_seconds()
+        before_code = max(0.0, since_handed_out - (now - started))
+    return started - before_code + timeout.total_seconds() - _RECORD_MARGIN_SECONDS
 
 
 @asynccontextmanager

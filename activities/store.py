@@ -109,8 +109,16 @@ _DialectInsert = postgresql.Insert | sqlite.Insert
 class Store:
     """Typed, transactional access to the service's tables; built once per worker from a sessionmaker."""
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        push_records: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
+        """``push_records``: where :meth:`record_push_delivery` writes, a pool of its own so that FCM's answer is made
+        durable without waiting for a connection the rest of the worker holds (default: ``sessionmaker``)."""
         self._sessionmaker = sessionmaker
+        self._push_records = push_records or sessionmaker
 
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
@@ -359,9 +367,10 @@ class Store:
     ) -> None:
         """Durably record FCM's final answer for one token, in its own transaction (call it as soon as FCM answers).
 
-        The first answer stands: a repeat (a retry that raced a zombie attempt) changes nothing.
+        The first answer stands: a repeat (a retry that raced a zombie attempt) changes nothing. Until this commits, a
+        worker killed now leaves a push that its retry sends again, so it goes through the ``push_records`` pool.
         """
-        async with self._sessionmaker.begin() as session:
+        async with self._push_records.begin() as session:
             await session.execute(
                 dialect_insert(session, PushDelivery)
                 .values(

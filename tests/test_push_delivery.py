@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
+from activities.database import make_engine, make_sessionmaker
 from activities.db import UserDeviceToken
 from activities.demo import add_device_token, create_demo_plan
+from activities.migrate import upgrade_database
 from activities.plan_activities import PlanActivities
 from activities.push import FcmPusher, PushTarget
 from activities.store import LedgerRow, Store
@@ -389,3 +391,79 @@ async def test_a_withdrawal_while_the_push_is_on_the_wire_still_records_it_sent(
 
 async def _attempted(fcm: FakeFcm, token: str) -> bool:
     return fcm.attempts(token) >= 1
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [pytest.param(s, marks=pytest.mark.postgres) for s in ("postgresql", "rucktracker")],
+)  # SQLite has one writer at a time whatever the pools: a connection in a transaction holds the file's lock
+async def test_fcm_s_answer_is_recorded_while_the_rest_of_the_worker_holds_every_database_connection(
+    database_url: str, fcm: FakeFcm, make_pusher: Callable[..., FcmPusher]
+) -> None:
+    """Until a token's record commits, a worker killed (`kill -9`) leaves a push its retry sends again. In a burst every
+    connection of the worker's pool is taken by other activities; the record must not queue behind them (`make chaos`
+    counted such repeats), so it has a pool of its own (worker.py)."""
+    await upgrade_database(database_url)
+    main = make_engine(database_url, pool_size=1, max_overflow=0, pool_timeout=60)
+    records = make_engine(database_url)
+    try:
+        store = Store(make_sessionmaker(main), push_records=make_sessionmaker(records))
+        a = await athlete(store, devices=1)
+        (token,) = a.tokens
+        fcm.set_behaviour(token, "slow")
+        fcm.set_slow_seconds(1)
+        input = kickoff(a)
+        delivery = asyncio.create_task(deliver(PlanActivities(store=store, pusher=make_pusher()), input, environment()))
+        await wait_for(lambda: _attempted(fcm, token))
+
+        async with main.connect() as busy:  # the rest of the worker: the main pool's every connection
+            await busy.execute(text("SELECT 1"))
+            reader = Store(make_sessionmaker(records))
+
+            async def recorded() -> bool:
+                return bool(await reader.push_deliveries(input.notification.notification_id))
+
+            await wait_for(recorded, timeout=30)
+            assert not delivery.done()  # the ledger's 'sent' waits for the main pool; FCM's answer did not
+        result = await delivery
+        assert result.status is LedgerStatus.SENT and len(fcm.received_for(token)) == 1
+    finally:
+        await main.dispose()
+        await records.dispose()
+
+
+@SQLITE_ONLY
+async def test_the_time_an_attempt_waited_before_its_code_ran_counts_against_its_deadline(
+    store: Store, fcm: FakeFcm, make_pusher: Callable[..., FcmPusher]
+) -> None:
+    """Temporal times an attempt from when it handed the task out. On a busy worker the code starts later; a push sent
+    in time by the code's own count went out after the server had started the next attempt (`make chaos`)."""
+    a = await athlete(store, devices=1)
+    (token,) = a.tokens
+    pusher = make_pusher(max_concurrency=1, timeout_seconds=1.0)
+    other = f"tok-{uuid.uuid4().hex}"
+    fcm.set_behaviour(other, "slow")
+    fcm.set_slow_seconds(3)
+    message = build_push_message(
+        notification_id="p0:other",
+        type="plan_kickoff_primer",
+        plan_id=1,
+        plan_session_id=None,
+        title="t",
+        body="b",
+        context={},
+    )
+    holder = asyncio.create_task(pusher.send(message, [PushTarget("other", other)]))
+    await wait_for(lambda: _attempted(fcm, other))
+
+    # Handed out 17.5 s ago with a start-to-close of 20 s: 2 s are kept for recording, so a request (1 s timeout)
+    # could not be answered in time and must not wait for the slot (held until the other request's 1 s timeout).
+    # Counted from the code's start, it would wait for it and push.
+    env = environment(start_to_close=20)
+    env.info = dataclasses.replace(env.info, started_time=datetime.now(UTC) - timedelta(seconds=17.5))
+    with pytest.raises(ApplicationError) as caught:
+        await deliver(PlanActivities(store=store, pusher=pusher), kickoff(a), env)
+    await asyncio.gather(holder, return_exceptions=True)
+
+    assert caught.value.type == "PushRetryable" and "no FCM request slot" in str(caught.value)
+    assert fcm.attempts(token) == 0

@@ -123,6 +123,8 @@ class ReceivedMessage:
     validate_only: bool
     headers: dict[str, str]
     name: str
+    #: When the fake accepted it (``time.time()``), for lateness figures (bench/chaos.py).
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass
