@@ -10,10 +10,10 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from sqlalchemy import and_, func, select
+from sqlalchemy import CursorResult, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -95,7 +95,11 @@ class AnomalyStore:
             lateness_seconds=lateness,
         )
 
-    async def record(self, alert: Alert, *, braked: bool, webhook_status: str | None) -> bool:
+    async def set_webhook_status(self, alert_key: str, status: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await session.execute(update(AlertRow).where(AlertRow.alert_key == alert_key).values(webhook_status=status))
+
+    async def record(self, alert: Alert, *, braked: bool) -> bool:
         """Store the alert; False when it was already stored (a retried pass)."""
         async with self.sessionmaker() as session, session.begin():
             statement = (
@@ -109,12 +113,11 @@ class AnomalyStore:
                     summary=alert.summary,
                     figures=dict(alert.figures),
                     braked=braked,
-                    webhook_status=webhook_status,
                 )
                 .on_conflict_do_nothing(index_elements=["alert_key"])
             )
-            result = await session.execute(statement)
-            return bool(getattr(result, "rowcount", 1))
+            result = cast(CursorResult[Any], await session.execute(statement))
+            return result.rowcount == 1
 
     async def alerts(self, since: datetime | None = None) -> list[AlertRow]:
         async with self.sessionmaker() as session:
@@ -146,7 +149,8 @@ class AnomalyActivities:
         history = [
             await self.store.window(start, stop, details=False)
             for start, stop in baseline_windows(end, window, input.baseline_weeks)
-            if first is not None and first <= start  # a week before the service sent anything was not observed
+            # A week before the service's first notification was not observed (a new install has no baseline yet).
+            if first is not None and first <= start
         ]
         thresholds = self.thresholds
         if thresholds.baseline_weeks != input.baseline_weeks:
@@ -172,11 +176,12 @@ class AnomalyActivities:
                     else f"; over the brake's {self.brake_factor:g}x, but the kill switch was not turned on"
                 )
         shown = Alert(alert.kind, alert.notification_type, summary, alert.figures, alert.window_start, alert.window_end)
-        webhook_status = await self._post(shown) if self.webhook_url else None
-        new = await self.store.record(shown, braked=braked, webhook_status=webhook_status)
-        if new:
+        # Recorded first: a retried pass finds it there and neither posts nor counts it again.
+        if await self.store.record(shown, braked=braked):
             metrics.ANOMALY_ALERTS.labels(alert.kind.value, metrics.code(alert.notification_type)).inc()
             log.warning("anomaly %s: %s %s", alert.kind.value, summary, dict(alert.figures))
+            if self.webhook_url:
+                await self.store.set_webhook_status(shown.key, await self._post(shown))
         return AnomalyAlert(
             kind=alert.kind.value,
             notification_type=alert.notification_type,
