@@ -54,6 +54,7 @@ SERVICE_TABLES = {
     "coach_plan_runs",
     "coach_plan_rucks",
     "coach_push_deliveries",
+    "coach_alerts",
 }
 
 
