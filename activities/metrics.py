@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import UserCoachingPlan
+from coaching.anomaly import AlertKind
+from coaching.models import NotificationType
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,22 @@ HTTP_LATENCY = Histogram(
     ["route", "method"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+
+def _zeros() -> None:
+    """Start the series every deployment has at 0, so the first send or alert is an increase Prometheus sees (a
+    series born at 1 shows no rate) and the dashboard's panels have lines from the start."""
+    for ntype in NotificationType:
+        NOTIFICATIONS.labels(ntype.value, "sent", "")
+    for kind in AlertKind:
+        ANOMALY_ALERTS.labels(kind.value, "all")
+    for ntype in NotificationType:
+        ANOMALY_ALERTS.labels(AlertKind.VOLUME_HIGH.value, ntype.value)
+    for result in ("hit", "miss"):
+        WEATHER_CACHE.labels(result)
+
+
+_zeros()
 
 
 def code(value: str | None, *, default: str = "none") -> str:
