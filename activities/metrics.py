@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 #: What a label value may look like; anything else is reported as ``other``.
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,47}")
+_ERROR_CODE = re.compile(r"[A-Z][A-Z0-9_]{1,47}")
 
 #: Seconds from a notification's due time to FCM taking it.
 LATENESS_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 900, 1800, 3600, 3 * 3600, 12 * 3600)
@@ -82,11 +83,15 @@ _zeros()
 
 
 def code(value: str | None, *, default: str = "none") -> str:
-    """A label value: the code before the first colon (``"stale: the delivery began …"`` → ``stale``), when it
-    looks like a code; ``other`` otherwise, so no free text (and nothing personal) becomes a label."""
+    """A label value: the code before the first colon (``"stale: the delivery began …"`` → ``stale``), or the
+    upper-case error code leading it (``"NOT_FOUND (UnregisteredError): …"`` → ``NOT_FOUND``), when it looks like a
+    code; ``other`` otherwise, so no free text (and nothing personal) becomes a label."""
     if not value:
         return default
-    head = value.split(":", 1)[0].split(" ", 1)[0].strip()
+    head = value.split(":", 1)[0].strip()
+    if " " in head:  # free text before any colon: only an upper-case error code leading it counts (NOT_FOUND (…))
+        first = head.split(" ", 1)[0]
+        head = first if _ERROR_CODE.fullmatch(first) else ""
     return head if _CODE.fullmatch(head) else "other"
 
 
