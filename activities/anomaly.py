@@ -1,7 +1,8 @@
 """The anomaly watch's I/O: read the ledger's figures, and send each alert to a webhook, a table, a metric and the log.
 
 The rules are pure (:mod:`coaching.anomaly`); this module reads what they judge from ``coach_notification_ledger``
-(sends by ``sent_at``; failures and stale skips by their due time, ``scheduled_for``) and hands on what they find.
+(sends by ``sent_at``, shadow rows as sends; failures and stale skips by their due time, ``scheduled_for``) and
+hands on what they find.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import httpx
-from sqlalchemy import CursorResult, and_, func, select, update
+from sqlalchemy import CursorResult, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
@@ -34,6 +35,9 @@ ONCE_PER_KEY = (
     NotificationType.MISSED_FOLLOWUP.value,
     NotificationType.WEEKLY_DIGEST.value,
 )
+
+#: The ledger status of a notification decided and written but not pushed (the rollout controls' shadow mode).
+SHADOW = "shadow"
 
 #: The brake hook: receives an alert the brake factor says to act on, returns whether it braked (turned the kill
 #: switch on). Wired by whoever owns the kill switch; without one the alert says the brake is not wired.
@@ -58,8 +62,15 @@ class AnomalyStore:
         """Sends per type in [start, end); with ``details`` also failures, stale skips, duplicates and lateness."""
         async with self.sessionmaker() as session:
             sent_in = and_(_Ledger.status == "sent", _Ledger.sent_at >= start, _Ledger.sent_at < end)
+            # Volume counts what the service decided to send: pushed, or written as ``shadow`` (rollout's shadow
+            # mode, which pushes nothing), so a cohort moving from shadow to live is no burst and a worker in
+            # shadow mode is no dead one.
+            shown = func.coalesce(_Ledger.sent_at, _Ledger.scheduled_for)
+            shadow_in = and_(_Ledger.status == SHADOW, shown >= start, shown < end)
             rows = await session.execute(
-                select(_Ledger.notification_type, func.count()).where(sent_in).group_by(_Ledger.notification_type)
+                select(_Ledger.notification_type, func.count())
+                .where(or_(sent_in, shadow_in))
+                .group_by(_Ledger.notification_type)
             )
             sent = {str(t): int(c) for t, c in rows.all()}
             if not details:
