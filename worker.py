@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,9 @@ import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities import metrics
 from activities.ai_copy import AiCopywriter, make_client
+from activities.anomaly import AnomalyActivities, AnomalyStore, BrakeHook, kill_switch_brake
 from activities.cadence import CadenceActivities
 from activities.cadence_store import CadenceStore
 from activities.database import make_engine, make_sessionmaker
@@ -26,8 +29,9 @@ from activities.store import Store
 from activities.weather import WeatherService
 from coaching.models import WorkflowConfig
 from coaching.timeutil import pin_tzdata
-from starter.schedules import ensure_cadence_schedule, ensure_reconcile_schedule
-from starter.settings import Settings, reconcile_input
+from starter.schedules import ensure_anomaly_schedule, ensure_cadence_schedule, ensure_reconcile_schedule
+from starter.settings import Settings, anomaly_input, reconcile_input
+from workflows.anomaly import AnomalyWatchWorkflow
 from workflows.cadence import CadenceRecomputeWorkflow
 from workflows.plan import CoachingPlanWorkflow
 from workflows.reconcile import ReconcileWorkflow
@@ -37,10 +41,16 @@ logger = logging.getLogger(__name__)
 
 @asynccontextmanager
 async def build_worker(
-    client: Client, settings: Settings, *, workflow_config: WorkflowConfig | None = None, **worker_options: Any
+    client: Client,
+    settings: Settings,
+    *,
+    workflow_config: WorkflowConfig | None = None,
+    brake: BrakeHook | None = None,
+    **worker_options: Any,
 ) -> AsyncIterator[Worker]:
     """A configured worker (not yet running) whose clients are closed when the context exits. ``workflow_config``
-    overrides what the plan workflows get from ``settings`` (tests and the simulator use it)."""
+    overrides what the plan workflows get from ``settings`` (tests and the simulator use it); ``brake`` is the anomaly
+    watch's brake hook (see :mod:`activities.anomaly`)."""
     workflow_config = workflow_config or settings.workflow_config()
     pin_tzdata()  # the same zone data on every worker, so a replay computes the same times
     engine = make_engine(settings.database_url)
@@ -107,12 +117,25 @@ async def build_worker(
         task_queue=task_queue,
         config=workflow_config,
     )
+    anomaly_activities = AnomalyActivities(
+        store=AnomalyStore(store.sessionmaker),
+        http=http,
+        webhook_url=settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None,
+        brake_factor=settings.anomaly_brake_factor,
+        # Used only when COACH_ANOMALY_BRAKE_FACTOR is set: by default the brake is the rollout kill switch.
+        brake=brake or kill_switch_brake(store.sessionmaker),
+    )
     try:
         yield Worker(
             client,
             task_queue=task_queue,
-            workflows=[CoachingPlanWorkflow, CadenceRecomputeWorkflow, ReconcileWorkflow],
-            activities=[*activities.all(), *cadence_activities.all(), *reconcile_activities.all()],
+            workflows=[CoachingPlanWorkflow, CadenceRecomputeWorkflow, ReconcileWorkflow, AnomalyWatchWorkflow],
+            activities=[
+                *activities.all(),
+                *cadence_activities.all(),
+                *reconcile_activities.all(),
+                *anomaly_activities.all(),
+            ],
             **worker_options,
         )
     finally:
@@ -141,11 +164,40 @@ async def run_worker(client: Client, settings: Settings, stop: asyncio.Event | N
             every=timedelta(seconds=settings.reconcile_interval_seconds),
             input=reconcile_input(settings),
         )
+    if settings.anomaly_interval_minutes:
+        await ensure_anomaly_schedule(
+            client,
+            task_queue=settings.task_queue,
+            every=timedelta(minutes=settings.anomaly_interval_minutes),
+            input=anomaly_input(settings),
+        )
     async with build_worker(client, settings) as worker:
         logger.info(
             "worker polling task queue %s (push via %s)",
             settings.task_queue,
             "fcm" if settings.firebase_credentials or settings.firebase_credentials_path else "outbox",
         )
-        async with worker:
-            await (stop.wait() if stop else asyncio.Event().wait())
+        with metrics.serving(settings.metrics_address, busy_ok=True):
+            gauge = asyncio.create_task(_refresh_plans_gauge(settings))
+            try:
+                async with worker:
+                    await (stop.wait() if stop else asyncio.Event().wait())
+            finally:
+                gauge.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await gauge
+
+
+async def _refresh_plans_gauge(settings: Settings) -> None:
+    """Keep ``coach_plans{status}`` up to date from the database (a failed read keeps the last values)."""
+    engine = make_engine(settings.database_url)
+    try:
+        store = metrics.PlanCounts(make_sessionmaker(engine))
+        while True:
+            try:
+                metrics.plans(await store.by_status())
+            except Exception as err:  # a gauge must never stop the worker
+                logger.warning("plans gauge not refreshed: %s", type(err).__name__)
+            await asyncio.sleep(settings.plans_gauge_interval_seconds)
+    finally:
+        await engine.dispose()

@@ -551,6 +551,29 @@ class NotificationEvent(Base):
     created_at: Mapped[datetime] = _created_at()
 
 
+class AlertRow(Base):
+    """An alert the anomaly watch raised (``coach_alerts``), with the figures that triggered it.
+
+    ``alert_key`` (kind, notification type, window end) is unique, so a retried pass records an alert once.
+    """
+
+    __tablename__ = "coach_alerts"
+    __table_args__ = (Index("ix_coach_alerts_window_end", "window_end"), {"info": SERVICE})
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    alert_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(40), nullable=False)
+    notification_type: Mapped[str] = mapped_column(String(60), nullable=False)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    figures: Mapped[dict[str, Any]] = _json_object()
+    braked: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=text("false"))
+    #: What the webhook answered (``200``, ``error: …``), or None when no webhook is configured.
+    webhook_status: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = _created_at()
+
+
 class PlanRun(Base):
     """What the service knows of a plan's workflow (``coach_plan_runs``), kept by the reconciler.
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import metrics
 from activities.ai_copy import AiCopywriter
 from activities.analytics_store import AnalyticsStore
 from activities.cadence_store import CadenceStore
@@ -196,6 +197,7 @@ class PlanActivities:
                 n.type, facts, notification_id=n.notification_id
             )
         activity.logger.info("prepared %s: %s copy (%s)", n.notification_id, content.source, reason or "ok")
+        metrics.copy(n.type, content.source, reason)
         return PreparedContent(
             title=content.title,
             body=content.body,
@@ -214,6 +216,13 @@ class PlanActivities:
     @activity.defn
     @_bad_data_is_permanent
     async def deliver_notification(self, input: DeliverInput) -> DeliverResult:
+        """Push one notification to the athlete's devices (:meth:`_deliver`), and count its outcome."""
+        result = await self._deliver(input)
+        if not result.already_recorded:
+            _count(input.notification, result)
+        return result
+
+    async def _deliver(self, input: DeliverInput) -> DeliverResult:
         """Push one notification to the athlete's devices, at most once per device, and record what happened.
 
         An attempt: the ledger row (one already sent, shadow or skipped ends here, unless held by the kill switch);
@@ -285,6 +294,8 @@ class PlanActivities:
 
         async def record(outcome: TokenOutcome) -> None:
             """FCM's answer for one token, made durable before anything else can go wrong."""
+            if not outcome.ok:
+                metrics.fcm_error(outcome.error)
             if outcome.ok:
                 reached.add(outcome.token_id)
                 activity.heartbeat(sorted(reached))
@@ -334,6 +345,11 @@ class PlanActivities:
     @activity.defn
     @_bad_data_is_permanent
     async def record_skip(self, input: RecordSkipInput) -> DeliverResult:
+        result = await self._record_skip(input)
+        _count(input.notification, result)
+        return result
+
+    async def _record_skip(self, input: RecordSkipInput) -> DeliverResult:
         n = input.notification
         if input.failed:
             await self.store.ledger_begin(input.plan_id, input.user_id, n)
@@ -570,6 +586,14 @@ HELD_BY_KILL_SWITCH = f"{KILL_SWITCH_REASON}: held"
 def held_by_kill_switch(reason: str | None) -> bool:
     """Whether a skipped ledger row is held by the kill switch (its delivery may still send it once unflipped)."""
     return bool(reason) and str(reason).startswith(HELD_BY_KILL_SWITCH)
+
+
+def _count(n: PlannedNotification, result: DeliverResult) -> None:
+    """The outcome in the service's metrics (by the ledger status string, so ``shadow`` counts as itself), and for a
+    sent notification how late it went out (sent minus due: its ``send_at``, after quiet hours and snoozes)."""
+    metrics.notification(n.type, result.status, result.detail)
+    if result.status == LedgerStatus.SENT:
+        metrics.lateness(n.type, (_server_now() - n.send_at).total_seconds())
 
 
 def _server_now() -> datetime:

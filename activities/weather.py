@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities import metrics
 from activities.db import LocationPoint, RuckSession, WeatherCache
 from activities.store import dialect_insert
 
@@ -155,8 +156,13 @@ class WeatherService:
             async with lock:
                 slots = await self._cached(cell, self._clock(), at)
                 if slots is None:
+                    metrics.weather_cache(hit=False)
                     slots = await self._fetch(cell)
                     await self._store(cell, slots, self._clock())
+                else:
+                    metrics.weather_cache(hit=True)  # fetched by the look-up this one waited for
+        else:
+            metrics.weather_cache(hit=True)
         return _nearest(slots, at)
 
     # ---- location ------------------------------------------------------------------------------------------

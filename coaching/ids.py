@@ -23,6 +23,10 @@ SIGNAL_CADENCE_UPDATED = "cadence_updated"
 RECONCILE_SCHEDULE_ID = "coaching-reconcile"
 RECONCILE_WORKFLOW_ID = "coaching-reconcile-pass"
 
+#: The send-volume anomaly watch: its Temporal Schedule (every 15 minutes) and the id of each pass's workflow.
+ANOMALY_SCHEDULE_ID = "coaching-anomaly"
+ANOMALY_WORKFLOW_ID = "coaching-anomaly-pass"
+
 #: The nightly cadence recompute: its Temporal Schedule, and the id of the workflow each run starts.
 CADENCE_SCHEDULE_ID = "coaching-cadence-nightly"
 CADENCE_WORKFLOW_ID = "coaching-cadence-recompute"

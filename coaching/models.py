@@ -586,3 +586,28 @@ class ReconcileResult(Model):
     starts: ReconcilePhaseResult
     statuses: ReconcilePhaseResult
     rucks: ReconcilePhaseResult
+
+
+class AnomalyWatchInput(Model):
+    """One pass of the send-volume anomaly watch (``workflows/anomaly.py``); the schedule carries it."""
+
+    #: The window judged, ending at the pass's time, against the same window 1..``baseline_weeks`` weeks back.
+    window_minutes: int = Field(default=60, ge=15, le=24 * 60)
+    baseline_weeks: int = Field(default=4, ge=1, le=12)
+    #: The window's end; the workflow sets it to its start time, so a retried activity judges the same window.
+    end: AwareDatetime | None = None
+
+
+class AnomalyAlert(Model):
+    kind: str
+    notification_type: str
+    summary: str
+    figures: dict[str, float | int | str] = Field(default_factory=dict)
+    braked: bool = False
+
+
+class AnomalyWatchResult(Model):
+    window_start: AwareDatetime
+    window_end: AwareDatetime
+    sent: dict[str, int] = Field(default_factory=dict)
+    alerts: list[AnomalyAlert] = Field(default_factory=list)

@@ -58,6 +58,7 @@ from activities.store import Store
 from coaching.ids import plan_workflow_id
 from coaching.models import AwareDatetime, PlanStatusResult, SessionCompletedInput
 from coaching.preferences import ChangeRejected
+from starter import api_metrics
 from starter.bounds import (
     MAX_DISTANCE_KM,
     MAX_DURATION_SECONDS,
@@ -614,6 +615,7 @@ def _build_app() -> FastAPI:
     )
     _install_error_handlers(app)
     app.add_middleware(RequestEdges)
+    api_metrics.install(app)  # outermost: counts the edges' answers too
 
     @app.get("/healthz", response_model=HealthResponse, tags=["operations"])
     async def healthz() -> HealthResponse:

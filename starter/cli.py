@@ -111,6 +111,27 @@ def _coach_command() -> str:
     return relative if not relative.startswith("..") else str(script)
 
 
+def _address_free(address: str) -> bool:
+    """Whether ``host:port`` can be bound now (a metrics port another process holds cannot)."""
+    from activities.metrics import split_address
+
+    host, port = split_address(address)
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _metrics_url(address: str) -> str:
+    """How to reach a metrics address from this host (``0.0.0.0:9464`` → ``http://localhost:9464/metrics``)."""
+    from activities.metrics import split_address
+
+    host, port = split_address(address)
+    return f"http://{'localhost' if host in ('0.0.0.0', '::') else host}:{port}/metrics"
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
@@ -317,6 +338,9 @@ def _print_run_summary(
         )
         exports = f"export COACH_API={url} COACH_SERVICE_TOKEN={token} ATHLETE_JWT={athlete_token}"
         print(f"For the README's curl examples: {exports}")
+    service = _metrics_url(settings.metrics_address) if settings.metrics_address else "off"
+    sdk = _metrics_url(settings.temporal_metrics_address) if settings.temporal_metrics_address else "off"
+    print(f"Metrics:          service {service}  Temporal SDK {sdk}  HTTP API {url}/metrics")
     print("Push goes to the local outbox (ledger table coach_notification_ledger + log) unless Firebase is configured.")
     print("Press Ctrl-C to stop.", flush=True)
 
@@ -758,8 +782,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings, quiet=args.command in ("simulate", "plan", "cadence", "rollout"))
     from starter.temporal import route_core_logs_to_python
 
-    # The time-skipping test server lacks capabilities the SDK core warns about; simulate shows errors only.
-    route_core_logs_to_python(core_level="ERROR" if args.command == "simulate" else "WARN")
+    # The time-skipping test server lacks capabilities the SDK core warns about; simulate shows errors only. A worker
+    # also serves the SDK's runtime metrics (temporal_*), unless their port is taken (a second worker on the host).
+    temporal_metrics = settings.temporal_metrics_address if args.command in ("run", "worker") else ""
+    if temporal_metrics and not _address_free(temporal_metrics):
+        logger.error("Temporal SDK metrics not served: %s is taken", temporal_metrics)
+        temporal_metrics = ""
+    service_metrics = settings.metrics_address
+    if args.command in ("run", "worker") and service_metrics and not _address_free(service_metrics):
+        logger.error("service metrics not served: %s is taken", service_metrics)
+        service_metrics = ""
+    settings = settings.model_copy(
+        update={"temporal_metrics_address": temporal_metrics, "metrics_address": service_metrics}
+    )
+    route_core_logs_to_python(
+        core_level="ERROR" if args.command == "simulate" else "WARN", metrics_address=temporal_metrics or None
+    )
     command = {
         "run": cmd_run,
         "worker": cmd_worker,

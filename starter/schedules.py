@@ -1,5 +1,5 @@
-"""The service's Temporal Schedules, created (or brought up to date) idempotently: the nightly cadence recompute and
-the reconciler's pass every minute.
+"""The service's Temporal Schedules, created (or brought up to date) idempotently: the nightly cadence recompute,
+the reconciler's pass every minute and the anomaly watch every 15 minutes.
 
 The worker calls :func:`ensure_cadence_schedule` and :func:`ensure_reconcile_schedule` at start-up, so every deploy
 converges the schedules on the settings; operators see them under Schedules in the Web UI and can pause or trigger
@@ -28,8 +28,16 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
-from coaching.ids import CADENCE_SCHEDULE_ID, CADENCE_WORKFLOW_ID, RECONCILE_SCHEDULE_ID, RECONCILE_WORKFLOW_ID
-from coaching.models import CadenceRecomputeInput, ReconcileInput
+from coaching.ids import (
+    ANOMALY_SCHEDULE_ID,
+    ANOMALY_WORKFLOW_ID,
+    CADENCE_SCHEDULE_ID,
+    CADENCE_WORKFLOW_ID,
+    RECONCILE_SCHEDULE_ID,
+    RECONCILE_WORKFLOW_ID,
+)
+from coaching.models import AnomalyWatchInput, CadenceRecomputeInput, ReconcileInput
+from workflows.anomaly import AnomalyWatchWorkflow
 from workflows.cadence import CadenceRecomputeWorkflow
 from workflows.reconcile import ReconcileWorkflow
 
@@ -96,6 +104,37 @@ async def ensure_reconcile_schedule(
         client, RECONCILE_SCHEDULE_ID, reconcile_schedule(task_queue=task_queue, every=every, input=input)
     )
     log.info("schedule %s: every %s", RECONCILE_SCHEDULE_ID, every)
+    return handle
+
+
+def anomaly_schedule(*, task_queue: str, every: timedelta, input: AnomalyWatchInput) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            AnomalyWatchWorkflow.run,
+            input,
+            id=ANOMALY_WORKFLOW_ID,
+            task_queue=task_queue,
+            execution_timeout=max(every, timedelta(minutes=10)),
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        # One pass at a time; a pass missed during an outage is not caught up (the next one judges the last window).
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=max(every, timedelta(minutes=1))),
+        state=ScheduleState(
+            note="Compares the last window's sends per type with the same window of earlier weeks, plus absolute "
+            "guards (duplicates, failures, stale skips, lateness); alerts go to the webhook, coach_alerts, the "
+            "metric coach_anomaly_alerts_total and the log."
+        ),
+    )
+
+
+async def ensure_anomaly_schedule(
+    client: Client, *, task_queue: str, every: timedelta, input: AnomalyWatchInput
+) -> ScheduleHandle:
+    """Create the anomaly watch's schedule, or update an existing one (keeping an operator's pause)."""
+    handle = await _ensure(
+        client, ANOMALY_SCHEDULE_ID, anomaly_schedule(task_queue=task_queue, every=every, input=input)
+    )
+    log.info("schedule %s: every %s", ANOMALY_SCHEDULE_ID, every)
     return handle
 
 

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coaching.ids import TASK_QUEUE
-from coaching.models import DEFAULT_AI_TYPES, NotificationType, ReconcileInput, WorkflowConfig
+from coaching.models import DEFAULT_AI_TYPES, AnomalyWatchInput, NotificationType, ReconcileInput, WorkflowConfig
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coach.db"
 
@@ -86,6 +86,23 @@ class Settings(BaseSettings):
     rollout_cache_ttl_seconds: float = Field(default=2.0, ge=0, le=5)
     #: While the kill switch is on, a due delivery is tried again after this long, until its staleness limit.
     rollout_kill_switch_retry_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Metrics (Prometheus) and the send-volume anomaly watch.
+    #: Where the worker serves the service's own metrics (``coach_*``, at /metrics); empty: off. The HTTP API serves
+    #: its request metrics on its own port (/metrics), the Temporal SDK its runtime metrics (``temporal_*``) on
+    #: ``temporal_metrics_address``: three scrape targets, so a metric is never served twice or half-aggregated.
+    metrics_address: str = "0.0.0.0:9464"
+    temporal_metrics_address: str = "0.0.0.0:9465"
+    #: How often the plans-by-status gauge is refreshed from the database.
+    plans_gauge_interval_seconds: int = Field(default=60, ge=5, le=3600)
+    #: The anomaly watch's schedule (0: off) and the window it judges against the same window of earlier weeks.
+    anomaly_interval_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    anomaly_window_minutes: int = Field(default=60, ge=15, le=24 * 60)
+    #: A Slack-compatible incoming webhook each alert is posted to (its URL holds a secret); None: table, metric and
+    #: log only.
+    alert_webhook_url: SecretStr | None = None
+    #: The optional brake: a volume alert at least this many times the baseline asks the brake hook to turn the kill
+    #: switch on (None: off).
+    anomaly_brake_factor: float | None = Field(default=None, gt=1)
 
     # The HTTP API (starter.api).
     #: The core API's shared secret (``Authorization: Bearer <token>``); the API refuses to start without one.
@@ -158,3 +175,8 @@ def reconcile_input(settings: Settings) -> ReconcileInput:
     return ReconcileInput(
         max_starts=settings.reconcile_max_starts, ruck_lookback_hours=settings.reconcile_ruck_lookback_hours
     )
+
+
+def anomaly_input(settings: Settings) -> AnomalyWatchInput:
+    """What each anomaly watch pass gets (the schedule carries it)."""
+    return AnomalyWatchInput(window_minutes=settings.anomaly_window_minutes)

@@ -23,14 +23,23 @@ async def connect(target_host: str | None = None, namespace: str | None = None) 
     return await Client.connect(**config, data_converter=pydantic_data_converter)
 
 
-def route_core_logs_to_python(core_level: str = "WARN") -> None:
+def route_core_logs_to_python(core_level: str = "WARN", metrics_address: str | None = None) -> None:
     """Send the SDK core's (Rust) log lines through Python logging instead of raw stdout, which is CLI output.
 
     ``core_level`` is the least severe core level forwarded (``TRACE``, ``DEBUG``, ``INFO``, ``WARN``, ``ERROR``).
+    With ``metrics_address`` (``host:port``) the SDK core also serves its runtime metrics (``temporal_*``: task
+    latencies, slots, polls, schedule-to-start) in Prometheus format there.
     """
     import logging
 
-    from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+    from temporalio.runtime import (
+        LogForwardingConfig,
+        LoggingConfig,
+        PrometheusConfig,
+        Runtime,
+        TelemetryConfig,
+        TelemetryFilter,
+    )
 
     Runtime.set_default(
         Runtime(
@@ -38,7 +47,8 @@ def route_core_logs_to_python(core_level: str = "WARN") -> None:
                 logging=LoggingConfig(
                     filter=TelemetryFilter(core_level=core_level, other_level="ERROR"),
                     forwarding=LogForwardingConfig(logger=logging.getLogger("temporalio.core")),
-                )
+                ),
+                metrics=PrometheusConfig(bind_address=metrics_address) if metrics_address else None,
             )
         ),
         error_if_already_set=False,

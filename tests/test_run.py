@@ -25,11 +25,13 @@ def free_port() -> int:
 
 
 def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> None:
-    port, ui_port = free_port(), free_port()
+    port, ui_port, metrics_port, sdk_metrics_port = free_port(), free_port(), free_port(), free_port()
     env = {
         **os.environ,
         "COACH_DEV_SERVER_PORT": str(port),
         "COACH_DEV_SERVER_UI_PORT": str(ui_port),
+        "COACH_METRICS_ADDRESS": f"0.0.0.0:{metrics_port}",
+        "COACH_TEMPORAL_METRICS_ADDRESS": f"127.0.0.1:{sdk_metrics_port}",
         "COACH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/var/coach.db",
     }
     env.pop("TEMPORAL_ADDRESS", None)
@@ -92,6 +94,17 @@ def test_coach_run_prints_true_addresses_and_stops_cleanly(tmp_path: Path) -> No
         assert snoozed.status_code == 200 and snoozed.json()["snoozed_until"], snoozed.text
 
         assert httpx.get(f"http://localhost:{ui_port}/", timeout=10).status_code == 200
+        # The metrics addresses, as printed, answer: the service's, the Temporal SDK's and the API's.
+        printed_metrics = re.search(r"Metrics:\s+service (\S+)\s+Temporal SDK (\S+)\s+HTTP API (\S+)", text)
+        assert printed_metrics, text
+        assert printed_metrics.groups() == (
+            f"http://localhost:{metrics_port}/metrics",
+            f"http://127.0.0.1:{sdk_metrics_port}/metrics",
+            f"{url}/metrics",
+        )
+        assert "coach_notifications_total" in httpx.get(printed_metrics.group(1), timeout=10).text
+        assert "temporal_" in httpx.get(printed_metrics.group(2), timeout=10).text
+        assert "coach_http_requests_total" in httpx.get(printed_metrics.group(3), timeout=10).text
         status = subprocess.run(
             [sys.executable, "-m", "starter.cli", "plan", "status", plan_id],
             env={**env, "TEMPORAL_ADDRESS": f"localhost:{port}"},

@@ -56,6 +56,7 @@ SERVICE_TABLES = {
     "coach_push_deliveries",
     "coach_rollout_flags",
     "coach_rollout_changes",
+    "coach_alerts",
 }
 
 
@@ -160,10 +161,10 @@ async def test_migration_creates_exactly_the_models(database_url: str, schema: s
     if schema == "rucktracker":
         # Only the service's own tables were added; Flask-Migrate's version row is RuckTracker's, untouched.
         assert SERVICE_TABLES <= tables and RUCKTRACKER_TABLES <= tables
-        assert versions == {"sv0003"} and legacy == [rucktracker.ALEMBIC_REVISION]
+        assert versions == {"sv0004"} and legacy == [rucktracker.ALEMBIC_REVISION]
     else:
         assert tables == RUCKTRACKER_TABLES | SERVICE_TABLES | {"coach_alembic_version"}
-        assert versions == {"st0001", "sv0003"}
+        assert versions == {"st0001", "sv0004"}
 
 
 # ---- the plan snapshot ----------------------------------------------------------------------------------------
@@ -731,4 +732,4 @@ async def test_a_pre_release_database_is_refused_and_make_run_keeps_it_aside(tmp
             versions = {r[0] for r in await conn.exec_driver_sql("SELECT version_num FROM coach_alembic_version")}
     finally:
         await engine.dispose()
-    assert versions == {"st0001", "sv0003"}
+    assert versions == {"st0001", "sv0004"}
