@@ -856,12 +856,13 @@ def _v2_skip(
             f"({format_local(snapshot.created_at, tz)}); the kickoff covers it"
         )
     if n.type is NotificationType.MISSED_FOLLOWUP and n.plan_session_id in paused:
-        return f"plan_paused: {n.facts.get('weekday', 'the')} session fell while the plan was paused"
+        weekday = n.facts.get("weekday")
+        return f"plan_paused: {weekday + chr(39) + 's' if weekday else 'the'} session fell while the plan was paused"
     if n.type in FINAL_TYPES and n.due_at > n.expires_at:
         ruck = rucks.get(n.subkey)
-        finished = f"finished {format_local(ruck.completed_at, tz)}, " if ruck is not None else ""
-        late = MAX_LATENESS[n.type]
-        return f"ruck_too_old: the ruck {finished}more than {late.total_seconds() / 3600:g} h before it was reported"
+        when = f" ({format_local(ruck.completed_at, tz)})" if ruck is not None else ""
+        late = MAX_LATENESS[n.type].total_seconds() / 3600
+        return f"ruck_too_old: the ruck finished{when} more than {late:g} h before it was reported"
     return None
 
 

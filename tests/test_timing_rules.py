@@ -274,7 +274,7 @@ def test_a_pause_still_open_covers_every_session_after_it() -> None:
     snap = plan(NY, [PlanSession(id=1, scheduled_date=mon + timedelta(days=3), scheduled_start_minute=hm(7))])
     state = PlanState(pauses=[PausePeriod(start=at(mon, hm(12), NY))], status=PlanStatus.PAUSED)
     reason = actions(evaluate(snap, state, at(mon + timedelta(days=4), hm(9), NY), rules=RULES_V2))[T.MISSED_FOLLOWUP]
-    assert reason[1] == "plan_paused: Thursday session fell while the plan was paused"
+    assert reason[1] == "plan_paused: Thursday's session fell while the plan was paused"
 
 
 # --- copy -----------------------------------------------------------------------------------------------------
