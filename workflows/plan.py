@@ -193,6 +193,8 @@ class CoachingPlanWorkflow:
         self._configure(input.config)
         if input.state is not None:
             self._state = input.state
+        # Paused already (carried from a run before the patch, or a pause signalled with the start): from now on.
+        self._set_status(self._state.status)
         if self._state.started_at is None:
             self._state.started_at = workflow.now()
         if self._state.snapshot is None:
