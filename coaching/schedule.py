@@ -732,8 +732,8 @@ def evaluate(
     what they just did) and of quiet hours; it is skipped when it could then only go out after its last useful
     moment (``expires_at``), when the plan is paused, when its category is switched off, or when the local day's
     cap is used up. ``rules``: RULES_V1 for plans whose history predates the timing-rules-v2 patch, else RULES_V2
-    (it adds: ``before_plan``, a fresh ruck's celebration through quiet hours, ``ruck_too_old``, a hold that reaches
-    the last useful moment dropped as ``quiet_hours``/``snoozed``, no follow-up for a session that fell in a pause).
+    (it adds: ``before_plan``, a fresh ruck's celebration through quiet hours, ``ruck_too_old``, a hype held up to
+    the session's start dropped as ``quiet_hours``/``snoozed``, no follow-up for a session that fell in a pause).
     Linear in the number of sessions.
     """
     prefs, tz = snapshot.prefs, snapshot.prefs.timezone
@@ -809,8 +809,10 @@ def evaluate(
                 )
             )
             continue
-        if n.send_at > n.expires_at or (v2 and held != base and n.send_at >= n.expires_at):
-            # (RULES_V2: held up to its last useful moment, e.g. a hype to the session's start, is as good as gone.)
+        if n.send_at > n.expires_at or (
+            v2 and n.type is NotificationType.MORNING_HYPE and held != base and n.send_at >= n.expires_at
+        ):
+            # (RULES_V2: a hype held up to the session's start is as good as gone.)
             if n.due_at <= now:
                 due_now.append(
                     (
