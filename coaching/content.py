@@ -22,9 +22,10 @@ follow-ups), ``planned``/``completed``/``adherence_pct`` (digest), ``milestone``
 ``plan_name``, ``start_date`` (kickoff) and ``source`` (celebration), as the schedule sends them, plus the
 adaptive ones:
 
-* ``start_time`` before 07:00 -> *early_start*: the evening brief says to lay out gear tonight and sleep early.
-* ``recent_misses`` >= 1, or ``missed_state`` 'repeated_miss'/'plan_at_risk' on a non-missed push ->
-  *comeback* (brief, hype, celebration).
+* ``start_time`` from 04:00 to before 07:00 -> *early_start*: the evening brief says to lay out gear tonight and
+  sleep early (a session in the small hours is not a sunrise start).
+* ``recent_misses`` >= 1, or ``missed_state`` 'repeated_miss'/'plan_at_risk' on a non-missed push, unless
+  ``sessions_done`` says the athlete has done none yet -> *comeback* (brief, hype, celebration).
 * ``planned_week`` == ``plan_weeks`` > 1 -> *last_week*; ``planned_week`` == 1 -> *first_week* (brief, hype;
   last week also celebration).
 * ``streak`` >= 3 (consecutive sessions done) -> *streak* (brief, hype, celebration).
@@ -296,7 +297,7 @@ def _render_template(template: _Template, values: Mapping[str, str], dropped: Co
         elif index in dropped or not available:
             continue
         parts.append(_PLACEHOLDER_RE.sub(lambda m: values[m.group(1)], seg.text))
-    return _tidy("".join(parts))
+    return _ONE_PLURAL_RE.sub(r"1 \1", _tidy("".join(parts)))
 
 
 def _fit(templates: Iterable[_Template], values: Mapping[str, str], limit: int) -> str | None:
@@ -357,8 +358,12 @@ _MISSING = frozenset({"", "none", "null", "nil", "nan", "undefined"})
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TIME_RE = re.compile(r"^([01]?\d|2[0-3]):[0-5]\d$")
-#: Sessions starting before this hour get the early-start brief (gear out tonight, sleep early).
+#: Sessions starting from _EARLY_FROM_HOUR to before _EARLY_HOUR get the early-start brief (gear out tonight, sleep
+#: early); one in the small hours (a 01:30 session) is a night session, not a sunrise start.
 _EARLY_HOUR = 7
+_EARLY_FROM_HOUR = 4
+#: A count of one before a plural noun ("1 sessions done"): the copy says "1 session".
+_ONE_PLURAL_RE = re.compile(r"(?<![\d/.,:])\b1 (session|ride|engagement|ruck)s\b")
 #: A streak shorter than this is not worth mentioning.
 _STREAK_MIN = 3
 #: A longer weather phrase is dropped rather than crowding out the session.
@@ -1887,9 +1892,13 @@ def _situation(slot: str, facts: Mapping[str, str]) -> str | None:
     clock = _clock(facts)
     misses = _count(facts, "recent_misses")
     streak = _count(facts, "streak")
+    done_before = _count(facts, "sessions_done")
     active = {
-        "early_start": clock is not None and clock[0] < _EARLY_HOUR,
-        "comeback": bool(misses) or _text(facts, "missed_state").casefold() in _COMEBACK_STATES,
+        "early_start": clock is not None and _EARLY_FROM_HOUR <= clock[0] < _EARLY_HOUR,
+        # Only for an athlete who has rucked before (``sessions_done``, when the schedule says): no "welcome back"
+        # to one who never came.
+        "comeback": (bool(misses) or _text(facts, "missed_state").casefold() in _COMEBACK_STATES)
+        and (done_before is None or done_before > 0),
         # A one-week plan's only week is its first, not a "final week" on day one.
         "last_week": week is not None and week > 1 and week == plan_weeks,
         "first_week": week == 1,

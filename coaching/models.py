@@ -265,6 +265,13 @@ class WorkflowConfig(Model):
     ai_types: list[NotificationType] = Field(default_factory=lambda: list(DEFAULT_AI_TYPES))
 
 
+class PausePeriod(Model):
+    """A time the plan was paused (timing-rules-v2): from the pause to the resume, open (``end`` None) while paused."""
+
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+
+
 class PlanState(Model):
     """All the entity state of a plan workflow, carried through continue-as-new."""
 
@@ -285,6 +292,8 @@ class PlanState(Model):
     cadence_pending: bool = False
     #: The athlete snoozed the plan's reminders until then (see coaching.preferences).
     snoozed_until: AwareDatetime | None = None
+    #: When the plan was paused (timing-rules-v2): sessions that fell in a pause are neither followed up nor missed.
+    pauses: list[PausePeriod] = Field(default_factory=list)
 
 
 class PlanWorkflowInput(Model):

@@ -7,7 +7,8 @@ of every rule. All rule constants live here and are listed in the README's rules
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -21,6 +22,7 @@ from coaching.models import (
     MissedState,
     NotificationPrefs,
     NotificationType,
+    PausePeriod,
     PlannedNotification,
     PlanSession,
     PlanSnapshot,
@@ -32,12 +34,22 @@ from coaching.timeutil import (
     end_of_quiet_hours,
     format_local,
     local_date,
+    local_minute,
     local_to_utc,
     minute_label,
     to_local,
 )
 
 # --- rules (README "Rules" table) --------------------------------------------------------------------------
+#: The rules as first released: running plans keep them until their history records the workflow's
+#: ``timing-rules-v2`` patch (README "Rule versions").
+RULES_V1 = 1
+#: Issue 11's timing rules: the brief's sleep buffer in elapsed time, nothing due before the plan was created, a
+#: fresh ruck's celebration through quiet hours, no follow-up for a session that fell in a pause, skip reasons
+#: ``quiet_hours`` / ``ruck_too_old`` / ``before_plan``, and the ``sessions_done`` fact for the copy.
+RULES_V2 = 2
+#: What a new plan gets.
+RULES_LATEST = RULES_V2
 #: An early session's brief comes at least this long before its start (a night's sleep plus winding down).
 BRIEF_SLEEP_BUFFER = timedelta(hours=10)
 #: …but never before this local time the evening before.
@@ -80,6 +92,9 @@ SESSION_REMINDERS = (NotificationType.EVENING_BRIEF, NotificationType.MORNING_HY
 FINAL_TYPES = (NotificationType.COMPLETION_CELEBRATION, NotificationType.MILESTONE_ALERT)
 #: Notifications whose last chance passed more than this long ago are neither sent nor logged again.
 FORGET_AFTER = timedelta(days=14)
+#: A celebration for a ruck that finished less than this long ago goes out at once, even in quiet hours: the
+#: athlete is awake (RULES_V2; an older one, an import or a late sync, waits for the end of quiet hours).
+FRESH_RUCK = timedelta(minutes=30)
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
@@ -193,6 +208,24 @@ def evening_brief_minute(start_minute: int, prefs: NotificationPrefs) -> tuple[i
     )
 
 
+def evening_brief_at(session_day: date, timing: SessionTiming, prefs: NotificationPrefs) -> tuple[datetime, str]:
+    """When a session's evening brief is due, and why (RULES_V2): the athlete's brief time the evening before,
+    unless that leaves less than ``BRIEF_SLEEP_BUFFER`` of *elapsed* time before the session (its window's
+    opening); then that much before it, but not before ``BRIEF_EARLIEST_MINUTE`` that evening. Measured in UTC,
+    so a spring-forward night still leaves 10 h, and a fall-back night does not move the brief earlier than it
+    needs to be."""
+    brief_day, tz = session_day - timedelta(days=1), prefs.timezone
+    usual = local_to_utc(brief_day, prefs.evening_brief_minute, tz)
+    latest = timing.opens_at - BRIEF_SLEEP_BUFFER
+    if usual <= latest:
+        return usual, f"your evening brief time {minute_label(prefs.evening_brief_minute)}"
+    due = max(latest, local_to_utc(brief_day, BRIEF_EARLIEST_MINUTE, tz))
+    return due, (
+        f"{minute_label(local_minute(due, tz))}, earlier than your usual {minute_label(prefs.evening_brief_minute)} "
+        f"so an early session leaves a full night's sleep"
+    )
+
+
 # --- completions ---------------------------------------------------------------------------------------------
 
 
@@ -239,25 +272,88 @@ def _ordered_sessions(snapshot: PlanSnapshot) -> list[PlanSession]:
     )
 
 
-def missed_state_for(
-    snapshot: PlanSnapshot, done: set[int], session_id: int, starts: dict[int, SessionTiming] | None = None
-) -> MissedState:
-    """Escalation: how many sessions in a row, ending at this one, went without a completion."""
-    starts = session_starts(snapshot) if starts is None else starts
-    run = 0
-    for s in _ordered_sessions(snapshot):
-        if s.id != session_id and (
-            _before_plan(snapshot, starts.get(s.id)) or s.completion_status in ("skipped", "modified")
-        ):
-            continue  # neither a miss nor a completion: before the athlete joined, or taken off the plan
-        run = 0 if s.id in done else run + 1
-        if s.id == session_id:
-            break
+def _escalation(run: int) -> MissedState:
     if run <= 1:
         return MissedState.FIRST_MISS
     if run == 2:
         return MissedState.REPEATED_MISS
     return MissedState.PLAN_AT_RISK
+
+
+def _missed_runs(
+    snapshot: PlanSnapshot,
+    ordered: Sequence[PlanSession],
+    done: set[int],
+    starts: dict[int, SessionTiming],
+    paused: Collection[int] = (),
+) -> tuple[dict[int, int], int]:
+    """Per session, how many sessions in a row, ending at it, went without a completion; and the run at the end.
+
+    One pass over the plan (the escalation of every session at once). Sessions before the athlete joined, taken off
+    the plan (skipped, modified) or, with RULES_V2, that fell in a pause are neither a miss nor a completion.
+    """
+    out: dict[int, int] = {}
+    run = 0
+    for s in ordered:
+        this = 0 if s.id in done else run + 1
+        out.setdefault(s.id, this)
+        if _before_plan(snapshot, starts.get(s.id)) or s.completion_status in ("skipped", "modified") or s.id in paused:
+            continue
+        run = this
+    return out, run
+
+
+def missed_state_for(
+    snapshot: PlanSnapshot, done: set[int], session_id: int, starts: dict[int, SessionTiming] | None = None
+) -> MissedState:
+    """Escalation: how many sessions in a row, ending at this one, went without a completion."""
+    starts = session_starts(snapshot) if starts is None else starts
+    runs, last = _missed_runs(snapshot, _ordered_sessions(snapshot), done, starts)
+    return _escalation(runs.get(session_id, last))
+
+
+class _DoneRuns:
+    """Runs of consecutive completed sessions in plan order (a union-find over their positions): marking one done
+    and asking for the run ending before a position are near O(1), so the streak of every completion is linear."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+        self.lo = list(range(size))
+        self.hi = list(range(size))
+        self.done = [False] * size
+
+    def _find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def _join(self, a: int, b: int) -> None:
+        ra, rb = self._find(a), self._find(b)
+        if ra != rb:
+            self.parent[rb] = ra
+            self.lo[ra] = min(self.lo[ra], self.lo[rb])
+            self.hi[ra] = max(self.hi[ra], self.hi[rb])
+
+    def mark(self, i: int) -> None:
+        if self.done[i]:
+            return
+        self.done[i] = True
+        if i > 0 and self.done[i - 1]:
+            self._join(i - 1, i)
+        if i + 1 < len(self.done) and self.done[i + 1]:
+            self._join(i, i + 1)
+
+    def streak(self, first_later: int) -> int:
+        """The run of done sessions just before the first open session at or after ``first_later``."""
+        stop = first_later
+        if stop < len(self.done) and self.done[stop]:
+            stop = self.hi[self._find(stop)] + 1
+        last = stop - 1
+        if last < 0 or not self.done[last]:
+            return 0
+        return last - self.lo[self._find(last)] + 1
 
 
 def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> list[tuple[Completion, str, str]]:
@@ -272,12 +368,22 @@ def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> li
     # Sessions completed elsewhere (the core API) are the baseline; ones we recorded ourselves are replayed below,
     # so a reload after record_completion does not make their milestone vanish.
     done: set[int] = {s.id for s in snapshot.sessions if s.completion_status == "completed" and s.id not in ours}
+    positions: dict[int, list[int]] = {}
+    for i, s in enumerate(ordered):
+        positions.setdefault(s.id, []).append(i)
+    runs = _DoneRuns(total)
+    for sid in done:
+        for i in positions.get(sid, ()):
+            runs.mark(i)
+    days = [s.scheduled_date for s in ordered if s.scheduled_date is not None]  # all of them, in order
     reached: set[str] = set()
     for c in sorted(completions, key=lambda c: (c.received_at, c.ruck_id)):
         if c.plan_session_id is None or c.plan_session_id not in current or c.plan_session_id in done:
             continue
         before = len(done)
         done.add(c.plan_session_id)
+        for i in positions[c.plan_session_id]:
+            runs.mark(i)
         after = len(done)
         candidates: list[tuple[int, str, str]] = []
         for pct in PERCENT_MILESTONES:
@@ -285,11 +391,8 @@ def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> li
             if before < threshold <= after:
                 label = "plan complete" if pct == 100 else f"{pct}% of the plan done"
                 candidates.append((100 + pct, f"pct{pct}", label))
-        streak = 0
-        for s in ordered:
-            if s.scheduled_date is not None and s.scheduled_date > c.local_date and s.id not in done:
-                break
-            streak = streak + 1 if s.id in done else 0
+        # In plan order, the run of done sessions up to the first open one dated after the ruck's day.
+        streak = runs.streak(bisect_right(days, c.local_date))
         if streak in STREAK_MILESTONES:
             candidates.append((50 + streak, f"streak{streak}", f"{streak} sessions in a row"))
         if after == 1:
@@ -302,25 +405,31 @@ def _milestones_for(snapshot: PlanSnapshot, completions: list[Completion]) -> li
     return out
 
 
-def _progress(joined: list[PlanSession], done: set[int]) -> dict[int, dict[str, str]]:
+def _progress(joined: list[PlanSession], done: set[int], *, rules: int = RULES_LATEST) -> dict[int, dict[str, str]]:
     """Per session, what the copy can say about the plan so far: the plan's length, the session's week so far, the
-    streak of completed sessions and the run of misses just before it (sessions before the athlete joined excluded)."""
+    streak of completed sessions and the run of misses just before it (sessions before the athlete joined excluded);
+    with RULES_V2 also how many sessions were done before it (``sessions_done``: no "welcome back" to an athlete who
+    never rucked)."""
     plan_weeks = max((s.planned_week for s in joined), default=1)
-    per_week: dict[int, list[PlanSession]] = {}
+    week_planned: dict[int, int] = {}
+    week_completed: dict[int, int] = {}
     for s in joined:
-        per_week.setdefault(s.planned_week, []).append(s)
+        week_planned[s.planned_week] = week_planned.get(s.planned_week, 0) + 1
+        week_completed[s.planned_week] = week_completed.get(s.planned_week, 0) + (s.id in done)
     out: dict[int, dict[str, str]] = {}
-    streak = misses = 0
+    streak = misses = done_before = 0
     for s in joined:
-        week = per_week[s.planned_week]
         out[s.id] = {
             "plan_weeks": str(plan_weeks),
-            "week_planned": str(len(week)),
-            "week_completed": str(sum(1 for w in week if w.id in done)),
+            "week_planned": str(week_planned[s.planned_week]),
+            "week_completed": str(week_completed[s.planned_week]),
             "streak": str(streak),
             "recent_misses": str(misses),
         }
+        if rules >= RULES_V2:
+            out[s.id]["sessions_done"] = str(done_before)
         streak, misses = (streak + 1, 0) if s.id in done else (0, misses + 1)
+        done_before += s.id in done
     return out
 
 
@@ -347,7 +456,9 @@ def _planned(
     limit = due_at + MAX_LATENESS[ntype]
     # A celebration is keyed by its ruck alone: matching it to a session later must not make it a new notification.
     key_session = None if ntype is NotificationType.COMPLETION_CELEBRATION else session_id
-    return PlannedNotification(
+    # Built without validation (every value is computed here, of its type): validating thousands of candidates on
+    # each wake-up was most of evaluate()'s time on a long plan. Facts are copied, as validation would.
+    return PlannedNotification.model_construct(
         notification_id=notification_id(plan_id, ntype, key_session, key_day or day, subkey),
         type=ntype,
         plan_session_id=session_id,
@@ -358,14 +469,49 @@ def _planned(
         reason=reason,
         subkey=subkey,
         counts_toward_cap=ntype is not NotificationType.COMPLETION_CELEBRATION,
-        facts=facts or {},
+        facts=dict(facts) if facts else {},
     )
 
 
+def paused_sessions(
+    snapshot: PlanSnapshot, starts: dict[int, SessionTiming], pauses: Sequence[PausePeriod]
+) -> set[int]:
+    """The sessions that started while the plan was paused (RULES_V2): no follow-up, and not a miss."""
+    if not pauses:
+        return set()
+    merged: list[tuple[datetime, datetime | None]] = []
+    for p in sorted(pauses, key=lambda p: p.start):
+        if merged and (merged[-1][1] is None or p.start <= merged[-1][1]):
+            last_end = merged[-1][1]
+            end = None if last_end is None or p.end is None else max(last_end, p.end)
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((p.start, p.end))
+    begins = [start for start, _ in merged]
+    out: set[int] = set()
+    for s in snapshot.sessions:
+        timing = starts.get(s.id)
+        if timing is None:
+            continue
+        i = bisect_right(begins, timing.start_at) - 1
+        if i >= 0 and (merged[i][1] is None or timing.start_at < merged[i][1]):  # type: ignore[operator]
+            out.add(s.id)
+    return out
+
+
 def candidates(
-    snapshot: PlanSnapshot, completions: list[Completion], starts: dict[int, SessionTiming] | None = None
+    snapshot: PlanSnapshot,
+    completions: list[Completion],
+    starts: dict[int, SessionTiming] | None = None,
+    *,
+    rules: int = RULES_LATEST,
+    paused: Collection[int] = (),
 ) -> list[PlannedNotification]:
-    """Every notification the plan calls for over its whole life, before quiet hours, staleness and the cap."""
+    """Every notification the plan calls for over its whole life, before quiet hours, staleness and the cap.
+
+    Linear in the plan's sessions and completions (a year of six a week is evaluated on every wake-up). ``paused``:
+    sessions that fell in a pause (RULES_V2), left out of the missed escalation.
+    """
     prefs, tz, plan_id = snapshot.prefs, snapshot.prefs.timezone, snapshot.plan_id
     starts = session_starts(snapshot) if starts is None else starts
     done = completed_session_ids(snapshot, completions)
@@ -387,7 +533,8 @@ def candidates(
         )
     )
 
-    progress = _progress(joined, done)
+    progress = _progress(joined, done, rules=rules)
+    missed_runs, _ = _missed_runs(snapshot, ordered, done, starts, paused if rules >= RULES_V2 else ())
     for session in ordered:
         timing = starts.get(session.id)
         if timing is None or session.completion_status in ("skipped", "modified") and session.id not in done:
@@ -409,15 +556,18 @@ def candidates(
             facts["weight_kg"] = f"{session.weight_kg:g}"
         if session.id in done:
             continue
-        brief_minute, brief_why = evening_brief_minute(timing.opens_minute, prefs)
-        brief_day = session.scheduled_date - timedelta(days=1)
+        if rules >= RULES_V2:
+            brief_at, brief_why = evening_brief_at(session.scheduled_date, timing, prefs)
+        else:
+            brief_minute, brief_why = evening_brief_minute(timing.opens_minute, prefs)
+            brief_at = local_to_utc(session.scheduled_date - timedelta(days=1), brief_minute, tz)
         out.append(
             _planned(
                 plan_id,
                 NotificationType.EVENING_BRIEF,
                 day=session.scheduled_date,
                 session_id=session.id,
-                due_at=local_to_utc(brief_day, brief_minute, tz),
+                due_at=brief_at,
                 expires_at=timing.opens_at - timedelta(minutes=prefs.morning_hype_lead_minutes),
                 reason=f"evening before {facts['weekday']}'s {session.planned_session_type} "
                 f"({timing.reason}) at {brief_why}",
@@ -441,7 +591,7 @@ def candidates(
         if _before_plan(snapshot, timing):
             # The session was over before the athlete joined: it cannot have been missed (RuckTracker bug #5).
             continue
-        state = missed_state_for(snapshot, done, session.id, starts)
+        state = _escalation(missed_runs[session.id])
         out.append(
             _planned(
                 plan_id,
@@ -455,6 +605,9 @@ def candidates(
             )
         )
 
+    by_id: dict[int, PlanSession] = {}
+    for s in snapshot.sessions:
+        by_id.setdefault(s.id, s)
     for c in completions:
         session_key = c.plan_session_id
         subkey = f"ruck{c.ruck_id}"
@@ -463,7 +616,7 @@ def candidates(
             facts["distance_km"] = f"{c.distance_km:g}"
         if c.duration_seconds is not None:
             facts["duration_minutes"] = str(round(c.duration_seconds / 60))
-        matched = next((s for s in snapshot.sessions if s.id == session_key), None)
+        matched = by_id.get(session_key) if session_key is not None else None
         if matched is not None:
             facts["session_focus"] = matched.planned_session_type
         out.append(
@@ -501,15 +654,22 @@ def candidates(
         first = ordered[0].scheduled_date
         last = ordered[-1].scheduled_date
         assert first is not None and last is not None
+        # The joined sessions by start, with a running count of the completed ones: each week is two bisections.
+        by_start = sorted(joined, key=lambda s: starts[s.id].start_at)
+        start_ats = [starts[s.id].start_at for s in by_start]
+        done_upto = [0]
+        for s in by_start:
+            done_upto.append(done_upto[-1] + (s.id in done))
         day = first + timedelta(days=(prefs.weekly_digest_weekday - first.weekday()) % 7)
         while day <= last + timedelta(days=7):
             digest_at = local_to_utc(day, prefs.weekly_digest_minute, tz)
             previous_at = local_to_utc(day - timedelta(days=7), prefs.weekly_digest_minute, tz)
             # The week runs from the previous digest to this one (by local time, so a DST week is 167 or 169
             # hours): a session later that evening is next week's, and none falls between two digests.
-            week = [s for s in joined if previous_at < starts[s.id].start_at <= digest_at]
-            if week:
-                completed = sum(1 for s in week if s.id in done)
+            lo, hi = bisect_right(start_ats, previous_at), bisect_right(start_ats, digest_at)
+            planned = hi - lo
+            if planned > 0:
+                completed = done_upto[hi] - done_upto[lo]
                 out.append(
                     _planned(
                         plan_id,
@@ -519,9 +679,9 @@ def candidates(
                         reason=f"your digest time, {_WEEKDAYS[prefs.weekly_digest_weekday]} "
                         f"{minute_label(prefs.weekly_digest_minute)}",
                         facts={
-                            "planned": str(len(week)),
+                            "planned": str(planned),
                             "completed": str(completed),
-                            "adherence_pct": str(round(100 * completed / len(week))),
+                            "adherence_pct": str(round(100 * completed / planned)),
                         },
                     )
                 )
@@ -558,13 +718,23 @@ def active_snooze(state: PlanState, now: datetime) -> datetime | None:
     return until if until is not None and until > now else None
 
 
-def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptive: bool = True) -> Evaluation:
+def evaluate(
+    snapshot: PlanSnapshot,
+    state: PlanState,
+    now: datetime,
+    *,
+    adaptive: bool = True,
+    rules: int = RULES_LATEST,
+) -> Evaluation:
     """Decide, at ``now``, what to send, what to skip (and why), and what is coming next.
 
     A notification is held to the end of the athlete's snooze (reminders only: a celebration or milestone answers
     what they just did) and of quiet hours; it is skipped when it could then only go out after its last useful
     moment (``expires_at``), when the plan is paused, when its category is switched off, or when the local day's
-    cap is used up.
+    cap is used up. ``rules``: RULES_V1 for plans whose history predates the timing-rules-v2 patch, else RULES_V2
+    (it adds: ``before_plan``, a fresh ruck's celebration through quiet hours, ``ruck_too_old``, a hype held up to
+    the session's start dropped as ``quiet_hours``/``snoozed``, no follow-up for a session that fell in a pause).
+    Linear in the number of sessions.
     """
     prefs, tz = snapshot.prefs, snapshot.prefs.timezone
     quiet = prefs.quiet_hours
@@ -573,13 +743,25 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
     result = Evaluation()
     due_now: list[tuple[PlannedNotification, str | None]] = []
     starts = session_starts(snapshot, adaptive=adaptive)
-    for n in candidates(snapshot, state.completions, starts):
+    v2 = rules >= RULES_V2
+    paused = paused_sessions(snapshot, starts, state.pauses) if v2 else set()
+    rucks = {f"ruck{c.ruck_id}": c for c in state.completions} if v2 else {}
+    for n in candidates(snapshot, state.completions, starts, rules=rules, paused=paused):
         if n.notification_id in state.handled or not _still_relevant(n, done):
             continue
         if n.type is NotificationType.MISSED_FOLLOWUP and _learned_too_late(n, state, starts):
             continue
         if n.expires_at < now - FORGET_AFTER:
             continue
+        if v2:
+            skip = _v2_skip(n, snapshot, paused, rucks)
+            if skip is not None:
+                # Decided (and logged) at its due time, like every skip.
+                if n.due_at <= now:
+                    due_now.append((n, skip))
+                else:
+                    result.silent_due.append(n.due_at)
+                continue
         if not type_enabled(prefs, n.type):
             # Decided (and logged) at its due time, so re-enabling the category does not bring it back.
             if n.due_at <= now:
@@ -593,7 +775,7 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
         if snoozed is not None and held < snoozed and n.type not in FINAL_TYPES:
             held, hold = snoozed, "snoozed"
             n.reason += f"; held: you snoozed reminders until {format_local(held, tz)}"
-        if quiet is not None:
+        if quiet is not None and not (v2 and _fresh_celebration(n, rucks, held)):
             end = end_of_quiet_hours(held, tz, quiet)
             if end != held:
                 # Named after what made it too late: a snooze that alone does so stays the reason.
@@ -609,6 +791,16 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
                 result.upcoming.append(n)
             continue
         if n.due_at <= now and now > n.expires_at:
+            if v2 and quiet is not None and end_of_quiet_hours(n.due_at, tz, quiet) >= n.expires_at:
+                # Quiet hours held it from its time to its last useful moment: that, not lateness, is why.
+                due_now.append(
+                    (
+                        n,
+                        f"quiet_hours: quiet hours last from its time past its last useful moment "
+                        f"({format_local(n.expires_at, tz)})",
+                    )
+                )
+                continue
             due_now.append(
                 (
                     n,
@@ -617,7 +809,10 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
                 )
             )
             continue
-        if n.send_at > n.expires_at:
+        if n.send_at > n.expires_at or (
+            v2 and n.type is NotificationType.MORNING_HYPE and held != base and n.send_at >= n.expires_at
+        ):
+            # (RULES_V2: a hype held up to the session's start is as good as gone.)
             if n.due_at <= now:
                 due_now.append(
                     (
@@ -654,6 +849,36 @@ def evaluate(snapshot: PlanSnapshot, state: PlanState, now: datetime, *, adaptiv
     return result
 
 
+def _v2_skip(
+    n: PlannedNotification, snapshot: PlanSnapshot, paused: set[int], rucks: dict[str, Completion]
+) -> str | None:
+    """Why RULES_V2 skips ``n`` whatever the moment, or None."""
+    tz = snapshot.prefs.timezone
+    if n.due_at < snapshot.created_at and n.type is not NotificationType.KICKOFF_PRIMER:
+        return (
+            f"before_plan: due {format_local(n.due_at, tz)}, before the plan was created "
+            f"({format_local(snapshot.created_at, tz)}); the kickoff covers it"
+        )
+    if n.type is NotificationType.MISSED_FOLLOWUP and n.plan_session_id in paused:
+        weekday = n.facts.get("weekday")
+        return f"plan_paused: {weekday + chr(39) + 's' if weekday else 'the'} session fell while the plan was paused"
+    if n.type in FINAL_TYPES and n.due_at > n.expires_at:
+        ruck = rucks.get(n.subkey)
+        when = f" ({format_local(ruck.completed_at, tz)})" if ruck is not None else ""
+        late = MAX_LATENESS[n.type].total_seconds() / 3600
+        return f"ruck_too_old: the ruck finished{when} more than {late:g} h before it was reported"
+    return None
+
+
+def _fresh_celebration(n: PlannedNotification, rucks: dict[str, Completion], at: datetime) -> bool:
+    """A celebration that could go at ``at`` for a ruck finished less than FRESH_RUCK before: the athlete is
+    awake, so quiet hours do not hold it (RULES_V2)."""
+    if n.type is not NotificationType.COMPLETION_CELEBRATION:
+        return False
+    ruck = rucks.get(n.subkey)
+    return ruck is not None and at - ruck.completed_at <= FRESH_RUCK
+
+
 def local_day_key(instant: datetime, tz: str) -> str:
     return local_date(instant, tz).isoformat()
 
@@ -663,15 +888,20 @@ def describe(n: PlannedNotification, tz: str) -> str:
 
 
 __all__ = [
+    "RULES_LATEST",
+    "RULES_V1",
+    "RULES_V2",
     "Evaluation",
     "active_snooze",
     "candidates",
     "describe",
     "evaluate",
+    "evening_brief_at",
     "evening_brief_minute",
     "local_day_key",
     "match_completion",
     "missed_state_for",
+    "paused_sessions",
     "session_start",
     "to_local",
 ]

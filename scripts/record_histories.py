@@ -318,6 +318,37 @@ async def record_robust(name: str) -> None:
         await save(name, handle)
 
 
+async def record_timing_rules(name: str) -> None:
+    """A plan under the timing-rules-v2 patch: created at 23:50 (the brief due at 20:00 is skipped, before_plan), a
+    pause and resume around a session (its follow-up skipped, the escalation not counting it), a ruck finished just
+    now celebrated in quiet hours, an old import skipped as ruck_too_old, and the plan ending by itself."""
+    async with recording_stack() as stack:
+        now = await stack.now()
+        evening = local_to_utc(to_local(now, TZ).date(), 23 * 60 + 50, TZ)
+        if evening <= now:
+            evening += timedelta(days=1)
+        await stack.advance_to(evening)
+        day = to_local(evening, TZ).date() + timedelta(days=1)
+        plan_id = await tempo_plan(stack, day, 4, start_time="07:00", quiet_hours=(22 * 60, 6 * 60 + 30))
+        handle = await stack.plans.start_plan(plan_id)
+        # (Signals away from timer times: the time-skipping server mishandles one landing as a timer fires.)
+        await stack.advance_to(local_to_utc(day, 23 * 60 + 15, TZ))
+        await stack.plans.session_completed(
+            plan_id, SessionCompletedInput(ruck_id=51, completed_at=local_to_utc(day, 23 * 60 + 5, TZ))
+        )
+        await stack.advance_to(local_to_utc(day + timedelta(days=1), 12 * 60 + 30, TZ))
+        await stack.plans.pause(plan_id)
+        await stack.advance_to(local_to_utc(day + timedelta(days=2), 12 * 60 + 30, TZ))
+        await stack.plans.resume(plan_id)
+        await stack.advance_to(local_to_utc(day + timedelta(days=5), 12 * 60 + 30, TZ))
+        await stack.plans.session_completed(
+            plan_id, SessionCompletedInput(ruck_id=52, completed_at=local_to_utc(day + timedelta(days=4), 7 * 60, TZ))
+        )
+        await stack.advance_to(local_to_utc(day + timedelta(days=30), 12 * 60, TZ))
+        await handle.result()
+        await save(name, handle)
+
+
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
@@ -333,6 +364,8 @@ RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     "plan_reconciled": record_reconciled,
     # Under the robust-plans patch (poison payloads, concurrent deliveries, database pause, plans that end).
     "plan_robust": record_robust,
+    # Under the timing-rules-v2 patch (RULES_V2: before_plan, pause periods, a fresh ruck in quiet hours, old imports).
+    "plan_timing_rules": record_timing_rules,
 }
 
 

@@ -19,7 +19,7 @@ from coaching.models import (
     PlanState,
     PlanStatus,
 )
-from coaching.schedule import candidates, evaluate, match_completion, missed_state_for
+from coaching.schedule import RULES_V1, RULES_V2, candidates, evaluate, match_completion, missed_state_for
 from coaching.timeutil import local_minute, local_to_utc, to_local
 
 T = NotificationType
@@ -186,8 +186,10 @@ def test_quiet_hours_of_zero_length_mean_none() -> None:
     assert prefs.quiet_hours is None
 
 
-def test_plan_created_late_sends_no_backlog() -> None:
-    """A plan created at 23:00 whose first session was at 06:00 that day: nothing stale goes out, kickoff does."""
+@pytest.mark.parametrize(("rules", "reason"), [(RULES_V1, "stale"), (RULES_V2, "before_plan")])
+def test_plan_created_late_sends_no_backlog(rules: int, reason: str) -> None:
+    """A plan created at 23:00 whose first session was at 06:00 that day: nothing stale goes out, kickoff does
+    (RULES_V2 names why: they were due before the plan existed)."""
     tz = "Asia/Kathmandu"
     created = local_to_utc(date(2027, 1, 5), 23 * 60, tz)
     snap = plan(
@@ -198,12 +200,12 @@ def test_plan_created_late_sends_no_backlog() -> None:
         ],
         created,
     )
-    actions = evaluate(snap, PlanState(), created).actions
+    actions = evaluate(snap, PlanState(), created, rules=rules).actions
     sent = [a.notification.type for a in actions if a.decision is Decision.SEND]
     skipped = {a.notification.type: a.skip_reason for a in actions if a.decision is Decision.SKIP}
     assert sent == [T.KICKOFF_PRIMER]
     assert set(skipped) == {T.EVENING_BRIEF, T.MORNING_HYPE}
-    assert all(r and r.startswith("stale") for r in skipped.values())
+    assert all(r and r.startswith(reason) for r in skipped.values())
 
 
 def test_daily_cap_skips_the_least_important_and_spares_celebrations() -> None:
@@ -298,10 +300,11 @@ def test_late_signup_kickoff_names_the_first_session_ahead_and_the_digest_ignore
     assert kickoff.facts["start_date"] == "2027-01-06"
     (digest,) = of_type(items, T.WEEKLY_DIGEST)
     assert digest.facts["planned"] == "1"
-    # The past session's hype is stale (it was due before the plan existed), not a quiet-hours drop.
-    actions = {a.notification.notification_id: a for a in evaluate(snap, PlanState(), created).actions}
-    hype = next(a for a in actions.values() if a.notification.type is T.MORNING_HYPE)
-    assert (hype.skip_reason or "").startswith("stale")
+    # The past session's hype was due before the plan existed (RULES_V1 called it stale), not a quiet-hours drop.
+    for rules, reason in ((RULES_V1, "stale"), (RULES_V2, "before_plan")):
+        actions = {a.notification.notification_id: a for a in evaluate(snap, PlanState(), created, rules=rules).actions}
+        hype = next(a for a in actions.values() if a.notification.type is T.MORNING_HYPE)
+        assert (hype.skip_reason or "").startswith(reason)
 
 
 def test_an_explicit_session_that_is_already_done_is_not_swapped_for_another() -> None:

@@ -25,8 +25,11 @@ from coaching.models import (
 )
 from coaching.schedule import (
     BRIEF_EARLIEST_MINUTE,
+    BRIEF_SLEEP_BUFFER,
     CADENCE_CONFIDENCE_THRESHOLD,
     POPULATION_DEFAULT_START_MINUTE,
+    RULES_V1,
+    RULES_V2,
     SessionTiming,
     candidates,
     evaluate,
@@ -87,10 +90,33 @@ def snapshot(tz: str, sessions: list[PlanSession], cadence: CadenceSnapshot, **p
 
 
 def upcoming(snap: PlanSnapshot, session_id: int = 1, *, adaptive: bool = True) -> dict[T, PlannedNotification]:
-    """The brief, hype and follow-up of one session as evaluate() plans them (well before any of them is due)."""
-    evaluation = evaluate(snap, PlanState(), CREATED, adaptive=adaptive)
+    """The brief, hype and follow-up of one session as evaluate() plans them (well before any of them is due).
+
+    The expectations in this file are RULES_V1's (the brief's sleep buffer in local wall-clock minutes); each call
+    also checks RULES_V2 on the same plan: everything identical but the brief, whose buffer is elapsed time.
+    """
+    evaluation = evaluate(snap, PlanState(), CREATED, adaptive=adaptive, rules=RULES_V1)
     assert all(a.notification.type is T.KICKOFF_PRIMER for a in evaluation.actions)
-    return {n.type: n for n in evaluation.upcoming if n.plan_session_id == session_id}
+    v1 = {n.type: n for n in evaluation.upcoming if n.plan_session_id == session_id}
+    v2 = {
+        n.type: n
+        for n in evaluate(snap, PlanState(), CREATED, adaptive=adaptive, rules=RULES_V2).upcoming
+        if n.plan_session_id == session_id
+    }
+    assert v1.keys() == v2.keys()
+    for ntype, n in v1.items():
+        if ntype is not T.EVENING_BRIEF:
+            assert (v2[ntype].due_at, v2[ntype].send_at, v2[ntype].expires_at) == (n.due_at, n.send_at, n.expires_at)
+    if T.EVENING_BRIEF in v2 and T.MORNING_HYPE in v1:
+        tz, prefs = snap.prefs.timezone, snap.prefs
+        opens = v1[T.MORNING_HYPE].due_at + timedelta(minutes=prefs.morning_hype_lead_minutes)  # window or start
+        eve = to_local(v2[T.EVENING_BRIEF].due_at, tz).date()
+        usual = local_to_utc(eve, prefs.evening_brief_minute, tz)
+        floor = local_to_utc(eve, BRIEF_EARLIEST_MINUTE, tz)
+        brief = v2[T.EVENING_BRIEF].due_at
+        # The athlete's time if it leaves 10 h of real time, else exactly 10 h before, but never before 17:00.
+        assert brief == (usual if opens - usual >= BRIEF_SLEEP_BUFFER else max(opens - BRIEF_SLEEP_BUFFER, floor))
+    return v1
 
 
 def wall(instant: datetime, tz: str) -> tuple[date, int]:
@@ -303,7 +329,7 @@ def test_each_session_takes_the_window_of_its_own_weekday(tz: str, monday: date)
         4: (hm(8, 30), hm(8), hm(20)),
         5: (hm(5, 30), hm(5), hm(19)),
     }
-    items = evaluate(snap, PlanState(), CREATED).upcoming
+    items = evaluate(snap, PlanState(), CREATED, rules=RULES_V1).upcoming
     for s in sessions:
         assert s.scheduled_date is not None
         start, opens, brief = expected[s.id]

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         LedgerStatus,
         LoadPlanInput,
         NotificationType,
+        PausePeriod,
         PlannedNotification,
         PlanSnapshot,
         PlanState,
@@ -73,6 +74,8 @@ with workflow.unsafe.imports_passed_through():
     )
     from coaching.schedule import (
         FINAL_TYPES,
+        RULES_V1,
+        RULES_V2,
         SESSION_REMINDERS,
         Evaluation,
         active_snooze,
@@ -107,6 +110,9 @@ STORED_SNOOZE_PATCH = "stored-snooze"
 #: holds; the worker's configuration is taken at each load; a plan with nothing left ends 14 days after its last
 #: session; a plan gone from the database at its first load ends with that reason instead of failing.
 ROBUST_PATCH = "robust-plans"
+#: Plans from the timing-rules release on evaluate with coaching.schedule.RULES_V2 (issue 11's timing rules) and
+#: keep the plan's pause periods in their state; plans started before keep RULES_V1 until their next run.
+TIMING_RULES_PATCH = "timing-rules-v2"
 #: A plan with nothing left to send ends this long after the morning after its last session.
 PLAN_OVER_AFTER = timedelta(days=14)
 #: What the morning after a session is (the missed follow-up's time): the plan's last notification of a session.
@@ -172,6 +178,8 @@ class CoachingPlanWorkflow:
         #: When the database was last read while the plan was paused by the database alone (robust-plans).
         self._paused_read_at: datetime | None = None
         self._end_reason = ""
+        #: Which version of coaching.schedule's rules this run evaluates with (timing-rules-v2).
+        self._rules = RULES_V1
 
     # --- run loop ----------------------------------------------------------------------------------------
 
@@ -181,9 +189,12 @@ class CoachingPlanWorkflow:
         self._adaptive = workflow.patched(ADAPTIVE_CADENCE_PATCH)
         self._prepare = workflow.patched(PREPARE_CONTENT_PATCH)
         self._robust = workflow.patched(ROBUST_PATCH)
+        self._rules = RULES_V2 if workflow.patched(TIMING_RULES_PATCH) else RULES_V1
         self._configure(input.config)
         if input.state is not None:
             self._state = input.state
+        # Paused already (carried from a run before the patch, or a pause signalled with the start): from now on.
+        self._set_status(self._state.status)
         if self._state.started_at is None:
             self._state.started_at = workflow.now()
         if self._state.snapshot is None:
@@ -303,10 +314,21 @@ class CoachingPlanWorkflow:
         """The rules' decision now; None (logged) when they fail on this plan's data, so the plan waits and tries
         again later instead of failing its workflow task over and over."""
         try:
-            return evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive)
+            return evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive, rules=self._rules)
         except Exception as err:  # the rules are pure: nothing here is Temporal's own
             workflow.logger.error("plan %s: the schedule's rules failed (%r); trying again later", self._plan_id, err)
             return None
+
+    def _set_status(self, status: PlanStatus) -> None:
+        """Change the plan's status; under timing-rules-v2 a pause opens a pause period and its end closes it."""
+        if self._rules >= RULES_V2:
+            pauses = self._state.pauses
+            paused_now = bool(pauses) and pauses[-1].end is None
+            if status is PlanStatus.PAUSED and not paused_now:
+                pauses.append(PausePeriod(start=workflow.now()))
+            elif status is not PlanStatus.PAUSED and paused_now:
+                pauses[-1].end = workflow.now()
+        self._state.status = status
 
     def _paused_by_database_only(self, evaluation: Evaluation) -> bool:
         """A pause that came from the database (no pause signal) is read again before each reminder it would skip:
@@ -339,7 +361,7 @@ class CoachingPlanWorkflow:
         from coaching.schedule import candidates, session_starts
 
         starts = session_starts(snapshot, adaptive=self._adaptive)
-        live = {n.notification_id for n in candidates(snapshot, self._state.completions, starts)}
+        live = {n.notification_id for n in candidates(snapshot, self._state.completions, starts, rules=self._rules)}
         return {k: v for k, v in self._state.handled.items() if k in live}
 
     # --- activities ----------------------------------------------------------------------------------------
@@ -385,10 +407,10 @@ class CoachingPlanWorkflow:
             if self._state.snapshot is None:
                 if not self._robust:
                     raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
-                self._state.status = PlanStatus.CANCELLED
+                self._set_status(PlanStatus.CANCELLED)
                 self._end_reason = f"plan_removed: plan {self._plan_id} is not in the database"
                 return
-            self._state.status = PlanStatus.CANCELLED  # the plan row was deleted: stop talking about it
+            self._set_status(PlanStatus.CANCELLED)  # the plan row was deleted: stop talking about it
             if self._robust:
                 self._end_reason = f"plan_removed: plan {self._plan_id} was deleted from the database"
             return
@@ -407,7 +429,7 @@ class CoachingPlanWorkflow:
         if self._state.status in _TERMINAL and workflow.patched(TERMINAL_SIGNAL_PATCH):
             return
         if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
-            self._state.status = result.snapshot.status
+            self._set_status(result.snapshot.status)  # a pause found in the database opens a pause period
 
     def _rematch_completions(self, snapshot: PlanSnapshot) -> None:
         """After sessions moved: a ruck that matched nothing (or a session now gone) may count for one now."""
@@ -886,25 +908,25 @@ class CoachingPlanWorkflow:
     @workflow.signal
     def plan_paused(self, input: PlanStatusChangeInput) -> None:
         if self._state.status not in _TERMINAL:
-            self._state.status = PlanStatus.PAUSED
+            self._set_status(PlanStatus.PAUSED)
             self._state.status_signalled = True
             self._wake = True
 
     @workflow.signal
     def plan_resumed(self, input: PlanStatusChangeInput) -> None:
         if self._state.status is PlanStatus.PAUSED:
-            self._state.status = PlanStatus.ACTIVE
+            self._set_status(PlanStatus.ACTIVE)
             self._state.status_signalled = True
             self._wake = True
 
     @workflow.signal
     def plan_cancelled(self, input: PlanStatusChangeInput) -> None:
-        self._state.status = PlanStatus.CANCELLED
+        self._set_status(PlanStatus.CANCELLED)
         self._wake = True
 
     @workflow.signal
     def plan_completed(self, input: PlanStatusChangeInput) -> None:
-        self._state.status = PlanStatus.COMPLETED
+        self._set_status(PlanStatus.COMPLETED)
         self._wake = True
 
     @workflow.signal
