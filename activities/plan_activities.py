@@ -17,19 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.ai_copy import AiCopywriter
-from activities.cadence_store import CadenceStore
-from activities.preferences_store import PreferencesStore
-from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
-from activities.reconcile_store import ReconcileStore
-from activities.store import Store
-from activities.weather import WeatherService
 from coaching.content import Content, PlanContentFactory, render, resolve_tone
 from coaching.models import (
     DeliverInput,
@@ -59,6 +51,16 @@ from coaching.payload import PushMessage, build_push_message
 from coaching.preferences import CHANGE_REJECTED, GONE_PLAN, GONE_SESSION, ChangeRejected
 from coaching.timeutil import local_date, local_to_utc
 
+if TYPE_CHECKING:
+    # Only the worker needs these (SQLAlchemy, firebase-admin, the OpenAI SDK): the workflow module imports this one
+    # for its activity references, and the CLI and API import the workflow module, so they are imported where used.
+    from activities.ai_copy import AiCopywriter
+    from activities.cadence_store import CadenceStore
+    from activities.preferences_store import PreferencesStore
+    from activities.push import Pusher, TokenOutcome
+    from activities.store import Store
+    from activities.weather import WeatherService
+
 #: The types whose copy mentions the weather at the session's start.
 WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE})
 
@@ -76,6 +78,8 @@ def is_permanent(err: BaseException) -> bool:
     """Whether retrying ``err`` can never help: bad data in Python (ValueError, TypeError, OverflowError) or a
     refusal by the database (a constraint, an invalid value: SQLSTATE classes 22 and 23). A lost connection, a
     timeout or a server shutting down is an outage: retried."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+
     if isinstance(err, (IntegrityError, DataError)):
         return True
     if isinstance(err, StatementError) and not isinstance(err, DBAPIError):
@@ -121,6 +125,9 @@ class PlanActivities:
     config: WorkflowConfig | None = None
 
     def __post_init__(self) -> None:
+        from activities.cadence_store import CadenceStore
+        from activities.reconcile_store import ReconcileStore
+
         if self.cadence is None:
             self.cadence = CadenceStore(self.store.sessionmaker)
         self.runs = ReconcileStore(self.store.sessionmaker)
@@ -214,9 +221,13 @@ class PlanActivities:
         A token that failed transiently is retried (by Temporal) only while no device has the notification, and only
         until its staleness limit.
         """
+        from activities.push import PushRetryableError, PushTarget
+
         started = asyncio.get_running_loop().time()
         n = input.notification
-        row = await self.store.ledger_begin(input.plan_id, input.user_id, n)
+        # One transaction for everything read before the push (ledger, earlier attempts, blocker, tokens).
+        start = await self.store.begin_delivery(input.plan_id, input.user_id, n, honor_pause=input.honor_database_pause)
+        row = start.row
         if row.status in (LedgerStatus.SENT, LedgerStatus.SKIPPED):
             activity.logger.info(
                 "notification %s already %s in the ledger; not sending again", n.notification_id, row.status
@@ -229,7 +240,7 @@ class PlanActivities:
             )
 
         message, payload, copy_source = _compose(input)
-        earlier = await self.store.push_deliveries(n.notification_id)
+        earlier = start.earlier
         # The table is the record; the heartbeat may hold a token whose row could not be written (database outage).
         reached = {d.token_id for d in earlier if d.outcome == "sent"} | _sent_tokens_from_heartbeat()
         if reached:
@@ -239,15 +250,13 @@ class PlanActivities:
         now = _now()
         if now >= n.expires_at:
             return await self._too_late(input, payload, copy_source)
-        blocker = await self.store.delivery_blocker(
-            input.plan_id, n.plan_session_id, n.type, honor_pause=input.honor_database_pause
-        )
+        blocker = start.blocker
         if blocker is not None:
             await self.store.ledger_skip(input.plan_id, input.user_id, n, blocker)
             activity.logger.info("not sending %s: %s", n.notification_id, blocker.split(":", 1)[0])
             return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SKIPPED, detail=blocker)
 
-        tokens = await self.store.active_tokens(input.user_id)
+        tokens = start.tokens
         if not tokens:
             return await self._undelivered(
                 n, LedgerStatus.SKIPPED, "no_device: the athlete has no active push token", payload, copy_source
@@ -340,7 +349,7 @@ class PlanActivities:
     @_bad_data_is_permanent
     async def save_preferences(self, input: SavePreferencesInput) -> SavePreferencesResult:
         """Store an athlete's accepted preference change; the plan's preferences as a reload would now read them."""
-        preferences = PreferencesStore(self.store.sessionmaker)
+        preferences = _preferences(self.store)
         try:
             await preferences.save_preferences(input.user_id, input.change)
         except ChangeRejected as err:  # the database refused a value, or the athlete is gone: permanent
@@ -354,14 +363,14 @@ class PlanActivities:
     @_bad_data_is_permanent
     async def save_snooze(self, input: SaveSnoozeInput) -> None:
         """Keep the athlete's snooze (or its end) with the plan, so it outlives the workflow's run."""
-        if not await PreferencesStore(self.store.sessionmaker).save_snooze(input.plan_id, input.snoozed_until):
+        if not await _preferences(self.store).save_snooze(input.plan_id, input.snoozed_until):
             raise ApplicationError(f"plan {input.plan_id} does not exist", type=GONE_PLAN, non_retryable=True)
 
     @activity.defn
     @_bad_data_is_permanent
     async def save_reschedule(self, input: SaveRescheduleInput) -> SaveRescheduleResult:
         """Move a session as the athlete asked (accepted by the workflow's validator)."""
-        session = await PreferencesStore(self.store.sessionmaker).reschedule_session(
+        session = await _preferences(self.store).reschedule_session(
             input.plan_id, input.plan_session_id, input.scheduled_date, input.start_minute
         )
         if session is None:
@@ -411,21 +420,13 @@ class PlanActivities:
         self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, devices: int, reason: str = ""
     ) -> None:
         # The attempt's server time, not the host clock: identical in production, and right under time skipping.
-        sent_at = _server_now()
-        await self.store.ledger_finish(
-            n.notification_id,
-            LedgerStatus.SENT,
+        await self.store.finish_sent(
+            n,
             payload=payload,
-            sent_at=sent_at,
+            sent_at=_server_now(),
             copy_source=copy_source,
             reason=reason or f"via {self.pusher.name} to {devices} device(s)",
         )
-        if n.plan_session_id is not None and n.type is not NotificationType.COMPLETION_CELEBRATION:
-            await self.store.update_session_notification(
-                n.plan_session_id,
-                last_notification_type=n.type.value,
-                missed_state=n.facts.get("missed_state") if n.type is NotificationType.MISSED_FOLLOWUP else None,
-            )
 
     async def _undelivered(
         self,
@@ -562,3 +563,9 @@ def _sent_tokens_from_heartbeat() -> set[str]:
     if isinstance(first, str):
         first = json.loads(first)
     return {str(t) for t in first}
+
+
+def _preferences(store: Store) -> PreferencesStore:
+    from activities.preferences_store import PreferencesStore
+
+    return PreferencesStore(store.sessionmaker)

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from activities.demo import create_demo_plan
 from coaching.ids import SEARCH_ATTRIBUTES, plan_workflow_id
 from coaching.models import CompletionSource, PlanStatusResult, SessionCompletedInput, WorkflowConfig
 from starter.bounds import MAX_ID, OutOfBounds, check_completion, check_text
@@ -187,6 +186,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from temporalio.testing import WorkflowEnvironment
 
     from activities.database import make_engine, make_sessionmaker
+    from activities.demo import create_demo_plan
     from activities.store import Store
     from coaching.timeutil import to_local
     from starter.client import PlanNotifications
