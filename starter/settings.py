@@ -159,13 +159,20 @@ class Settings(BaseSettings):
             "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(self.worker_pollers),
         }
 
+    def content_lead_seconds(self) -> int:
+        """How long ahead copy is prepared: 0 without OpenAI and OpenWeatherMap, when preparing would only render
+        the template that delivery renders anyway (one timer and no preparation activity per notification)."""
+        if self.openai_api_key is None and self.openweather_api_key is None:
+            return 0
+        return self.content_lead_minutes * 60
+
     def workflow_config(self, **overrides: Any) -> WorkflowConfig:
         """The knobs each plan workflow gets in its input (the workflow itself never reads settings)."""
         values: dict[str, Any] = {
             "search_attributes": self.search_attributes,
             "continue_as_new_after_events": self.continue_as_new_after_events,
             "activity_timeout_seconds": self.activity_timeout_seconds,
-            "content_lead_seconds": self.content_lead_minutes * 60,
+            "content_lead_seconds": self.content_lead_seconds(),
             "ai_types": list(self.ai_types),
         }
         return WorkflowConfig(**{**values, **overrides})
