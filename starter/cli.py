@@ -370,7 +370,8 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("COACH_SERVICE_TOKEN: set a service token (16+ characters) for the core API to use")
     client = await connect()
     plans = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
-    engine = make_engine(settings.database_url)
+    # A request holds a connection for one short query: the worker's pool rules (no ping per checkout) fit here too.
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, pre_ping=settings.db_pool_pre_ping)
     try:
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         task, url = await _start_http(
