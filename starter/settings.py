@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     #: Workflow tasks processed at once (they are CPU-bound: more than a few per core only queues inside the process).
     worker_max_concurrent_workflow_tasks: int = Field(default=20, ge=2, le=1_000)
     #: Plans kept in memory between their wake-ups (sticky cache); one beyond it replays its history when it wakes.
-    worker_max_cached_workflows: int = Field(default=500, ge=0, le=100_000)
+    worker_max_cached_workflows: int = Field(default=400, ge=0, le=100_000)
     #: Long polls kept open per task queue (workflow tasks; activities get as many).
     worker_pollers: int = Field(default=4, ge=1, le=100)
     #: Database connections the worker keeps open, and how many more it may open in a burst. None: sized to the

@@ -126,8 +126,9 @@ _DELIVERING = "delivering"
 RECORD_END_PATCH = "record-plan-end"
 #: Recording the end is worth a few tries, not a plan that never finishes: the reconciler catches up without it.
 _END_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5)
-#: Plans from the lean-history release on write the schedule mirror and a ruck's completion with local activities
-#: (one marker event each, inside the workflow task that decided them, instead of three events and a workflow task).
+#: Plans from the lean-history release on write the schedule mirror and a ruck's completion, and refresh the cadence,
+#: with local activities (one marker event each, inside the workflow task that decided them, instead of three events
+#: and a workflow task of their own).
 LEAN_HISTORY_PATCH = "lean-history"
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
