@@ -160,7 +160,8 @@ async def main() -> None:
         ):
             base = f"http://127.0.0.1:{port}"
             limits = httpx.Limits(max_connections=args.max_in_flight, max_keepalive_connections=args.max_in_flight)
-            async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, limits=limits) as http:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with httpx.AsyncClient(headers=headers, limits=limits, timeout=30) as http:
                 await wait_ready(http, base)
                 far = time.time() + 7 * 24 * 3600
 

@@ -318,21 +318,6 @@ async def record_robust(name: str) -> None:
         await save(name, handle)
 
 
-async def record_lean_history(name: str) -> None:
-    """A plan-week under the lean-history patch: three sessions, each rucked and reported, the schedule mirror,
-    completions and cadence refreshes written by local activities; no preparation (no AI, no weather)."""
-    async with recording_stack(WorkflowConfig(search_attributes=False, content_lead_seconds=0)) as stack:
-        day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
-        plan_id = await tempo_plan(stack, day, 3, start_time="07:00", week=1)
-        handle = await stack.plans.start_plan(plan_id)
-        for ruck in range(3):
-            rucked = local_to_utc(day + timedelta(days=2 * ruck), 7 * 60 + 30, TZ)
-            await stack.advance_to(rucked)
-            await stack.plans.session_completed(plan_id, SessionCompletedInput(ruck_id=100 + ruck, completed_at=rucked))
-        await stack.advance_to(local_to_utc(day + timedelta(days=6), 12 * 60, TZ))
-        await save(name, handle)
-
-
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
@@ -348,8 +333,6 @@ RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     "plan_reconciled": record_reconciled,
     # Under the robust-plans patch (poison payloads, concurrent deliveries, database pause, plans that end).
     "plan_robust": record_robust,
-    # Under the lean-history patch (local activities for the schedule mirror, completions and cadence refreshes).
-    "plan_lean_history": record_lean_history,
 }
 
 

@@ -154,22 +154,3 @@ async def test_without_ai_or_weather_a_notification_takes_one_timer_and_no_prepa
     # No wake-up 15 minutes ahead (the default lead) to prepare the hype: only its due time.
     assert any(abs(f - hype_at) < timedelta(seconds=5) for f in fires), fires
     assert not any(abs(f - (hype_at - timedelta(minutes=15))) < timedelta(minutes=1) for f in fires), fires
-
-
-def test_the_lean_history_writes_schedule_and_completions_by_local_activity() -> None:
-    """The committed history of the lean-history patch (replayed by test_replay) has the patch and no activity task
-    for the schedule mirror, completions or cadence refreshes: local activity markers instead."""
-    history = json.loads((ROOT / "tests" / "histories" / "plan_lean_history.json").read_text())
-    scheduled = {
-        e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
-        for e in history["events"]
-        if "activityTaskScheduledEventAttributes" in e
-    }
-    markers = [
-        e["markerRecordedEventAttributes"]["markerName"]
-        for e in history["events"]
-        if "markerRecordedEventAttributes" in e
-    ]
-    assert "deliver_notification" in scheduled
-    assert not scheduled & {"record_schedule", "record_completion", "refresh_cadence", "prepare_content"}
-    assert "core_patch" in markers and markers.count("core_local_activity") >= 3 + 3  # 3 completions, 3 refreshes

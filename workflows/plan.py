@@ -126,10 +126,6 @@ _DELIVERING = "delivering"
 RECORD_END_PATCH = "record-plan-end"
 #: Recording the end is worth a few tries, not a plan that never finishes: the reconciler catches up without it.
 _END_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5)
-#: Plans from the lean-history release on write the schedule mirror and a ruck's completion, and refresh the cadence,
-#: with local activities (one marker event each, inside the workflow task that decided them, instead of three events
-#: and a workflow task of their own).
-LEAN_HISTORY_PATCH = "lean-history"
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
 _In = TypeVar("_In")
@@ -353,14 +349,6 @@ class CoachingPlanWorkflow:
         return await workflow.execute_activity_method(
             activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY
         )
-
-    async def _write(self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In) -> _Out:
-        """A short database write nothing else waits for: a local activity under lean-history, else :meth:`_io`."""
-        if workflow.patched(LEAN_HISTORY_PATCH):
-            return await workflow.execute_local_activity_method(
-                activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY
-            )
-        return await self._io(activity, arg)
 
     async def _record_end(self) -> None:
         status = self._state.status
@@ -615,7 +603,7 @@ class CoachingPlanWorkflow:
             if completion.recorded or completion.plan_session_id is None:
                 continue
             try:
-                await self._write(
+                await self._io(
                     PlanActivities.record_completion,
                     RecordCompletionInput(plan_id=self._plan_id, completion=completion),
                 )
@@ -634,10 +622,7 @@ class CoachingPlanWorkflow:
         self._state.cadence_pending = False
         try:
             # A few quick tries only: the nightly recompute catches up, and due notifications wait meanwhile.
-            run = workflow.execute_activity_method
-            if workflow.patched(LEAN_HISTORY_PATCH):
-                run = workflow.execute_local_activity_method  # type: ignore[assignment]
-            result = await run(
+            result = await workflow.execute_activity_method(
                 PlanActivities.refresh_cadence,
                 RefreshCadenceInput(plan_id=self._plan_id, user_id=snapshot.user_id),
                 start_to_close_timeout=min(self._timeout, timedelta(seconds=30)),
@@ -660,7 +645,7 @@ class CoachingPlanWorkflow:
         if nexts == self._state.recorded_schedule:
             return
         try:
-            await self._write(
+            await self._io(
                 PlanActivities.record_schedule, RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts)
             )
         except ActivityError as err:
