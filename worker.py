@@ -53,7 +53,9 @@ async def build_worker(
     watch's brake hook (see :mod:`activities.anomaly`)."""
     workflow_config = workflow_config or settings.workflow_config()
     pin_tzdata()  # the same zone data on every worker, so a replay computes the same times
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url, pool_size=settings.db_pool_size_for_worker(), pre_ping=settings.db_pool_pre_ping
+    )
     pusher = make_pusher(
         credentials_json=settings.firebase_credentials,
         credentials_path=settings.firebase_credentials_path,
@@ -111,6 +113,8 @@ async def build_worker(
     # A stopping worker lets running activities finish (a push on the wire is answered and recorded here) before it
     # cancels them; Temporal's default, 0, cancelled in-flight pushes that then went out anyway and were retried.
     worker_options.setdefault("graceful_shutdown_timeout", timedelta(seconds=settings.worker_shutdown_grace_seconds))
+    for option, value in settings.worker_tuning().items():
+        worker_options.setdefault(option, value)
     reconcile_activities = ReconcileActivities(
         store=ReconcileStore(store.sessionmaker),
         client=client,

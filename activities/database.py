@@ -20,11 +20,26 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coach.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> AsyncEngine:
-    """An async engine for ``url``, tuned per dialect (see the module doc); extra kwargs go to SQLAlchemy."""
+#: Connections older than this are replaced at checkout (a server-side idle timeout or a failover never hands out a
+#: dead one after a quiet night), instead of pinging every checkout.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def make_engine(
+    url: str = DEFAULT_DATABASE_URL, *, pool_size: int | None = None, pre_ping: bool = True, **kwargs: Any
+) -> AsyncEngine:
+    """An async engine for ``url``, tuned per dialect (see the module doc); extra kwargs go to SQLAlchemy.
+
+    On PostgreSQL, ``pool_size`` connections stay open and as many again may be opened in a burst (None: SQLAlchemy's
+    5 + 10); ``pre_ping`` pings each connection at checkout (the worker turns it off: see Settings.db_pool_pre_ping).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_pre_ping", pre_ping)
+        kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
+        if pool_size is not None:
+            kwargs.setdefault("pool_size", pool_size)
+            kwargs.setdefault("max_overflow", pool_size)
         return create_async_engine(url, **kwargs)
 
     database = parsed.database

@@ -17,24 +17,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities import metrics
-from activities.ai_copy import AiCopywriter
-from activities.analytics_store import AnalyticsStore
-from activities.cadence_store import CadenceStore
-from activities.preferences_store import PreferencesStore
-from activities.push import Pusher, PushRetryableError, PushTarget, TokenOutcome
-from activities.reconcile_store import ReconcileStore
-from activities.rollout import KILL_SWITCH_REASON, ROLLOUT_OFF_REASON, Decision, FlagsUnavailable, Mode, RolloutFlags
-from activities.store import Store
-from activities.weather import WeatherService
 from coaching.content import Content, PlanContentFactory, render, resolve_tone
 from coaching.models import (
+    HELD_BY_KILL_SWITCH,
     DeliverInput,
     DeliverResult,
     LedgerStatus,
@@ -57,10 +47,22 @@ from coaching.models import (
     SaveSnoozeInput,
     WorkflowConfig,
     content_fingerprint,
+    ledger_final,
 )
 from coaching.payload import PushMessage, build_push_message
 from coaching.preferences import CHANGE_REJECTED, GONE_PLAN, GONE_SESSION, ChangeRejected
 from coaching.timeutil import local_date, local_to_utc
+
+if TYPE_CHECKING:
+    # Only the worker needs these (SQLAlchemy, firebase-admin, the OpenAI SDK): the workflow module imports this one
+    # for its activity references, and the CLI and API import the workflow module, so they are imported where used.
+    from activities.ai_copy import AiCopywriter
+    from activities.cadence_store import CadenceStore
+    from activities.preferences_store import PreferencesStore
+    from activities.push import Pusher, TokenOutcome
+    from activities.rollout import Decision, RolloutFlags
+    from activities.store import Store
+    from activities.weather import WeatherService
 
 #: The types whose copy mentions the weather at the session's start.
 WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE})
@@ -79,6 +81,8 @@ def is_permanent(err: BaseException) -> bool:
     """Whether retrying ``err`` can never help: bad data in Python (ValueError, TypeError, OverflowError) or a
     refusal by the database (a constraint, an invalid value: SQLSTATE classes 22 and 23). A lost connection, a
     timeout or a server shutting down is an outage: retried."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
+
     if isinstance(err, (IntegrityError, DataError)):
         return True
     if isinstance(err, StatementError) and not isinstance(err, DBAPIError):
@@ -129,6 +133,9 @@ class PlanActivities:
     kill_switch_retry_seconds: float = 30.0
 
     def __post_init__(self) -> None:
+        from activities.cadence_store import CadenceStore
+        from activities.reconcile_store import ReconcileStore
+
         if self.cadence is None:
             self.cadence = CadenceStore(self.store.sessionmaker)
         self.runs = ReconcileStore(self.store.sessionmaker)
@@ -197,6 +204,8 @@ class PlanActivities:
                 n.type, facts, notification_id=n.notification_id
             )
         activity.logger.info("prepared %s: %s copy (%s)", n.notification_id, content.source, reason or "ok")
+        from activities import metrics
+
         metrics.copy(n.type, content.source, reason)
         return PreparedContent(
             title=content.title,
@@ -234,12 +243,16 @@ class PlanActivities:
         arrives. A token that failed transiently is retried (by Temporal) only while no device has the notification,
         and only until its staleness limit.
         """
+        from activities import metrics
+        from activities.push import PushRetryableError, PushTarget
+        from activities.rollout import KILL_SWITCH_REASON, ROLLOUT_OFF_REASON, Mode
+
         started = asyncio.get_running_loop().time()
         n = input.notification
-        row = await self.store.ledger_begin(input.plan_id, input.user_id, n)
-        if row.status in (LedgerStatus.SENT, LedgerStatus.SHADOW) or (
-            row.status is LedgerStatus.SKIPPED and not held_by_kill_switch(row.reason)
-        ):
+        # One transaction for everything read before the push (ledger, earlier attempts, blocker, tokens).
+        start = await self.store.begin_delivery(input.plan_id, input.user_id, n, honor_pause=input.honor_database_pause)
+        row = start.row
+        if ledger_final(row.status, row.reason):
             activity.logger.info(
                 "notification %s already %s in the ledger; not sending again", n.notification_id, row.status
             )
@@ -251,7 +264,7 @@ class PlanActivities:
             )
 
         message, payload, copy_source = _compose(input)
-        earlier = await self.store.push_deliveries(n.notification_id)
+        earlier = start.earlier
         # The table is the record; the heartbeat may hold a token whose row could not be written (database outage).
         reached = {d.token_id for d in earlier if d.outcome == "sent"} | _sent_tokens_from_heartbeat()
         if reached:
@@ -269,15 +282,13 @@ class PlanActivities:
         now = _now()
         if now >= n.expires_at:
             return await self._too_late(input, payload, copy_source)
-        blocker = await self.store.delivery_blocker(
-            input.plan_id, n.plan_session_id, n.type, honor_pause=input.honor_database_pause
-        )
+        blocker = start.blocker
         if blocker is not None:
             await self.store.ledger_skip(input.plan_id, input.user_id, n, blocker)
             activity.logger.info("not sending %s: %s", n.notification_id, blocker.split(":", 1)[0])
             return DeliverResult(notification_id=n.notification_id, status=LedgerStatus.SKIPPED, detail=blocker)
 
-        tokens = await self.store.active_tokens(input.user_id)
+        tokens = start.tokens
         if not tokens:
             return await self._undelivered(
                 n, LedgerStatus.SKIPPED, "no_device: the athlete has no active push token", payload, copy_source
@@ -380,7 +391,7 @@ class PlanActivities:
     @_bad_data_is_permanent
     async def save_preferences(self, input: SavePreferencesInput) -> SavePreferencesResult:
         """Store an athlete's accepted preference change; the plan's preferences as a reload would now read them."""
-        preferences = PreferencesStore(self.store.sessionmaker)
+        preferences = _preferences(self.store)
         try:
             await preferences.save_preferences(input.user_id, input.change)
         except ChangeRejected as err:  # the database refused a value, or the athlete is gone: permanent
@@ -394,14 +405,14 @@ class PlanActivities:
     @_bad_data_is_permanent
     async def save_snooze(self, input: SaveSnoozeInput) -> None:
         """Keep the athlete's snooze (or its end) with the plan, so it outlives the workflow's run."""
-        if not await PreferencesStore(self.store.sessionmaker).save_snooze(input.plan_id, input.snoozed_until):
+        if not await _preferences(self.store).save_snooze(input.plan_id, input.snoozed_until):
             raise ApplicationError(f"plan {input.plan_id} does not exist", type=GONE_PLAN, non_retryable=True)
 
     @activity.defn
     @_bad_data_is_permanent
     async def save_reschedule(self, input: SaveRescheduleInput) -> SaveRescheduleResult:
         """Move a session as the athlete asked (accepted by the workflow's validator)."""
-        session = await PreferencesStore(self.store.sessionmaker).reschedule_session(
+        session = await _preferences(self.store).reschedule_session(
             input.plan_id, input.plan_session_id, input.scheduled_date, input.start_minute
         )
         if session is None:
@@ -412,6 +423,9 @@ class PlanActivities:
     async def _writes_rucktracker_sessions(self, plan_id: int) -> bool:
         """Whether the service writes RuckTracker's ``plan_sessions`` columns for this plan (a completion it matched,
         the next notification time): only for a live athlete. In shadow or off the legacy pipeline still owns them."""
+        from activities.analytics_store import AnalyticsStore
+        from activities.rollout import FlagsUnavailable, Mode
+
         if self.rollout is None:
             return True
         owner = await AnalyticsStore(self.store.sessionmaker).plan_owner(plan_id)
@@ -429,6 +443,8 @@ class PlanActivities:
 
     async def _decide(self, input: DeliverInput) -> Decision:
         """The athlete's rollout mode for this notification, read now (every athlete live without rollout flags)."""
+        from activities.rollout import Decision, FlagsUnavailable, Mode
+
         if self.rollout is None:
             return Decision(Mode.LIVE, "default")
         try:
@@ -440,6 +456,8 @@ class PlanActivities:
         """The kill switch is on: nothing is pushed; the ledger says ``kill_switch``. The delivery is tried again
         after :attr:`kill_switch_retry_seconds` while that is before the notification's staleness limit (so
         unflipping the switch resumes what is still useful); otherwise the skip is final."""
+        from activities.rollout import KILL_SWITCH_REASON
+
         n = input.notification
         delay = timedelta(seconds=self.kill_switch_retry_seconds)
         final = _now() + delay >= n.expires_at
@@ -524,21 +542,13 @@ class PlanActivities:
         self, n: PlannedNotification, payload: dict[str, Any], copy_source: str, devices: int, reason: str = ""
     ) -> None:
         # The attempt's server time, not the host clock: identical in production, and right under time skipping.
-        sent_at = _server_now()
-        await self.store.ledger_finish(
-            n.notification_id,
-            LedgerStatus.SENT,
+        await self.store.finish_sent(
+            n,
             payload=payload,
-            sent_at=sent_at,
+            sent_at=_server_now(),
             copy_source=copy_source,
             reason=reason or f"via {self.pusher.name} to {devices} device(s)",
         )
-        if n.plan_session_id is not None and n.type is not NotificationType.COMPLETION_CELEBRATION:
-            await self.store.update_session_notification(
-                n.plan_session_id,
-                last_notification_type=n.type.value,
-                missed_state=n.facts.get("missed_state") if n.type is NotificationType.MISSED_FOLLOWUP else None,
-            )
 
     async def _undelivered(
         self,
@@ -578,19 +588,11 @@ class PlanActivities:
         ]
 
 
-#: The reason of a ledger row held by the kill switch (its delivery is tried again): the one skip a later attempt of
-#: the same delivery may still send. A final kill-switch skip says ``kill_switch: not sent: …``.
-HELD_BY_KILL_SWITCH = f"{KILL_SWITCH_REASON}: held"
-
-
-def held_by_kill_switch(reason: str | None) -> bool:
-    """Whether a skipped ledger row is held by the kill switch (its delivery may still send it once unflipped)."""
-    return bool(reason) and str(reason).startswith(HELD_BY_KILL_SWITCH)
-
-
 def _count(n: PlannedNotification, result: DeliverResult) -> None:
     """The outcome in the service's metrics (by the ledger status string, so ``shadow`` counts as itself), and for a
     sent notification how late it went out (sent minus due: its ``send_at``, after quiet hours and snoozes)."""
+    from activities import metrics
+
     metrics.notification(n.type, result.status, result.detail)
     if result.status == LedgerStatus.SENT:
         metrics.lateness(n.type, (_server_now() - n.send_at).total_seconds())
@@ -707,3 +709,9 @@ def _sent_tokens_from_heartbeat() -> set[str]:
     if isinstance(first, str):
         first = json.loads(first)
     return {str(t) for t in first}
+
+
+def _preferences(store: Store) -> PreferencesStore:
+    from activities.preferences_store import PreferencesStore
+
+    return PreferencesStore(store.sessionmaker)

@@ -17,8 +17,9 @@ import math
 import re
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -52,6 +53,7 @@ from coaching.models import (
     PlanSession,
     PlanSnapshot,
     PlanStatus,
+    ledger_final,
 )
 from coaching.preferences import OPTIONAL_SWITCHES
 from coaching.schedule import FINAL_TYPES, SESSION_REMINDERS
@@ -103,6 +105,16 @@ class PushDeliveryRow:
     sent_at: datetime
 
 
+@dataclass
+class DeliveryStart:
+    """What a delivery attempt reads before it pushes (:meth:`Store.begin_delivery`)."""
+
+    row: LedgerRow
+    earlier: list[PushDeliveryRow] = field(default_factory=list)
+    blocker: str | None = None
+    tokens: list[DeviceToken] = field(default_factory=list)
+
+
 _DialectInsert = postgresql.Insert | sqlite.Insert
 
 
@@ -123,6 +135,60 @@ class Store:
     @property
     def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
         return self._sessionmaker
+
+    @asynccontextmanager
+    async def _using(self, session: AsyncSession | None) -> AsyncIterator[AsyncSession]:
+        """``session`` (a caller's transaction, which commits it), or a transaction of its own."""
+        if session is not None:
+            yield session
+            return
+        async with self._sessionmaker.begin() as own:
+            yield own
+
+    # ---- a delivery attempt's reads and writes, one transaction each (one connection checkout, one commit) ------
+
+    async def begin_delivery(
+        self, plan_id: int, user_id: str, n: PlannedNotification, *, honor_pause: bool = True
+    ) -> DeliveryStart:
+        """In one transaction: :meth:`ledger_begin`, then (unless the row is already final) what earlier attempts
+        recorded per token, :meth:`delivery_blocker` and (unless blocked) the active tokens."""
+        async with self._sessionmaker.begin() as session:
+            row = await self.ledger_begin(plan_id, user_id, n, in_session=session)
+            if ledger_final(row.status, row.reason):
+                return DeliveryStart(row=row)
+            earlier = await self.push_deliveries(n.notification_id, in_session=session)
+            blocker = await self.delivery_blocker(
+                plan_id, n.plan_session_id, n.type, honor_pause=honor_pause, in_session=session
+            )
+            tokens = [] if blocker is not None else await self.active_tokens(user_id, in_session=session)
+            return DeliveryStart(row=row, earlier=earlier, blocker=blocker, tokens=tokens)
+
+    async def finish_sent(
+        self,
+        n: PlannedNotification,
+        *,
+        payload: dict[str, Any],
+        sent_at: datetime,
+        reason: str,
+        copy_source: str,
+    ) -> None:
+        """In one transaction: the ledger row 'sent' (:meth:`ledger_finish`) and the session's last notification
+        type (and missed state) as RuckTracker shows them; a celebration leaves the session as it is."""
+        async with self._sessionmaker.begin() as session:
+            await self.ledger_finish(
+                n.notification_id,
+                LedgerStatus.SENT,
+                payload=payload,
+                sent_at=sent_at,
+                reason=reason,
+                copy_source=copy_source,
+                in_session=session,
+            )
+            if n.plan_session_id is not None and n.type is not NotificationType.COMPLETION_CELEBRATION:
+                missed = n.facts.get("missed_state") if n.type is NotificationType.MISSED_FOLLOWUP else None
+                await self.update_session_notification(
+                    n.plan_session_id, last_notification_type=n.type.value, missed_state=missed, in_session=session
+                )
 
     # ---- plan snapshot -------------------------------------------------------------------------------------
 
@@ -177,14 +243,20 @@ class Store:
         )
 
     async def delivery_blocker(
-        self, plan_id: int, plan_session_id: int | None, ntype: NotificationType, *, honor_pause: bool = True
+        self,
+        plan_id: int,
+        plan_session_id: int | None,
+        ntype: NotificationType,
+        *,
+        honor_pause: bool = True,
+        in_session: AsyncSession | None = None,
     ) -> str | None:
         """Why the database says this notification must not go out now, or None.
 
         The workflow learns of changes through signals; this check at send time catches a plan the core API
         cancelled, completed or paused, or a session it removed or completed, without telling us.
         """
-        async with self._sessionmaker() as session:
+        async with self._using(in_session) as session:
             plan = (
                 await session.execute(select(UserCoachingPlan.current_status).where(UserCoachingPlan.id == plan_id))
             ).first()
@@ -213,12 +285,14 @@ class Store:
 
     # ---- the ledger ----------------------------------------------------------------------------------------
 
-    async def ledger_begin(self, plan_id: int, user_id: str, n: PlannedNotification) -> LedgerRow:
+    async def ledger_begin(
+        self, plan_id: int, user_id: str, n: PlannedNotification, *, in_session: AsyncSession | None = None
+    ) -> LedgerRow:
         """Create the ledger row of ``n`` as 'scheduled' unless it exists, count this attempt, return the row.
 
         The caller must look at the returned status: a row already 'sent' or 'skipped' must not be sent again.
         """
-        async with self._sessionmaker.begin() as session:
+        async with self._using(in_session) as session:
             await session.execute(
                 dialect_insert(session, NotificationLedgerEntry)
                 .values(**_ledger_values(plan_id, user_id, n, LedgerStatus.SCHEDULED, reason=None))
@@ -244,6 +318,7 @@ class Store:
         sent_at: datetime | None,
         reason: str | None = None,
         copy_source: str | None = None,
+        in_session: AsyncSession | None = None,
     ) -> None:
         """Record the outcome of a delivery attempt; a row already 'sent' (or 'shadow') is left exactly as it is.
 
@@ -253,7 +328,7 @@ class Store:
         status = LedgerStatus(status)
         if status is LedgerStatus.SENT and sent_at is None:
             sent_at = datetime.now(UTC)
-        async with self._sessionmaker.begin() as session:
+        async with self._using(in_session) as session:
             result = await session.execute(
                 update(NotificationLedgerEntry)
                 .where(
@@ -338,9 +413,11 @@ class Store:
 
     # ---- per-token push record -----------------------------------------------------------------------------
 
-    async def push_deliveries(self, notification_id: str) -> list[PushDeliveryRow]:
+    async def push_deliveries(
+        self, notification_id: str, *, in_session: AsyncSession | None = None
+    ) -> list[PushDeliveryRow]:
         """What earlier attempts recorded for ``notification_id``, token by token (oldest first)."""
-        async with self._sessionmaker() as session:
+        async with self._using(in_session) as session:
             rows = await session.scalars(
                 select(PushDelivery).where(PushDelivery.notification_id == notification_id).order_by(PushDelivery.id)
             )
@@ -386,9 +463,9 @@ class Store:
 
     # ---- device tokens -------------------------------------------------------------------------------------
 
-    async def active_tokens(self, user_id: str) -> list[DeviceToken]:
+    async def active_tokens(self, user_id: str, *, in_session: AsyncSession | None = None) -> list[DeviceToken]:
         """The athlete's active push tokens, oldest first, each FCM token only once."""
-        async with self._sessionmaker.begin() as session:
+        async with self._using(in_session) as session:
             rows = await session.scalars(
                 select(UserDeviceToken)
                 .where(UserDeviceToken.user_id == _user_id(user_id), UserDeviceToken.is_active.is_(True))
@@ -461,6 +538,7 @@ class Store:
         *,
         last_notification_type: str | None = None,
         missed_state: str | None = None,
+        in_session: AsyncSession | None = None,
     ) -> None:
         """Set the session's last notification type and/or missed state (None leaves a field unchanged)."""
         values: dict[str, Any] = {}
@@ -470,7 +548,7 @@ class Store:
             values["missed_state"] = missed_state
         if not values:
             return
-        async with self._sessionmaker.begin() as session:
+        async with self._using(in_session) as session:
             await session.execute(
                 update(PlanSessionRow)
                 .where(PlanSessionRow.id == plan_session_id)
@@ -479,7 +557,7 @@ class Store:
             )
 
     async def set_next_notifications(self, plan_id: int, next_by_session: Mapping[int, datetime | None]) -> None:
-        """Store each session's next notification time (RuckTracker shows it), set-based."""
+        """Store each session's next notification time (RuckTracker shows it), set-based; only rows that change."""
         by_value: dict[datetime | None, list[int]] = defaultdict(list)
         for session_id, at in next_by_session.items():
             # Aware datetimes hash by instant, so equal times in different zones share one UPDATE.
@@ -493,6 +571,8 @@ class Store:
                     .where(
                         PlanSessionRow.user_coaching_plan_id == plan_id,
                         PlanSessionRow.id.in_(sorted(session_ids)),
+                        # Rows already right are not rewritten (no dead tuple, no row lock, no trigger).
+                        PlanSessionRow.next_notification_at.is_distinct_from(at),
                     )
                     .values(next_notification_at=at)
                     .execution_options(synchronize_session=False)

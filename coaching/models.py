@@ -56,6 +56,24 @@ class LedgerStatus(StrEnum):
     SHADOW = "shadow"
 
 
+#: The reason prefix of a ledger row held by the rollout kill switch (its delivery is tried again): the one skip a
+#: later attempt of the same delivery may still send. A final kill-switch skip says ``kill_switch: not sent: …``.
+HELD_BY_KILL_SWITCH = "kill_switch: held"
+
+
+def held_by_kill_switch(reason: str | None) -> bool:
+    """Whether a skipped ledger row is held by the kill switch (its delivery may still send it once unflipped)."""
+    return bool(reason) and str(reason).startswith(HELD_BY_KILL_SWITCH)
+
+
+def ledger_final(status: LedgerStatus, reason: str | None) -> bool:
+    """Whether a ledger row is final for its delivery: sent, shadow, or skipped for good (not held by the kill
+    switch). A delivery attempt that finds a final row pushes nothing."""
+    return status in (LedgerStatus.SENT, LedgerStatus.SHADOW) or (
+        status is LedgerStatus.SKIPPED and not held_by_kill_switch(reason)
+    )
+
+
 class MissedState(StrEnum):
     FIRST_MISS = "first_miss"
     REPEATED_MISS = "repeated_miss"

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from activities.demo import create_demo_plan
 from coaching.ids import SEARCH_ATTRIBUTES, plan_workflow_id
 from coaching.models import CompletionSource, PlanStatusResult, SessionCompletedInput, WorkflowConfig
 from starter.bounds import MAX_ID, OutOfBounds, check_completion, check_text
@@ -208,6 +207,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from temporalio.testing import WorkflowEnvironment
 
     from activities.database import make_engine, make_sessionmaker
+    from activities.demo import create_demo_plan
     from activities.store import Store
     from coaching.timeutil import to_local
     from starter.client import PlanNotifications
@@ -394,7 +394,8 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("COACH_SERVICE_TOKEN: set a service token (16+ characters) for the core API to use")
     client = await connect()
     plans = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
-    engine = make_engine(settings.database_url)
+    # A request holds a connection for one short query: the worker's pool rules (no ping per checkout) fit here too.
+    engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, pre_ping=settings.db_pool_pre_ping)
     try:
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         task, url = await _start_http(

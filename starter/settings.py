@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     worker_shutdown_grace_seconds: float = Field(default=30.0, gt=0, le=600)
 
     task_queue: str = Field(default=TASK_QUEUE, min_length=1)
+
+    # Worker tuning (README, "Performance"): one worker process's share of the work and of the database.
+    #: Activities running at once; most wait on PostgreSQL or FCM, so this is I/O concurrency, not CPU.
+    worker_max_concurrent_activities: int = Field(default=100, ge=1, le=2_000)
+    #: Workflow tasks processed at once (they are CPU-bound: more than a few per core only queues inside the process).
+    worker_max_concurrent_workflow_tasks: int = Field(default=20, ge=2, le=1_000)
+    #: Plans kept in memory between their wake-ups (sticky cache); one beyond it replays its history when it wakes.
+    worker_max_cached_workflows: int = Field(default=400, ge=0, le=100_000)
+    #: Long polls kept open per task queue (workflow tasks; activities get as many).
+    worker_pollers: int = Field(default=4, ge=1, le=100)
+    #: Database connections the worker keeps open, and how many more it may open in a burst. None: sized to the
+    #: activity concurrency (a quarter of it, at least 5, plus as many again in a burst).
+    db_pool_size: int | None = Field(default=None, ge=1, le=500)
+    #: Ping each connection before use (one round trip per checkout). Off: a connection broken by a database restart
+    #: fails one activity attempt, which Temporal retries, and the pool drops all its connections.
+    db_pool_pre_ping: bool = False
     #: Upsert the custom search attributes (they must be registered in the namespace first, or every plan's
     #: workflow task fails); turn off for a namespace that does not have them yet.
     search_attributes: bool = True
@@ -149,13 +165,37 @@ class Settings(BaseSettings):
                 raise ValueError("COACH_FCM_ENDPOINT: endpoint overrides are for local fakes, not production")
         return self
 
+    def db_pool_size_for_worker(self) -> int:
+        """The worker's steady database connections: set, or a quarter of the activity slots (an activity holds a
+        connection only for its transactions, never across a push), at least 5."""
+        return self.db_pool_size or max(5, self.worker_max_concurrent_activities // 4)
+
+    def worker_tuning(self) -> dict[str, Any]:
+        """The temporalio Worker options these settings choose (README, "Performance")."""
+        from temporalio.worker import PollerBehaviorSimpleMaximum
+
+        return {
+            "max_concurrent_activities": self.worker_max_concurrent_activities,
+            "max_concurrent_workflow_tasks": self.worker_max_concurrent_workflow_tasks,
+            "max_cached_workflows": self.worker_max_cached_workflows,
+            "workflow_task_poller_behavior": PollerBehaviorSimpleMaximum(self.worker_pollers),
+            "activity_task_poller_behavior": PollerBehaviorSimpleMaximum(self.worker_pollers),
+        }
+
+    def content_lead_seconds(self) -> int:
+        """How long ahead copy is prepared: 0 without OpenAI and OpenWeatherMap, when preparing would only render
+        the template that delivery renders anyway (one timer and no preparation activity per notification)."""
+        if self.openai_api_key is None and self.openweather_api_key is None:
+            return 0
+        return self.content_lead_minutes * 60
+
     def workflow_config(self, **overrides: Any) -> WorkflowConfig:
         """The knobs each plan workflow gets in its input (the workflow itself never reads settings)."""
         values: dict[str, Any] = {
             "search_attributes": self.search_attributes,
             "continue_as_new_after_events": self.continue_as_new_after_events,
             "activity_timeout_seconds": self.activity_timeout_seconds,
-            "content_lead_seconds": self.content_lead_minutes * 60,
+            "content_lead_seconds": self.content_lead_seconds(),
             "ai_types": list(self.ai_types),
         }
         return WorkflowConfig(**{**values, **overrides})
