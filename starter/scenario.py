@@ -276,7 +276,7 @@ def scenario_paths(names: list[str]) -> list[Path]:
         if path.is_dir():
             found = sorted(path.glob("*.json"))
             if not found:
-                raise ScenarioError(f"{path}: a folder without scenario files (*.json)")
+                raise ScenarioError(f"{path}: is a directory without scenario files (*.json)")
             paths.extend(found)
         else:
             paths.append(path)
