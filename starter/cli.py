@@ -426,6 +426,8 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from starter.client import PlanNotFoundError, PlanNotifications, PlanWorkflowClosedError
     from starter.temporal import connect
 
+    if args.plan_cmd == "history":  # the database alone: it answers with Temporal down too
+        return await _plan_history(args, settings)
     # Check the input before reaching for the server, so a typo is reported as such (exit 2) even when it is down.
     completion = _completion(args) if args.plan_cmd == "completed" else None
     if hasattr(args, "reason"):
@@ -462,6 +464,20 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     except (PlanNotFoundError, PlanWorkflowClosedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+async def _plan_history(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.history import PlanNotInDatabase, plan_history, render_history
+
+    try:
+        rows = await plan_history(settings, args.plan_id)
+    except PlanNotInDatabase as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2, ensure_ascii=False))
+    else:
+        print(render_history(args.plan_id, rows))
     return 0
 
 
@@ -693,12 +709,30 @@ def _uuid(value: str, field: str) -> str:
 # --- entry point ----------------------------------------------------------------------------------------------
 
 
+_PLAN_HELP = {
+    "start": "start the plan's notification workflow (the plan must be in the database)",
+    "status": "the plan's upcoming notifications, with the rule that set each one's time",
+    "pause": "pause the plan: reminders are skipped until it is resumed",
+    "resume": "resume a paused plan",
+    "cancel": "cancel the plan: nothing more is sent",
+    "complete": "mark the plan completed: nothing more is sent",
+    "sessions-changed": "tell the plan its sessions changed in the database (it reloads them)",
+    "completed": "report a completed ruck (a celebration follows when it matches a session)",
+    "history": "every notification of the plan in the ledger: time, type, status, reason and the text sent "
+    "(from the database; works with Temporal down)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coach", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="dev server + worker + a demo plan, with the Web UI")
-    run.add_argument("--demo-timezone", default=os.environ.get("COACH_DEMO_TIMEZONE", "America/New_York"))
+    run.add_argument(
+        "--demo-timezone",
+        default=os.environ.get("COACH_DEMO_TIMEZONE", "America/New_York"),
+        help="the demo athlete's time zone (default COACH_DEMO_TIMEZONE, else America/New_York)",
+    )
     run.add_argument("--exit-after", type=float, default=None, help="stop after N seconds (smoke tests)")
 
     sub.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS (production)")
@@ -720,11 +754,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="drive one plan's workflow")
     plan_sub = plan.add_subparsers(dest="plan_cmd", required=True)
-    for name in ("start", "status", "pause", "resume", "cancel", "complete", "sessions-changed", "completed"):
-        p = plan_sub.add_parser(name)
+    for name in (
+        "start",
+        "status",
+        "pause",
+        "resume",
+        "cancel",
+        "complete",
+        "sessions-changed",
+        "completed",
+        "history",
+    ):
+        p = plan_sub.add_parser(name, help=_PLAN_HELP[name], description=_PLAN_HELP[name])
         p.add_argument("plan_id", type=_id, help="the plan's id (user_coaching_plans.id)")
         if name == "status":
-            p.add_argument("--json", action="store_true")
+            p.add_argument("--json", action="store_true", help="the status as JSON")
+        elif name == "history":
+            p.add_argument("--json", action="store_true", help="the rows as a JSON list")
         elif name == "start":
             p.add_argument(
                 "--wait",
@@ -735,12 +781,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "moments); default 5",
             )
         elif name == "completed":
-            p.add_argument("--ruck-id", type=_id, required=True)
+            p.add_argument("--ruck-id", type=_id, required=True, help="the completed ruck's id (ruck_session.id)")
             p.add_argument(
                 "--completed-at", help="ISO 8601 with offset, at most a day ahead (then taken as now); default now"
             )
-            p.add_argument("--source", choices=[s.value for s in CompletionSource], default="app")
-            p.add_argument("--plan-session-id", type=_id)
+            p.add_argument(
+                "--source",
+                choices=[s.value for s in CompletionSource],
+                default="app",
+                help="which path reported it; default app",
+            )
+            p.add_argument(
+                "--plan-session-id", type=_id, help="the session the app says it was for (else matched by day)"
+            )
             p.add_argument("--distance-km", type=float, help="0 to 1,000")
             p.add_argument("--duration-seconds", type=int, help="0 to 172,800 (2 days)")
         else:
@@ -751,9 +804,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = cadence_sub.add_parser("analyze", help="learn one athlete's window now and print it with the reasons")
     analyze.add_argument("user_id", help="the athlete's user id (UUID)")
     analyze.add_argument("--apply", action="store_true", help="store it and tell the athlete's running plans")
-    analyze.add_argument("--json", action="store_true")
+    analyze.add_argument("--json", action="store_true", help="the analysis as JSON")
     recompute = cadence_sub.add_parser("recompute", help="run the nightly recompute now (needs a running worker)")
-    recompute.add_argument("--batch-size", type=_bounded(1, 50_000), default=2000)
+    recompute.add_argument(
+        "--batch-size", type=_bounded(1, 50_000), default=2000, help="athletes per activity (1 to 50,000; default 2000)"
+    )
     recompute.add_argument("--wait", action="store_true", help="wait for it and print the totals")
 
     sim = sub.add_parser(
@@ -812,16 +867,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = _option(exc.field) if args.command == "plan" else exc.field  # (simulate: a scenario's field)
         print(f"error: {name}: {exc.reason}", file=sys.stderr)
         code = 2
+    except BrokenPipeError:  # (a ConnectionError: before that clause)
+        code = _closed_pipe()
     except (ConnectionError, RuntimeError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         code = 130
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = _closed_pipe()
     # The gRPC runtime of firebase-admin's Google libraries can abort during interpreter teardown; the work is
     # done and flushed, so leave without running it.
     os._exit(code)
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``coach … | head -1``): stop quietly, like other Unix tools (exit 141,
+    128 + SIGPIPE), with what is still buffered sent nowhere rather than a traceback about it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":
