@@ -626,9 +626,16 @@ async def _cadence_analyze(args: argparse.Namespace, settings: Settings) -> int:
     try:
         store = CadenceStore(make_sessionmaker(engine))
         analysis = (await store.analyze_athletes([user_id], as_of))[user_id]
+        samples = (await store.load_samples([user_id], as_of))[user_id] if args.html else []
         changes = await store.save({user_id: analysis}) if args.apply else []
     finally:
         await engine.dispose()
+    if args.html:
+        from starter.cadence_html import write_cadence_html
+
+        # The page may be shared: it names the athlete by a short prefix of the id, not the whole id.
+        write_cadence_html(Path(args.html), f"athlete {user_id[:8]}…", analysis, samples)
+        print(f"heatmap written to {args.html}", file=sys.stderr)
     if args.json:
         print(analysis.model_dump_json(indent=2))
     else:
@@ -805,6 +812,11 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("user_id", help="the athlete's user id (UUID)")
     analyze.add_argument("--apply", action="store_true", help="store it and tell the athlete's running plans")
     analyze.add_argument("--json", action="store_true", help="the analysis as JSON")
+    analyze.add_argument(
+        "--html",
+        metavar="OUT",
+        help="also draw the rucks as a weekday × hour heatmap with the learned windows (one self-contained page)",
+    )
     recompute = cadence_sub.add_parser("recompute", help="run the nightly recompute now (needs a running worker)")
     recompute.add_argument(
         "--batch-size", type=_bounded(1, 50_000), default=2000, help="athletes per activity (1 to 50,000; default 2000)"

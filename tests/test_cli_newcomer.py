@@ -144,3 +144,51 @@ async def test_plan_history_shows_every_ledger_row_with_its_text(tmp_path: Path)
     assert rows[0]["body"] == "Tempo Ruck tomorrow at 06:00." and rows[1]["sent_at"] is None
     missing = coach("plan", "history", "999", env=env)
     assert missing.returncode == 2 and "plan_not_found" in missing.stderr
+
+
+async def test_cadence_heatmap_draws_the_rucks_and_the_learned_window(tmp_path: Path) -> None:
+    from sqlalchemy import insert
+
+    from activities.db import RuckSession
+    from coaching.timeutil import local_to_utc
+    from tests.chromium import dump_dom
+
+    database_url = f"sqlite+aiosqlite:///{tmp_path}/coach.db"
+    await upgrade_database(database_url)
+    engine = make_engine(database_url)
+    tz = "Asia/Kathmandu"
+    try:
+        store = Store(make_sessionmaker(engine))
+        today = datetime.now(UTC).date()
+        plan_id = await create_demo_plan(store, timezone=tz, start_date=today, sessions=[{"scheduled_date": today}])
+        snapshot = await store.load_plan_snapshot(plan_id)
+        assert snapshot is not None
+        # Three weeks of 05:10 rucks (local, +05:45), and one at 18:30 on a Saturday.
+        starts = [local_to_utc(today - timedelta(days=d), 5 * 60 + 10, tz) for d in range(1, 22)]
+        saturday = next(today - timedelta(days=d) for d in range(1, 8) if (today - timedelta(days=d)).weekday() == 5)
+        starts.append(local_to_utc(saturday, 18 * 60 + 30, tz))
+        rows = [
+            {
+                "id": 100 + n,
+                "user_id": snapshot.user_id,
+                "status": "completed",
+                "started_at": start,
+                "completed_at": start + timedelta(minutes=45),
+                "duration_seconds": 2700,
+            }
+            for n, start in enumerate(starts)
+        ]
+        async with store.sessionmaker.begin() as session:
+            await session.execute(insert(RuckSession), rows)
+    finally:
+        await engine.dispose()
+    out = tmp_path / "cadence.html"
+    result = coach("cadence", "analyze", snapshot.user_id, "--html", str(out), env={"COACH_DATABASE_URL": database_url})
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    # Every ruck in its weekday × hour cell: the 05:00 hour of every weekday, 18:00 on Saturday.
+    assert page.count('data-count="3"') == 7 and page.count('data-count="1"') == 1
+    assert 'class="window used"' in page and "05:10" in page
+    assert snapshot.user_id not in page  # the page may be shared: no full user id in it
+    dom, console = dump_dom(out, tmp_path / "profile")
+    assert dom.count('class="cell"') == 7 * 24 and not console, console
