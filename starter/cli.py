@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -190,10 +189,13 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from activities.store import Store
     from coaching.timeutil import to_local
     from starter.client import PlanNotifications
+    from starter.devrun import LOG_FILE, TEMPORAL_LOG_FILE, child_output_to, dev_secrets, log_to_file, seed_demo_rucks
     from starter.temporal import connect, search_attribute_keys
     from worker import run_worker
 
     Path("var").mkdir(exist_ok=True)
+    log_to_file()  # the terminal shows the summary below (and warnings); the rest goes to var/
+    kept = dev_secrets()  # the same service token, JWT secret and demo athlete on every run
     await _upgrade_dev_database(settings)
     env: WorkflowEnvironment | None = None
     if _port_open(settings.dev_server_port):
@@ -202,15 +204,16 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # A server started elsewhere may lack them; the one started below gets them at start-up.
         await _register_search_attributes(client, client.namespace)
     else:
-        env = await WorkflowEnvironment.start_local(
-            port=settings.dev_server_port,
-            ui=True,
-            ui_port=settings.dev_server_ui_port,
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=find_binary("temporal"),
-            dev_server_database_filename=settings.dev_server_db,
-            search_attributes=search_attribute_keys(),
-        )
+        with child_output_to():  # the dev server's banner and log lines go to var/, not the terminal
+            env = await WorkflowEnvironment.start_local(
+                port=settings.dev_server_port,
+                ui=True,
+                ui_port=settings.dev_server_ui_port,
+                data_converter=pydantic_data_converter,
+                dev_server_existing_path=find_binary("temporal"),
+                dev_server_database_filename=settings.dev_server_db,
+                search_attributes=search_attribute_keys(),
+            )
         client = env.client
 
     stop = asyncio.Event()
@@ -221,7 +224,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engine = make_engine(settings.database_url)
         store = Store(make_sessionmaker(engine))
         now = to_local(datetime.now(UTC), args.demo_timezone)
-        athlete = str(uuid.uuid4())
+        athlete = kept.demo_user_id
         plan_id = await create_demo_plan(
             store,
             user_id=athlete,
@@ -231,6 +234,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             tone="Drill Sergeant",
             quiet_hours=(22 * 60, 5 * 60),
         )
+        # A few weeks of the demo athlete's rucks (first run only), so the learned window shows in the schedule.
+        await seed_demo_rucks(store, athlete, args.demo_timezone, now.date())
         await engine.dispose()
 
         loop = asyncio.get_running_loop()
@@ -242,10 +247,10 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         status = await _wait_for_status(api, plan_id)
         # The HTTP API beside the worker; a development run without a token gets a fresh one, printed below.
         configured = settings.service_token.get_secret_value() if settings.service_token else ""
-        token = configured if len(configured) >= 16 else secrets.token_urlsafe(24)
+        token = configured if len(configured) >= 16 else kept.service_token
         # Likewise a JWT secret, so the demo athlete's token (printed) works on the athlete endpoints. A configured
         # secret may be the real Supabase one: no token signed with it is ever printed.
-        jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else secrets.token_urlsafe(32)
+        jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else kept.jwt_secret
         athlete_token = None
         if settings.jwt_secret is None:
             # Shaped like Supabase's, with the claims the API is configured to require.
@@ -263,6 +268,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         _print_run_summary(
             settings, client.namespace, plan_id, args.demo_timezone, status, (http_url, token, athlete_token)
         )
+        print(f"Demo athlete id:  {athlete}  (its learned window: {_coach_command()} cadence analyze {athlete})")
+        print(f"Logs:             {LOG_FILE} (worker, API), {TEMPORAL_LOG_FILE} (Temporal dev server)", flush=True)
         if args.exit_after is not None:
             loop.call_later(args.exit_after, stop.set)
         await stop.wait()
@@ -705,7 +712,6 @@ async def _cadence_recompute(args: argparse.Namespace, settings: Settings) -> in
 
 
 def _uuid(value: str, field: str) -> str:
-    import uuid
 
     try:
         return str(uuid.UUID(value))

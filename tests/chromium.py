@@ -21,8 +21,9 @@ def chromium() -> str:
     pytest.skip("chromium is not installed (apt-get install -y chromium)")
 
 
-def dump_dom(page: Path, profile: Path) -> tuple[str, list[str]]:
-    """The page's DOM once loaded, and the console messages and uncaught errors Chromium logged for it."""
+def dump_dom(page: Path | str, profile: Path, budget_ms: int = 2000) -> tuple[str, list[str]]:
+    """The DOM of ``page`` (a file or a URL) once loaded, and the console messages and uncaught errors Chromium
+    logged for it."""
     result = subprocess.run(
         [
             chromium(),
@@ -34,9 +35,9 @@ def dump_dom(page: Path, profile: Path) -> tuple[str, list[str]]:
             f"--user-data-dir={profile}",
             "--enable-logging=stderr",
             "--v=0",
-            "--virtual-time-budget=2000",
+            f"--virtual-time-budget={budget_ms}",
             "--dump-dom",
-            page.as_uri(),
+            page.as_uri() if isinstance(page, Path) else page,
         ],
         capture_output=True,
         text=True,
