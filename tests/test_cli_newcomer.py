@@ -67,12 +67,12 @@ def test_temporal_unreachable_is_said_plainly_with_how_to_start_it(args: tuple[s
 
 
 def test_a_closed_pipe_is_quiet() -> None:
-    # `coach … | head -1`: the reader goes away after the first line, before the rest of the timeline is written.
-    shell = f"{sys.executable} -m starter.cli simulate examples/plan_completed_early.json --json | head -1"
+    # `coach … | head -1` with a long output: the reader is gone by the time the rest is written. Here the reader
+    # goes at once (`true`), long before the simulation prints, so every write meets the closed pipe.
+    shell = f"{sys.executable} -m starter.cli simulate examples/plan_completed_early.json --json | true"
     result = subprocess.run(
         ["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True, timeout=120, cwd=ROOT
     )
-    assert result.stdout.strip() == "{"
     assert result.stderr == "" and result.returncode == 141
 
 
