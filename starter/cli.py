@@ -595,7 +595,7 @@ async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         if html is not None:
             from starter.simulate_html import write_html
 
-            out = html if len(paths) == 1 else html / f"{path.stem}.html"
+            out = html if len(paths) == 1 and not html.is_dir() else html / f"{path.stem}.html"
             write_html(result, out, title=path.stem)
             print(f"{path}: picture written to {out}", file=sys.stderr)
         if args.json:
