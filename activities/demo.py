@@ -238,6 +238,21 @@ _SESSION_KEYS = frozenset(
 )
 
 
+async def add_demo_sessions(store: Store, plan_id: int, sessions: list[dict[str, Any]], *, timezone: str) -> list[int]:
+    """Add sessions (the dicts of :func:`create_demo_plan`) to a plan, as the core API does when a plan changes;
+    returns their ids in order. The caller signals ``sessions_changed``."""
+    async with store.sessionmaker.begin() as session:
+        plan = await session.get(UserCoachingPlan, plan_id)
+        if plan is None:
+            raise ValueError(f"plan {plan_id} does not exist")
+        rows = [_demo_session(spec, plan.start_date, timezone) for spec in sessions]
+        for row in rows:
+            row.user_coaching_plan_id = plan_id
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]
+
+
 def _demo_session(spec: Mapping[str, Any], start_date: date, timezone: str) -> PlanSessionRow:
     unknown = set(spec) - _SESSION_KEYS
     if unknown:
@@ -286,4 +301,11 @@ def _start_time(value: Any) -> time | None:
     raise ValueError(f"scheduled_start_time must be 'HH:MM', a minute of the day or a time, not {value!r}")
 
 
-__all__ = ["DEMO_DEVICE_ID", "DEMO_TEMPLATE_NAME", "DEMO_TEMPLATE_SLUG", "add_device_token", "create_demo_plan"]
+__all__ = [
+    "DEMO_DEVICE_ID",
+    "DEMO_TEMPLATE_NAME",
+    "DEMO_TEMPLATE_SLUG",
+    "add_demo_sessions",
+    "add_device_token",
+    "create_demo_plan",
+]

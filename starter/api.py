@@ -59,6 +59,7 @@ from coaching.ids import plan_workflow_id
 from coaching.models import AwareDatetime, PlanStatusResult, SessionCompletedInput
 from coaching.preferences import ChangeRejected
 from starter import api_metrics
+from starter.api_docs import install_offline_docs
 from starter.bounds import (
     MAX_DISTANCE_KM,
     MAX_DURATION_SECONDS,
@@ -612,7 +613,10 @@ def _build_app() -> FastAPI:
             "Drive the per-plan notification workflows: start a plan, report completed rucks, pause, resume, "
             "cancel or complete it, and read its upcoming notifications with the reason for each time."
         ),
+        docs_url=None,  # served by install_offline_docs: Swagger UI's files from a package, not a CDN
+        redoc_url=None,
     )
+    install_offline_docs(app)
     _install_error_handlers(app)
     app.add_middleware(RequestEdges)
     api_metrics.install(app)  # outermost: counts the edges' answers too

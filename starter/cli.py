@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import secrets
 import shutil
 import signal
 import socket
@@ -211,10 +210,13 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from activities.store import Store
     from coaching.timeutil import to_local
     from starter.client import PlanNotifications
+    from starter.devrun import LOG_FILE, TEMPORAL_LOG_FILE, child_output_to, dev_secrets, log_to_file, seed_demo_rucks
     from starter.temporal import connect, search_attribute_keys
     from worker import run_worker
 
     Path("var").mkdir(exist_ok=True)
+    log_to_file()  # the terminal shows the summary below (and warnings); the rest goes to var/
+    kept = dev_secrets()  # the same service token, JWT secret and demo athlete on every run
     await _upgrade_dev_database(settings)
     env: WorkflowEnvironment | None = None
     if _port_open(settings.dev_server_port):
@@ -223,15 +225,16 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         # A server started elsewhere may lack them; the one started below gets them at start-up.
         await _register_search_attributes(client, client.namespace)
     else:
-        env = await WorkflowEnvironment.start_local(
-            port=settings.dev_server_port,
-            ui=True,
-            ui_port=settings.dev_server_ui_port,
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=find_binary("temporal"),
-            dev_server_database_filename=settings.dev_server_db,
-            search_attributes=search_attribute_keys(),
-        )
+        with child_output_to():  # the dev server's banner and log lines go to var/, not the terminal
+            env = await WorkflowEnvironment.start_local(
+                port=settings.dev_server_port,
+                ui=True,
+                ui_port=settings.dev_server_ui_port,
+                data_converter=pydantic_data_converter,
+                dev_server_existing_path=find_binary("temporal"),
+                dev_server_database_filename=settings.dev_server_db,
+                search_attributes=search_attribute_keys(),
+            )
         client = env.client
 
     stop = asyncio.Event()
@@ -242,7 +245,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         engine = make_engine(settings.database_url)
         store = Store(make_sessionmaker(engine))
         now = to_local(datetime.now(UTC), args.demo_timezone)
-        athlete = str(uuid.uuid4())
+        athlete = kept.demo_user_id
         plan_id = await create_demo_plan(
             store,
             user_id=athlete,
@@ -252,6 +255,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             tone="Drill Sergeant",
             quiet_hours=(22 * 60, 5 * 60),
         )
+        # A few weeks of the demo athlete's rucks (first run only), so the learned window shows in the schedule.
+        await seed_demo_rucks(store, athlete, args.demo_timezone, now.date())
         await engine.dispose()
 
         loop = asyncio.get_running_loop()
@@ -263,10 +268,10 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         status = await _wait_for_status(api, plan_id)
         # The HTTP API beside the worker; a development run without a token gets a fresh one, printed below.
         configured = settings.service_token.get_secret_value() if settings.service_token else ""
-        token = configured if len(configured) >= 16 else secrets.token_urlsafe(24)
+        token = configured if len(configured) >= 16 else kept.service_token
         # Likewise a JWT secret, so the demo athlete's token (printed) works on the athlete endpoints. A configured
         # secret may be the real Supabase one: no token signed with it is ever printed.
-        jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else secrets.token_urlsafe(32)
+        jwt_secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else kept.jwt_secret
         athlete_token = None
         if settings.jwt_secret is None:
             # Shaped like Supabase's, with the claims the API is configured to require.
@@ -284,6 +289,8 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         _print_run_summary(
             settings, client.namespace, plan_id, args.demo_timezone, status, (http_url, token, athlete_token)
         )
+        print(f"Demo athlete id:  {athlete}  (its learned window: {_coach_command()} cadence analyze {athlete})")
+        print(f"Logs:             {LOG_FILE} (worker, API), {TEMPORAL_LOG_FILE} (Temporal dev server)", flush=True)
         if args.exit_after is not None:
             loop.call_later(args.exit_after, stop.set)
         await stop.wait()
@@ -451,6 +458,8 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     from starter.client import PlanNotFoundError, PlanNotifications, PlanWorkflowClosedError
     from starter.temporal import connect
 
+    if args.plan_cmd == "history":  # the database alone: it answers with Temporal down too
+        return await _plan_history(args, settings)
     # Check the input before reaching for the server, so a typo is reported as such (exit 2) even when it is down.
     completion = _completion(args) if args.plan_cmd == "completed" else None
     if hasattr(args, "reason"):
@@ -487,6 +496,20 @@ async def cmd_plan(args: argparse.Namespace, settings: Settings) -> int:
     except (PlanNotFoundError, PlanWorkflowClosedError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+async def _plan_history(args: argparse.Namespace, settings: Settings) -> int:
+    from starter.history import PlanNotInDatabase, plan_history, render_history
+
+    try:
+        rows = await plan_history(settings, args.plan_id)
+    except PlanNotInDatabase as exc:
+        raise UsageError(str(exc)) from exc
+    if args.json:
+        print(json.dumps([r.model_dump(mode="json") for r in rows], indent=2, ensure_ascii=False))
+    else:
+        print(render_history(args.plan_id, rows))
     return 0
 
 
@@ -584,14 +607,44 @@ async def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.simulate import ScenarioError, load_scenario, render_timeline, run_scenario
+    from starter.simulate import ScenarioError, render_timeline, run_many, scenario_paths
 
     try:
-        scenario = load_scenario(Path(args.scenario))
+        paths = scenario_paths(args.scenario)
     except ScenarioError as exc:
         raise UsageError(str(exc)) from exc
-    timeline = await run_scenario(scenario, settings)
-    print(json.dumps(timeline.model_dump(mode="json"), indent=2) if args.json else render_timeline(timeline))
+    html = Path(args.html) if args.html else None
+    if html is not None and len(paths) > 1 and html.suffix.lower() == ".html":
+        raise UsageError(f"--html: {len(paths)} scenarios need a folder for their pictures, not the file {html}")
+    results = await run_many(paths, settings, jobs=args.jobs)
+    failed = bad_input = 0
+    shown: list[dict[str, Any]] = []
+    for path, result in results:
+        if isinstance(result, BaseException):
+            bad_input += isinstance(result, ScenarioError)
+            failed += 1
+            message = str(result) if isinstance(result, ScenarioError) else f"{path}: {type(result).__name__}: {result}"
+            print(f"error: {message}", file=sys.stderr)
+            continue
+        if html is not None:
+            from starter.simulate_html import write_html
+
+            out = html if len(paths) == 1 and not html.is_dir() else html / f"{path.stem}.html"
+            write_html(result, out, title=path.stem)
+            print(f"{path}: picture written to {out}", file=sys.stderr)
+        if args.json:
+            shown.append({"scenario": str(path), **result.model_dump(mode="json")})
+        else:
+            if len(paths) > 1:
+                print(f"== {path}")
+            print(render_timeline(result))
+            if len(paths) > 1:
+                print()
+    if args.json and shown:
+        print(json.dumps(shown[0] if len(paths) == 1 and shown else shown, indent=2))
+    if failed:
+        print(f"{failed} of {len(paths)} scenario(s) failed", file=sys.stderr)
+        return 2 if bad_input == failed else 1
     return 0
 
 
@@ -614,9 +667,16 @@ async def _cadence_analyze(args: argparse.Namespace, settings: Settings) -> int:
     try:
         store = CadenceStore(make_sessionmaker(engine))
         analysis = (await store.analyze_athletes([user_id], as_of))[user_id]
+        samples = (await store.load_samples([user_id], as_of))[user_id] if args.html else []
         changes = await store.save({user_id: analysis}) if args.apply else []
     finally:
         await engine.dispose()
+    if args.html:
+        from starter.cadence_html import write_cadence_html
+
+        # The page may be shared: it names the athlete by a short prefix of the id, not the whole id.
+        write_cadence_html(Path(args.html), f"athlete {user_id[:8]}…", analysis, samples)
+        print(f"heatmap written to {args.html}", file=sys.stderr)
     if args.json:
         print(analysis.model_dump_json(indent=2))
     else:
@@ -686,7 +746,6 @@ async def _cadence_recompute(args: argparse.Namespace, settings: Settings) -> in
 
 
 def _uuid(value: str, field: str) -> str:
-    import uuid
 
     try:
         return str(uuid.UUID(value))
@@ -697,12 +756,30 @@ def _uuid(value: str, field: str) -> str:
 # --- entry point ----------------------------------------------------------------------------------------------
 
 
+_PLAN_HELP = {
+    "start": "start the plan's notification workflow (the plan must be in the database)",
+    "status": "the plan's upcoming notifications, with the rule that set each one's time",
+    "pause": "pause the plan: reminders are skipped until it is resumed",
+    "resume": "resume a paused plan",
+    "cancel": "cancel the plan: nothing more is sent",
+    "complete": "mark the plan completed: nothing more is sent",
+    "sessions-changed": "tell the plan its sessions changed in the database (it reloads them)",
+    "completed": "report a completed ruck (a celebration follows when it matches a session)",
+    "history": "every notification of the plan in the ledger: time, type, status, reason and the text sent "
+    "(from the database; works with Temporal down)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="coach", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="dev server + worker + a demo plan, with the Web UI")
-    run.add_argument("--demo-timezone", default=os.environ.get("COACH_DEMO_TIMEZONE", "America/New_York"))
+    run.add_argument(
+        "--demo-timezone",
+        default=os.environ.get("COACH_DEMO_TIMEZONE", "America/New_York"),
+        help="the demo athlete's time zone (default COACH_DEMO_TIMEZONE, else America/New_York)",
+    )
     run.add_argument("--exit-after", type=float, default=None, help="stop after N seconds (smoke tests)")
 
     sub.add_parser("worker", help="run a worker against TEMPORAL_ADDRESS (production)")
@@ -724,11 +801,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = sub.add_parser("plan", help="drive one plan's workflow")
     plan_sub = plan.add_subparsers(dest="plan_cmd", required=True)
-    for name in ("start", "status", "pause", "resume", "cancel", "complete", "sessions-changed", "completed"):
-        p = plan_sub.add_parser(name)
+    for name in (
+        "start",
+        "status",
+        "pause",
+        "resume",
+        "cancel",
+        "complete",
+        "sessions-changed",
+        "completed",
+        "history",
+    ):
+        p = plan_sub.add_parser(name, help=_PLAN_HELP[name], description=_PLAN_HELP[name])
         p.add_argument("plan_id", type=_id, help="the plan's id (user_coaching_plans.id)")
         if name == "status":
-            p.add_argument("--json", action="store_true")
+            p.add_argument("--json", action="store_true", help="the status as JSON")
+        elif name == "history":
+            p.add_argument("--json", action="store_true", help="the rows as a JSON list")
         elif name == "start":
             p.add_argument(
                 "--wait",
@@ -739,12 +828,19 @@ def build_parser() -> argparse.ArgumentParser:
                 "moments); default 5",
             )
         elif name == "completed":
-            p.add_argument("--ruck-id", type=_id, required=True)
+            p.add_argument("--ruck-id", type=_id, required=True, help="the completed ruck's id (ruck_session.id)")
             p.add_argument(
                 "--completed-at", help="ISO 8601 with offset, at most a day ahead (then taken as now); default now"
             )
-            p.add_argument("--source", choices=[s.value for s in CompletionSource], default="app")
-            p.add_argument("--plan-session-id", type=_id)
+            p.add_argument(
+                "--source",
+                choices=[s.value for s in CompletionSource],
+                default="app",
+                help="which path reported it; default app",
+            )
+            p.add_argument(
+                "--plan-session-id", type=_id, help="the session the app says it was for (else matched by day)"
+            )
             p.add_argument("--distance-km", type=float, help="0 to 1,000")
             p.add_argument("--duration-seconds", type=int, help="0 to 172,800 (2 days)")
         else:
@@ -755,18 +851,42 @@ def build_parser() -> argparse.ArgumentParser:
     analyze = cadence_sub.add_parser("analyze", help="learn one athlete's window now and print it with the reasons")
     analyze.add_argument("user_id", help="the athlete's user id (UUID)")
     analyze.add_argument("--apply", action="store_true", help="store it and tell the athlete's running plans")
-    analyze.add_argument("--json", action="store_true")
+    analyze.add_argument("--json", action="store_true", help="the analysis as JSON")
+    analyze.add_argument(
+        "--html",
+        metavar="OUT",
+        help="also draw the rucks as a weekday × hour heatmap with the learned windows (one self-contained page)",
+    )
     recompute = cadence_sub.add_parser("recompute", help="run the nightly recompute now (needs a running worker)")
-    recompute.add_argument("--batch-size", type=_bounded(1, 50_000), default=2000)
+    recompute.add_argument(
+        "--batch-size", type=_bounded(1, 50_000), default=2000, help="athletes per activity (1 to 50,000; default 2000)"
+    )
     recompute.add_argument("--wait", action="store_true", help="wait for it and print the totals")
 
     from starter.cli_rollout import add_parser as add_rollout_parser
 
     add_rollout_parser(sub)
 
-    sim = sub.add_parser("simulate", help="run a scenario on the time-skipping server and print the timeline")
-    sim.add_argument("scenario")
-    sim.add_argument("--json", action="store_true")
+    sim = sub.add_parser(
+        "simulate",
+        help="run scenarios on the time-skipping server and print each plan's notifications",
+        description="Run each scenario (schemas/scenario.schema.json, examples/) through the real workflow and "
+        "activities on a time-skipping Temporal server with a throwaway database. Exit 0 when every scenario ran, "
+        "2 when a file is not a valid scenario, 1 when a run failed.",
+    )
+    sim.add_argument("scenario", nargs="+", help="scenario files (JSON), or folders of them (every *.json)")
+    sim.add_argument("--json", action="store_true", help="the timeline as JSON (a list for several scenarios)")
+    sim.add_argument(
+        "--html",
+        metavar="OUT",
+        help="also draw the plan as one self-contained HTML page (a folder for several scenarios)",
+    )
+    sim.add_argument(
+        "--jobs",
+        type=_bounded(1, 16),
+        default=min(4, os.cpu_count() or 1),
+        help="scenarios run at once, each on its own server (default: the CPUs, at most 4)",
+    )
     return parser
 
 
@@ -818,16 +938,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = _option(exc.field) if args.command == "plan" else exc.field  # (simulate: a scenario's field)
         print(f"error: {name}: {exc.reason}", file=sys.stderr)
         code = 2
+    except BrokenPipeError:  # (a ConnectionError: before that clause)
+        code = _closed_pipe()
     except (ConnectionError, RuntimeError, LookupError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         code = 1
     except KeyboardInterrupt:
         code = 130
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = _closed_pipe()
     # The gRPC runtime of firebase-admin's Google libraries can abort during interpreter teardown; the work is
     # done and flushed, so leave without running it.
     os._exit(code)
+
+
+def _closed_pipe() -> int:
+    """The reader of our output went away (``coach … | head -1``): stop quietly, like other Unix tools (exit 141,
+    128 + SIGPIPE), with what is still buffered sent nowhere rather than a traceback about it."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 if __name__ == "__main__":

@@ -20,7 +20,24 @@ async def connect(target_host: str | None = None, namespace: str | None = None) 
     if namespace:
         config["namespace"] = namespace
     config.setdefault("target_host", "localhost:7233")
-    return await Client.connect(**config, data_converter=pydantic_data_converter)
+    try:
+        return await Client.connect(**config, data_converter=pydantic_data_converter)
+    except RuntimeError as exc:  # the SDK's "Failed client connect: … tonic::transport::Error …"
+        if "connect" not in str(exc).lower():
+            raise
+        raise TemporalUnreachable(str(config["target_host"]), str(config.get("namespace") or "default")) from exc
+
+
+class TemporalUnreachable(ConnectionError):
+    """No Temporal server answers at the configured address: says so and how to start one, not the transport error."""
+
+    def __init__(self, address: str, namespace: str) -> None:
+        super().__init__(
+            f"Temporal is not reachable at {address} (namespace {namespace}). Start a local one with `make run` "
+            "(dev server, worker and a demo plan) or `.venv/bin/temporal server start-dev`, or point TEMPORAL_ADDRESS "
+            "(and TEMPORAL_NAMESPACE, TEMPORAL_API_KEY) at your cluster."
+        )
+        self.address = address
 
 
 def route_core_logs_to_python(core_level: str = "WARN", metrics_address: str | None = None) -> None:
