@@ -42,22 +42,34 @@ def add_parser(sub: Any) -> None:
 
     show = commands.add_parser("show", help="the flags in force and the latest changes (who, when, old, new, why)")
     show.add_argument("--history", type=int, default=20, metavar="N", help="changes to list, 0 to 500; default 20")
-    show.add_argument("--json", action="store_true")
+    show.add_argument("--json", action="store_true", help="the flags and recent changes as JSON")
 
     def who(p: argparse.ArgumentParser) -> None:
         p.add_argument("--reason", required=True, help="why (1 to 500 characters; kept in the audit trail)")
         p.add_argument("--actor", default=None, help=f"who (1 to {MAX_ACTOR} characters); default $USER")
-        p.add_argument("--json", action="store_true")
+        p.add_argument("--json", action="store_true", help="the recorded changes as JSON")
 
     set_ = commands.add_parser("set", help="change some flags (the others keep their value)")
     modes = [m.value for m in Mode]
     set_.add_argument("--default-mode", choices=modes, help="athletes in no list and outside the percentage")
     set_.add_argument("--cohort-mode", choices=modes, help="the allow list and the percentage cohort")
     set_.add_argument("--percent", type=float, help="0 to 100 (two decimals): the cohort by stable hash of the user id")
-    set_.add_argument("--allow-add", action="append", default=[], metavar="USER_ID")
-    set_.add_argument("--allow-remove", action="append", default=[], metavar="USER_ID")
-    set_.add_argument("--deny-add", action="append", default=[], metavar="USER_ID")
-    set_.add_argument("--deny-remove", action="append", default=[], metavar="USER_ID")
+    set_.add_argument(
+        "--allow-add",
+        action="append",
+        default=[],
+        metavar="USER_ID",
+        help="add an athlete to the allow list (repeatable)",
+    )
+    set_.add_argument(
+        "--allow-remove", action="append", default=[], metavar="USER_ID", help="take an athlete off the allow list"
+    )
+    set_.add_argument(
+        "--deny-add", action="append", default=[], metavar="USER_ID", help="add an athlete to the deny list (off)"
+    )
+    set_.add_argument(
+        "--deny-remove", action="append", default=[], metavar="USER_ID", help="take an athlete off the deny list"
+    )
     set_.add_argument(
         "--type-mode",
         action="append",
@@ -65,7 +77,7 @@ def add_parser(sub: Any) -> None:
         metavar="TYPE=MODE",
         help="cap a type's mode (plan_missed_followup=shadow); TYPE=none removes the cap",
     )
-    set_.add_argument("--ai-copy", choices=["on", "off"])
+    set_.add_argument("--ai-copy", choices=["on", "off"], help="AI-written copy on or off (off: templates)")
     who(set_)
     for name, text in (("kill", "stop every push now"), ("unkill", "resume (held deliveries still fresh go out)")):
         who(commands.add_parser(name, help=text))
@@ -73,7 +85,7 @@ def add_parser(sub: Any) -> None:
     compare = commands.add_parser("compare", help="the service's shadow/sent ledger against the legacy audit table")
     compare.add_argument("--since", required=True, help="ISO 8601 with offset (2027-01-04T00:00:00+00:00)")
     compare.add_argument("--until", required=True, help="ISO 8601 with offset; at most 92 days after --since")
-    compare.add_argument("--json", action="store_true")
+    compare.add_argument("--json", action="store_true", help="the comparison as JSON")
 
 
 async def cmd_rollout(args: argparse.Namespace, settings: Settings) -> int:
