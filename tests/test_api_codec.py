@@ -1,4 +1,4 @@
-"""The codec server of the HTTP API (``/codec``): Temporal's codec server protocol, its token, and CORS for the Web UI."""
+"""The codec server of the HTTP API (``/codec``): Temporal's codec protocol, its token, CORS for the Web UI."""
 
 from __future__ import annotations
 
