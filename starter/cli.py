@@ -244,7 +244,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         worker_task = asyncio.create_task(run_worker(client, settings, stop))
         api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
-        await api.start_plan(plan_id)
+        await api.start_plan(plan_id, timezone=args.demo_timezone, tone="drill_sergeant")
         status = await _wait_for_status(api, plan_id)
         # The HTTP API beside the worker; a development run without a token gets a fresh one, printed below.
         configured = settings.service_token.get_secret_value() if settings.service_token else ""
