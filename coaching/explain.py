@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
+from coaching.ids import PLAN_WORKFLOW_TYPE, SEARCH_ATTRIBUTE_NEXT_AT, SEARCH_ATTRIBUTE_STATUS
 from coaching.models import NotificationType, PlannedNotification, PlanSnapshot, PlanStatus
 from coaching.timeutil import format_local, minute_label, to_local
 
@@ -127,3 +128,22 @@ def _cell(text: str) -> str:
     """Text safe in a Markdown table cell: one line, no pipes, bounded."""
     flat = " ".join(text.split()).replace("|", "/")
     return flat if len(flat) <= _MAX_CELL else flat[: _MAX_CELL - 1] + "…"
+
+
+def saved_queries(now: datetime) -> dict[str, str]:
+    """The workflow list's saved views (README, Operations) as of ``now``: Temporal's list filter has no clock of its
+    own, so "the next hour" is two instants."""
+    plans = f"WorkflowType = '{PLAN_WORKFLOW_TYPE}' AND ExecutionStatus = 'Running'"
+    active = f"{plans} AND {SEARCH_ATTRIBUTE_STATUS} = 'active'"
+    soon, later = (t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in (now, now + timedelta(hours=1)))
+    return {
+        "paused plans": f"{plans} AND {SEARCH_ATTRIBUTE_STATUS} = 'paused'",
+        "due in the next hour": f"{active} AND {SEARCH_ATTRIBUTE_NEXT_AT} BETWEEN '{soon}' AND '{later}'",
+        # A delivery that failed for good leaves no search attribute (the plan goes on; the ledger and the plan's
+        # current details have it). What the list shows is a plan stuck behind its next notification: a worker
+        # down, or a workflow task failing.
+        "overdue plans": (
+            f"{active} AND {SEARCH_ATTRIBUTE_NEXT_AT} < "
+            f"'{(now - timedelta(minutes=15)).astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}'"
+        ),
+    }

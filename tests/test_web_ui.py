@@ -6,13 +6,16 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.sdk.v1 import WorkflowMetadata
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
 
 from activities.demo import create_demo_plan
-from coaching.explain import current_details, kind, notification_label
+from coaching.explain import current_details, kind, notification_label, saved_queries
+from coaching.ids import plan_workflow_id
 from coaching.models import NotificationType, PlannedNotification, PlanSnapshot, PlanStatus, PlanStatusResult
 from coaching.timeutil import local_to_utc, to_local
 from starter.sandbox import Stack, local_stack, wait_for
@@ -134,3 +137,37 @@ def test_details_escape_table_cells_and_bound_long_lists() -> None:
     text = current_details(3, snapshot, PlanStatus.ACTIVE, many, [])
     assert "a / b c" in text and "a | b" not in text
     assert text.count("| weekly digest |") == 12 and "…and 8 more (`coach plan status 3`)" in text
+
+
+@pytest.mark.devserver
+async def test_the_readmes_saved_queries_find_the_plans_they_name(
+    dev_server: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The workflow list's saved views, run against the dev server's visibility with our search attributes."""
+    async with local_stack(f"sqlite+aiosqlite:///{tmp_path}/p.db", time_skipping=False, env=dev_server) as stack:
+        day = to_local(await stack.now(), TZ).date() + timedelta(days=2)
+        sessions = [{"scheduled_date": day, "planned_session_type": "Tempo Ruck", "scheduled_start_time": "06:00"}]
+        ids = []
+        for _ in range(2):
+            plan_id = await create_demo_plan(
+                stack.store, timezone=TZ, start_date=day, sessions=sessions, created_at=await stack.now()
+            )
+            await stack.plans.start_plan(plan_id)
+            ids.append(plan_id)
+        active, paused = ids
+        await stack.plans.pause(paused)
+        status = await wait_for(lambda: _loaded(stack, active))
+        next_at = status.upcoming[0].send_at
+
+        async def found(name: str, now: datetime) -> set[str]:
+            query = f"{saved_queries(now)[name]} AND TaskQueue = '{stack.task_queue}'"
+            return {w.id async for w in stack.client.list_workflows(query)}
+
+        async def shows(name: str, now: datetime, expected: set[int]) -> bool:
+            return await found(name, now) == {plan_workflow_id(p) for p in expected}
+
+        await wait_for(lambda: shows("paused plans", next_at, {paused}))
+        await wait_for(lambda: shows("due in the next hour", next_at - timedelta(minutes=30), {active}))
+        assert await found("due in the next hour", next_at + timedelta(minutes=1)) == set()
+        assert await found("overdue plans", next_at + timedelta(minutes=20)) == {plan_workflow_id(active)}
+        assert await found("overdue plans", next_at) == set()
