@@ -273,6 +273,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             settings, client.namespace, plan_id, args.demo_timezone, status, (http_url, token, athlete_token)
         )
         _print_web_ui_help(settings, codec_endpoint if converter.payload_codec else None, started=env is not None)
+        print("Press Ctrl-C to stop.", flush=True)
         if args.exit_after is not None:
             loop.call_later(args.exit_after, stop.set)
         await stop.wait()
@@ -328,7 +329,6 @@ def _print_run_summary(
         exports = f"export COACH_API={url} COACH_SERVICE_TOKEN={token} ATHLETE_JWT={athlete_token}"
         print(f"For the README's curl examples: {exports}")
     print("Push goes to the local outbox (ledger table coach_notification_ledger + log) unless Firebase is configured.")
-    print("Press Ctrl-C to stop.", flush=True)
 
 
 def _ui_origins(settings: Settings) -> list[str]:

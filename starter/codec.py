@@ -64,7 +64,7 @@ def parse_keys(value: str) -> list[PayloadKey]:
         if len(key) != 32:
             raise PayloadKeyError(
                 f"COACH_PAYLOAD_KEYS: key {key_id!r} is {len(key)} bytes; AES-256 needs 32 (make one with "
-                "`coach codec new-key`)"
+                "starter.codec.new_key('ID'))"
             )
         if any(k.id == key_id for k in keys):
             raise PayloadKeyError(f"COACH_PAYLOAD_KEYS: key id {key_id!r} appears twice")

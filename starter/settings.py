@@ -141,7 +141,7 @@ class Settings(BaseSettings):
             if self.payload_keys is None or not self.payload_key_list():
                 raise ValueError(
                     "COACH_PAYLOAD_KEYS: production encrypts workflow payloads (athletes' copy and ids); set at least "
-                    "one key (`coach codec new-key`)"
+                    "one key (starter.codec.new_key('ID'))"
                 )
             if self.codec_token is not None and len(self.codec_token.get_secret_value()) < 16:
                 raise ValueError("COACH_CODEC_TOKEN: production needs a codec token of at least 16 characters")
