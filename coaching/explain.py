@@ -96,7 +96,7 @@ def current_details(
         rules.append(f"off: {', '.join(off)}")
     if snoozed_until is not None:
         rules.append(f"**snoozed until {format_local(snoozed_until, tz)}** (reminders held; celebrations go out)")
-    lines.append("Rules in force: " + " · ".join(rules))
+    lines += ["", "Rules in force: " + " · ".join(rules)]
     if status is PlanStatus.PAUSED:
         lines.append("**Paused**: reminders due while paused are skipped (the ledger says so); celebrations still go.")
     if end_reason:

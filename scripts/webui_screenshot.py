@@ -14,15 +14,19 @@ why not that" without a database query.
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -42,8 +46,72 @@ def chromium() -> str:
     raise SystemExit("chromium not found: apt-get update && apt-get install -y chromium")
 
 
-def screenshot(browser: str, url: str, out: Path, profile: Path) -> None:
-    subprocess.run(
+class DevTools:
+    """The least of the Chrome DevTools Protocol over a WebSocket (stdlib only): send a command, read its answer."""
+
+    def __init__(self, ws_url: str) -> None:
+        parts = urllib.parse.urlsplit(ws_url)
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=120)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            answer += self.sock.recv(4096)
+        if b" 101 " not in answer.split(b"\r\n", 1)[0]:
+            raise SystemExit(f"DevTools refused the WebSocket: {answer[:200]!r}")
+        self.buffer = answer.split(b"\r\n\r\n", 1)[1]
+        self.next_id = 0
+
+    def call(self, method: str, **params: object) -> dict[str, object]:
+        self.next_id += 1
+        data = json.dumps({"id": self.next_id, "method": method, "params": params}).encode()
+        header = bytes([0x81])
+        mask = os.urandom(4)
+        if len(data) < 126:
+            header += bytes([0x80 | len(data)])
+        elif len(data) < 65536:
+            header += bytes([0x80 | 126]) + struct.pack(">H", len(data))
+        else:
+            header += bytes([0x80 | 127]) + struct.pack(">Q", len(data))
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+        while True:
+            message = json.loads(self._frame())
+            if message.get("id") == self.next_id:
+                if "error" in message:
+                    raise SystemExit(f"DevTools {method}: {message['error']}")
+                return dict(message.get("result", {}))
+
+    def _read(self, n: int) -> bytes:
+        while len(self.buffer) < n:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise SystemExit("DevTools closed the connection")
+            self.buffer += chunk
+        out, self.buffer = self.buffer[:n], self.buffer[n:]
+        return out
+
+    def _frame(self) -> bytes:
+        payload = b""
+        while True:
+            first, second = self._read(2)
+            length = second & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", self._read(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self._read(8))[0]
+            payload += self._read(length)
+            if first & 0x80:  # FIN
+                return payload
+
+
+def screenshot(browser: str, url: str, out: Path, profile: Path, wait_for: str, tab: str | None = None) -> None:
+    """Open ``url`` in headless Chromium (clicking the tab named ``tab``), wait (real time) until the page shows
+    ``wait_for``, save a PNG (and the page's text beside it)."""
+    port = free_port()
+    chrome = subprocess.Popen(
         [
             browser,
             "--headless",
@@ -51,16 +119,55 @@ def screenshot(browser: str, url: str, out: Path, profile: Path) -> None:
             "--disable-gpu",
             "--hide-scrollbars",
             f"--user-data-dir={profile}",
-            "--window-size=1600,2200",
-            "--virtual-time-budget=20000",
-            f"--screenshot={out}",
-            url,
+            f"--remote-debugging-port={port}",
+            "--window-size=1600,2400",
+            "about:blank",
         ],
-        check=True,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        timeout=120,
     )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as answer:
+                    pages = [t for t in json.load(answer) if t.get("type") == "page"]
+                if pages:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("chromium's DevTools did not answer")
+            time.sleep(0.5)
+        tools = DevTools(pages[0]["webSocketDebuggerUrl"])
+        tools.call("Page.navigate", url=url)
+        deadline = time.monotonic() + 120
+        text = ""
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            if tab is not None:
+                tools.call("Runtime.evaluate", expression=_CLICK % json.dumps(tab))
+            result = tools.call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''")
+            text = str(dict(result.get("result", {})).get("value", ""))  # type: ignore[call-overload]
+            if wait_for in text:
+                break
+        else:
+            sys.stderr.write(f"warning: {url} never showed {wait_for!r}; the screenshot shows what it did\n")
+        time.sleep(5)  # the last requests (the codec's decodes) land and the Markdown renders
+        shot = tools.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+        out.write_bytes(base64.b64decode(str(shot["data"])))
+        (out.with_suffix(".txt")).write_text(text)
+    finally:
+        chrome.terminate()
+        try:
+            chrome.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            chrome.kill()
+
+
+#: Click the first link, button or tab whose text starts with the given one (the Web UI's tabs are links).
+_CLICK = """[...document.querySelectorAll('a,button,[role=tab]')]
+  .find(e => e.innerText && e.innerText.trim().startsWith(%s))?.click()"""
 
 
 def wait_for_ui(url: str, deadline: float) -> None:
@@ -113,11 +220,14 @@ def main(out_dir: Path) -> int:
             wait_for_ui(ui, time.monotonic() + 60)
             time.sleep(3)  # the kickoff goes out: the page then shows something sent as well as what is next
             shots = {
-                "workflow.png": page,
-                "workflows.png": f"{ui}/namespaces/default/workflows",
+                # The timeline: timers and activities named for their notifications, payloads decoded.
+                "workflow.png": (page, "deliver · ", None),
+                # User Metadata: the summary and the current details (next notifications and why; lately and why).
+                "workflow-details.png": (page, "Current Details", "User Metadata"),
+                "workflows.png": (f"{ui}/namespaces/default/workflows", "coaching-plan-", None),
             }
-            for name, url in shots.items():
-                screenshot(browser, url, out_dir / name, Path(scratch) / "chromium")
+            for name, (url, wait_for, tab) in shots.items():
+                screenshot(browser, url, out_dir / name, Path(scratch) / "chromium", wait_for, tab)
                 sys.stdout.write(f"{out_dir / name}  ({url})\n")
         finally:
             run.send_signal(signal.SIGINT)
