@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 from collections.abc import Sequence
 
 from google.protobuf import json_format
@@ -28,6 +29,23 @@ logger = logging.getLogger(__name__)
 
 #: Where the codec server is mounted in the HTTP API.
 CODEC_PREFIX = "/codec"
+#: A token given in the path, as an access log line would show it.
+_PATH_TOKEN = re.compile(r"(/codec/)[^/?\s]+(/(?:en|de)code)")
+
+
+class RedactCodecToken(logging.Filter):
+    """Keeps a codec token given in the path out of uvicorn's access log (``/codec/***/decode``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_PATH_TOKEN.sub(r"\1***\2", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _redact_access_log() -> None:
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactCodecToken) for f in access.filters):
+        access.addFilter(RedactCodecToken())
 
 
 def codec_app(codec: PayloadCodec, token: str, origins: Sequence[str]) -> Starlette:
@@ -35,6 +53,7 @@ def codec_app(codec: PayloadCodec, token: str, origins: Sequence[str]) -> Starle
     if len(token) < 16:
         raise ValueError("codec token: at least 16 characters (set COACH_CODEC_TOKEN)")
     secret = token.encode()
+    _redact_access_log()
 
     def authorized(request: Request) -> bool:
         given = request.path_params.get("token")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any, cast
 
 import httpx
@@ -115,3 +116,14 @@ async def test_without_a_codec_token_there_is_no_codec_server() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://coach") as client:
         answer = await client.post("/codec/decode", content=json.dumps(PLAIN), headers=bearer())
     assert answer.status_code == 404
+
+
+def test_a_path_token_stays_out_of_the_access_log(caplog: pytest.LogCaptureFixture) -> None:
+    create_app(
+        cast(Any, None), service_token=SERVICE_TOKEN, codec=EncryptionCodec(parse_keys(KEYS)), codec_token=CODEC_TOKEN
+    )
+    access = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        # As uvicorn logs a request: client, method, path, HTTP version, status.
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", f"/codec/{CODEC_TOKEN}/decode?x=1", "1.1", 200)
+    assert CODEC_TOKEN not in caplog.text and "/codec/***/decode?x=1" in caplog.text
