@@ -220,8 +220,8 @@ def main(out_dir: Path) -> int:
             wait_for_ui(ui, time.monotonic() + 60)
             time.sleep(3)  # the kickoff goes out: the page then shows something sent as well as what is next
             shots = {
-                # The timeline: timers and activities named for their notifications, payloads decoded.
-                "workflow.png": (page, "deliver · ", None),
+                # The event history: timers and activities named for their notifications, payloads decoded.
+                "workflow.png": (page, "deliver · ", "Event History"),
                 # User Metadata: the summary and the current details (next notifications and why; lately and why).
                 "workflow-details.png": (page, "Current Details", "User Metadata"),
                 "workflows.png": (f"{ui}/namespaces/default/workflows", "coaching-plan-", None),
