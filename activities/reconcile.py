@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.reconcile_store import REMOVED, NewRuck, ReconcileStore
 from coaching import ids
+from coaching.explain import static_details, static_summary
 from coaching.models import (
     CompletionSource,
     PlanStatus,
@@ -153,6 +154,8 @@ class ReconcileActivities:
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=static_summary(plan_id),
+            static_details=static_details(plan_id),
         )
 
     async def _signal(self, plan_id: int, signal: str, arg: Any) -> bool:

@@ -349,6 +349,24 @@ async def record_timing_rules(name: str) -> None:
         await save(name, handle)
 
 
+async def record_explained(name: str) -> None:
+    """A plan as the Web UI explains it (issue 14): started with its static summary, every timer and activity named,
+    current details set. No patch: the summaries are metadata of the same commands (every older history replays)."""
+    async with recording_stack() as stack:
+        day = to_local(await stack.now(), TZ).date() + timedelta(days=1)
+        plan_id = await tempo_plan(stack, day, 2, start_time="06:00", week=1, quiet_hours=(22 * 60, 6 * 60 + 30))
+        handle = await stack.plans.start_plan(plan_id, timezone=TZ, tone="drill_sergeant")
+        await stack.advance_to(local_to_utc(day, 7 * 60, TZ))
+        await stack.plans.session_completed(
+            plan_id, SessionCompletedInput(ruck_id=77, completed_at=local_to_utc(day, 6 * 60 + 40, TZ))
+        )
+        await stack.plans.pause(plan_id)
+        await stack.advance_to(local_to_utc(day + timedelta(days=2), 12 * 60, TZ))
+        await stack.plans.cancel(plan_id)
+        await handle.result()
+        await save(name, handle)
+
+
 RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     # Recorded before the adaptive-cadence patch: they prove running plans of that time still replay.
     "plan_completed_paused_cancelled": lambda n: record(n, complete=True, cancel=True),
@@ -366,6 +384,8 @@ RECORDINGS: dict[str, Callable[[str], Awaitable[None]]] = {
     "plan_robust": record_robust,
     # Under the timing-rules-v2 patch (RULES_V2: before_plan, pause periods, a fresh ruck in quiet hours, old imports).
     "plan_timing_rules": record_timing_rules,
+    # Issue 14: static summary, named timers and activities (metadata only: no patch).
+    "plan_explained": record_explained,
 }
 
 

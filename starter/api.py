@@ -25,7 +25,7 @@ import logging
 import re
 import traceback
 import unicodedata
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, TypeVar, cast
@@ -51,6 +51,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
+from temporalio.converter import PayloadCodec
 from temporalio.service import RPCError
 
 from activities.analytics_store import AnalyticsStore
@@ -59,6 +60,7 @@ from coaching.ids import plan_workflow_id
 from coaching.models import AwareDatetime, PlanStatusResult, SessionCompletedInput
 from coaching.preferences import ChangeRejected
 from starter import api_metrics
+from starter.api_codec import CODEC_PREFIX, codec_app
 from starter.api_docs import install_offline_docs
 from starter.bounds import (
     MAX_DISTANCE_KM,
@@ -81,6 +83,8 @@ API_VERSION = "1.0.0"
 READY_TIMEOUT_SECONDS = 3.0
 #: The largest request body read (``COACH_API_MAX_BODY_BYTES``); the API's bodies are a few hundred bytes.
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: The largest body the codec server reads: a payload is at most 2 MiB in Temporal, base64 in JSON adds a third.
+CODEC_MAX_BODY_BYTES = 4 * 1024 * 1024
 #: At most this many characters of any input value are echoed in an error (then "…").
 MAX_ECHO_CHARS = 100
 #: At most this many field errors are listed in one answer; its message says how many more there were.
@@ -445,6 +449,8 @@ class ApiContext:
     jwt_role: str | None = None
     #: The largest request body read; a larger one is 413.
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    #: The codec server's (``/codec``, see :mod:`starter.api_codec`): it carries whole payloads, not small requests.
+    codec_max_body_bytes: int = CODEC_MAX_BODY_BYTES
 
 
 def _context(request: Request) -> ApiContext:
@@ -531,6 +537,8 @@ class RequestEdges:
                 )
                 return
         limit = context.max_body_bytes
+        if scope["path"].startswith(f"{CODEC_PREFIX}/"):
+            limit = context.codec_max_body_bytes
         length = headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             too_large = _BodyTooLarge(limit)
@@ -760,12 +768,16 @@ def create_app(
     jwt_audience: str | None = None,
     jwt_role: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    codec: PayloadCodec | None = None,
+    codec_token: str | None = None,
+    codec_origins: Sequence[str] = (),
 ) -> FastAPI:
     """The HTTP API over ``plans``; service endpoints require ``service_token``, ``/readyz`` pings ``store``.
 
     Athlete endpoints (``/v1/me/...``) verify the athletes' JWTs with ``jwt_secret``; when ``jwt_issuer``,
     ``jwt_audience`` or ``jwt_role`` is given, a token must carry that ``iss``, ``aud`` or ``role``. A request body
-    over ``max_body_bytes`` is 413.
+    over ``max_body_bytes`` is 413. With ``codec`` and ``codec_token``, the codec server is served at ``/codec``
+    (see :mod:`starter.api_codec`) with CORS for ``codec_origins``.
     """
     if len(service_token) < 16:
         raise ValueError("service_token: at least 16 characters (set COACH_SERVICE_TOKEN)")
@@ -782,6 +794,8 @@ def create_app(
         jwt_role=jwt_role or None,
         max_body_bytes=max_body_bytes,
     )
+    if codec is not None and codec_token:
+        app.mount(CODEC_PREFIX, codec_app(codec, codec_token, codec_origins))
     return app
 
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
-from coaching.ids import SEARCH_ATTRIBUTES, plan_workflow_id
+from coaching.ids import SEARCH_ATTRIBUTE_STATUS, SEARCH_ATTRIBUTES, plan_workflow_id
 from coaching.models import CompletionSource, PlanStatusResult, SessionCompletedInput, WorkflowConfig
 from starter.bounds import MAX_ID, OutOfBounds, check_completion, check_text
 from starter.settings import Settings, get_settings
@@ -202,7 +203,6 @@ async def _upgrade_dev_database(settings: Settings) -> None:
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     import jwt
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     from activities.database import make_engine, make_sessionmaker
@@ -211,17 +211,23 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from coaching.timeutil import to_local
     from starter.client import PlanNotifications
     from starter.devrun import LOG_FILE, TEMPORAL_LOG_FILE, child_output_to, dev_secrets, log_to_file, seed_demo_rucks
-    from starter.temporal import connect, search_attribute_keys
+    from starter.temporal import connect, payload_converter, search_attribute_keys
     from worker import run_worker
 
     Path("var").mkdir(exist_ok=True)
     log_to_file()  # the terminal shows the summary below (and warnings); the rest goes to var/
     kept = dev_secrets()  # the same service token, JWT secret and demo athlete on every run
     await _upgrade_dev_database(settings)
+    # Payloads sealed with COACH_PAYLOAD_KEYS, else with a development key kept in var/ (a restart still opens
+    # the histories); the dev server's Web UI decodes them through the HTTP API's codec server.
+    converter = payload_converter(settings, create_dev_key=True)
+    api_port = _free_port() if _port_open(settings.api_port) else settings.api_port
+    codec_token = settings.codec_token.get_secret_value() if settings.codec_token else secrets.token_urlsafe(24)
+    codec_endpoint = f"http://{settings.api_host}:{api_port}/codec/{codec_token}"
     env: WorkflowEnvironment | None = None
     if _port_open(settings.dev_server_port):
         print(f"Temporal already listening on localhost:{settings.dev_server_port}; using it")
-        client = await connect(f"localhost:{settings.dev_server_port}")
+        client = await connect(f"localhost:{settings.dev_server_port}", data_converter=converter)
         # A server started elsewhere may lack them; the one started below gets them at start-up.
         await _register_search_attributes(client, client.namespace)
     else:
@@ -230,10 +236,11 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 port=settings.dev_server_port,
                 ui=True,
                 ui_port=settings.dev_server_ui_port,
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 dev_server_existing_path=find_binary("temporal"),
                 dev_server_database_filename=settings.dev_server_db,
                 search_attributes=search_attribute_keys(),
+                dev_server_extra_args=["--ui-codec-endpoint", codec_endpoint] if converter.payload_codec else [],
             )
         client = env.client
 
@@ -264,7 +271,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             loop.add_signal_handler(sig, stop.set)
         worker_task = asyncio.create_task(run_worker(client, settings, stop))
         api = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
-        await api.start_plan(plan_id)
+        await api.start_plan(plan_id, timezone=args.demo_timezone, tone="drill_sergeant")
         status = await _wait_for_status(api, plan_id)
         # The HTTP API beside the worker; a development run without a token gets a fresh one, printed below.
         configured = settings.service_token.get_secret_value() if settings.service_token else ""
@@ -285,12 +292,17 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
                 claims["iss"] = settings.jwt_issuer
             athlete_token = jwt.encode(claims, jwt_secret, algorithm="HS256")
         http_engine = make_engine(settings.database_url)
-        http_task, http_url = await _start_http(api, Store(make_sessionmaker(http_engine)), token, settings, jwt_secret)
+        codec = (converter.payload_codec, codec_token, _ui_origins(settings))
+        http_task, http_url = await _start_http(
+            api, Store(make_sessionmaker(http_engine)), token, settings, jwt_secret, port=api_port, codec=codec
+        )
         _print_run_summary(
             settings, client.namespace, plan_id, args.demo_timezone, status, (http_url, token, athlete_token)
         )
         print(f"Demo athlete id:  {athlete}  (its learned window: {_coach_command()} cadence analyze {athlete})")
         print(f"Logs:             {LOG_FILE} (worker, API), {TEMPORAL_LOG_FILE} (Temporal dev server)", flush=True)
+        _print_web_ui_help(settings, codec_endpoint if converter.payload_codec else None, started=env is not None)
+        print("Press Ctrl-C to stop.", flush=True)
         if args.exit_after is not None:
             loop.call_later(args.exit_after, stop.set)
         await stop.wait()
@@ -349,7 +361,31 @@ def _print_run_summary(
     sdk = _metrics_url(settings.temporal_metrics_address) if settings.temporal_metrics_address else "off"
     print(f"Metrics:          service {service}  Temporal SDK {sdk}  HTTP API {url}/metrics")
     print("Push goes to the local outbox (ledger table coach_notification_ledger + log) unless Firebase is configured.")
-    print("Press Ctrl-C to stop.", flush=True)
+
+
+def _ui_origins(settings: Settings) -> list[str]:
+    """The configured Web UI origins, and the dev server's own UI (whatever its port)."""
+    ui = settings.dev_server_ui_port
+    return list(dict.fromkeys([*settings.codec_cors_origins, f"http://localhost:{ui}", f"http://127.0.0.1:{ui}"]))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _print_web_ui_help(settings: Settings, codec_endpoint: str | None, *, started: bool) -> None:
+    """How to make the Web UI's workflow list and payloads useful (README: Operations, the Web UI)."""
+    print(f"Web UI columns:   Workflows → Configure Columns → add {', '.join(SEARCH_ATTRIBUTES)}")
+    print(f"  e.g. the paused plans: {SEARCH_ATTRIBUTE_STATUS} = 'paused'  (save it as a view; more in the README)")
+    if codec_endpoint is None:
+        print("Payloads:         in clear (no COACH_PAYLOAD_KEYS, COACH_DEV_PAYLOAD_KEYS_FILE empty)")
+    elif started:
+        print(f"Payloads:         encrypted (key in {settings.dev_payload_keys_file} unless COACH_PAYLOAD_KEYS);")
+        print("  the Web UI decodes them through the HTTP API's codec server (dev server --ui-codec-endpoint)")
+    else:
+        print(f"Payloads:         encrypted; to read them in the Web UI: Settings → Codec Server → {codec_endpoint}")
 
 
 async def _wait_for_status(api: Any, plan_id: int) -> PlanStatusResult:
@@ -363,12 +399,24 @@ async def _wait_for_status(api: Any, plan_id: int) -> PlanStatusResult:
 
 
 async def _start_http(
-    plans: Any, store: Any, token: str, settings: Settings, jwt_secret: str | None
+    plans: Any,
+    store: Any,
+    token: str,
+    settings: Settings,
+    jwt_secret: str | None,
+    *,
+    port: int | None = None,
+    codec: tuple[Any, str, list[str]] | None = None,
 ) -> tuple[asyncio.Task[None], str]:
-    """Serve the HTTP API in this process; its task and base URL (any free port when the configured one is taken)."""
+    """Serve the HTTP API in this process; its task and base URL (any free port when the configured one is taken).
+
+    ``codec``: (payload codec, codec token, CORS origins) for the codec server at ``/codec``.
+    """
     from starter.api import create_app, make_server
 
-    port = 0 if _port_open(settings.api_port) else settings.api_port
+    if port is None:
+        port = 0 if _port_open(settings.api_port) else settings.api_port
+    payload_codec, codec_token, codec_origins = codec or (None, None, [])
     app = create_app(
         plans,
         service_token=token,
@@ -378,6 +426,9 @@ async def _start_http(
         jwt_audience=settings.jwt_audience,
         jwt_role=settings.jwt_role,
         max_body_bytes=settings.api_max_body_bytes,
+        codec=payload_codec,
+        codec_token=codec_token,
+        codec_origins=codec_origins,
     )
     server = make_server(app, host=settings.api_host, port=port)
     task = asyncio.create_task(server.serve())
@@ -395,18 +446,27 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     from activities.database import make_engine, make_sessionmaker
     from activities.store import Store
     from starter.client import PlanNotifications
-    from starter.temporal import connect
+    from starter.temporal import connect, payload_converter
 
     if settings.service_token is None or len(settings.service_token.get_secret_value()) < 16:
         raise UsageError("COACH_SERVICE_TOKEN: set a service token (16+ characters) for the core API to use")
-    client = await connect()
+    converter = payload_converter(settings)
+    client = await connect(data_converter=converter)
+    codec = None
+    if settings.codec_token is not None and converter.payload_codec is not None:
+        codec = (converter.payload_codec, settings.codec_token.get_secret_value(), settings.codec_cors_origins)
     plans = PlanNotifications(client, _workflow_config(settings), task_queue=settings.task_queue)
     # A request holds a connection for one short query: the worker's pool rules (no ping per checkout) fit here too.
     engine = make_engine(settings.database_url, pool_size=settings.db_pool_size, pre_ping=settings.db_pool_pre_ping)
     try:
         secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         task, url = await _start_http(
-            plans, Store(make_sessionmaker(engine)), settings.service_token.get_secret_value(), settings, secret
+            plans,
+            Store(make_sessionmaker(engine)),
+            settings.service_token.get_secret_value(),
+            settings,
+            secret,
+            codec=codec,
         )
         print(f"HTTP API listening on {url}", flush=True)
         stop = asyncio.Event()

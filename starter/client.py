@@ -22,6 +22,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from coaching.explain import static_details, static_summary
 from coaching.ids import TASK_QUEUE, plan_workflow_id
 from coaching.models import (
     CancelSnoozeInput,
@@ -113,8 +114,12 @@ class PlanNotifications:
         """The time the bounds are relative to (see ``clock``)."""
         return await self._clock()
 
-    async def start_plan(self, plan_id: int) -> PlanHandle:
-        """Start the plan's workflow; starting it again while it runs returns the running one."""
+    async def start_plan(self, plan_id: int, *, timezone: str | None = None, tone: str | None = None) -> PlanHandle:
+        """Start the plan's workflow; starting it again while it runs returns the running one.
+
+        The Web UI shows the workflow's static summary: the plan, and its ``timezone`` and ``tone`` when the caller
+        knows them (nothing personal); its current details follow the plan once loaded.
+        """
         check_id(plan_id, "plan_id")
         return await self._client.start_workflow(
             CoachingPlanWorkflow.run,
@@ -123,6 +128,8 @@ class PlanNotifications:
             task_queue=self._task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            static_summary=static_summary(plan_id, timezone, tone),
+            static_details=static_details(plan_id),
         )
 
     def handle(self, plan_id: int) -> PlanHandle:

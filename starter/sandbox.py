@@ -17,6 +17,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -35,14 +36,18 @@ def temporal_binary(name: str) -> str:
     return find_binary(name)
 
 
-async def start_environment(time_skipping: bool) -> WorkflowEnvironment:
+async def start_environment(
+    time_skipping: bool, data_converter: DataConverter = pydantic_data_converter
+) -> WorkflowEnvironment:
+    """A local Temporal server; ``data_converter`` is its client's (and so its workers'): payloads in clear unless
+    it carries the encrypting codec (:func:`starter.codec.data_converter`)."""
     if time_skipping:
         return await WorkflowEnvironment.start_time_skipping(
-            data_converter=pydantic_data_converter,
+            data_converter=data_converter,
             test_server_existing_path=temporal_binary("temporal-test-server"),
         )
     return await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         dev_server_existing_path=temporal_binary("temporal"),
         search_attributes=search_attribute_keys(),
     )

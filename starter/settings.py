@@ -8,13 +8,16 @@ separately by Temporal's own environment variables (``TEMPORAL_ADDRESS``, ``TEMP
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from coaching.ids import TASK_QUEUE
 from coaching.models import DEFAULT_AI_TYPES, AnomalyWatchInput, NotificationType, ReconcileInput, WorkflowConfig
+
+if TYPE_CHECKING:
+    from starter.codec import PayloadKey
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./var/coach.db"
 
@@ -135,6 +138,17 @@ class Settings(BaseSettings):
     #: The largest request body the API reads (its bodies are a few hundred bytes); a larger one is 413.
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
+    # Payload encryption (starter.codec) and the codec server the Web UI decodes them with (starter.api_codec).
+    #: ``id:base64key,...``, newest first: the newest encrypts, each decrypts what it sealed (keep old ones after a
+    #: rotation until no history needs them). Unset: payloads in clear (production refuses to start).
+    payload_keys: SecretStr | None = None
+    #: Development without COACH_PAYLOAD_KEYS: the key `coach run` keeps here ("" for none: payloads in clear).
+    dev_payload_keys_file: str = "./var/payload-keys"
+    #: The codec server's token (Bearer header, or path segment ``/codec/<token>/decode``); unset: no codec server.
+    codec_token: SecretStr | None = None
+    #: The Web UI origins allowed to call the codec server from the browser (CORS).
+    codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"])
+
     # The embedded dev server of `coach run`.
     dev_server_port: int = 7233
     dev_server_ui_port: int = 8233
@@ -163,6 +177,13 @@ class Settings(BaseSettings):
                 raise ValueError("COACH_SERVICE_TOKEN: production needs a service token of at least 16 characters")
             if self.fcm_endpoint:
                 raise ValueError("COACH_FCM_ENDPOINT: endpoint overrides are for local fakes, not production")
+            if self.payload_keys is None or not self.payload_key_list():
+                raise ValueError(
+                    "COACH_PAYLOAD_KEYS: production encrypts workflow payloads (athletes' copy and ids); set at least "
+                    "one key (starter.codec.new_key('ID'))"
+                )
+            if self.codec_token is not None and len(self.codec_token.get_secret_value()) < 16:
+                raise ValueError("COACH_CODEC_TOKEN: production needs a codec token of at least 16 characters")
         return self
 
     def db_pool_size_for_worker(self) -> int:
@@ -188,6 +209,22 @@ class Settings(BaseSettings):
         if self.openai_api_key is None and self.openweather_api_key is None:
             return 0
         return self.content_lead_minutes * 60
+
+    @model_validator(mode="after")
+    def _payload_keys_parse(self) -> Settings:
+        self.payload_key_list()  # a malformed key refuses to start, naming the entry (never the key)
+        return self
+
+    def payload_key_list(self, *, create_dev_key: bool = False) -> list[PayloadKey]:
+        """The keys payloads are sealed with: COACH_PAYLOAD_KEYS, else in development the dev key file's (created
+        when ``create_dev_key``, as `coach run` does); none: payloads in clear."""
+        from starter.codec import dev_keys, parse_keys  # (the codec's imports only where payloads are handled)
+
+        if self.payload_keys is not None and self.payload_keys.get_secret_value().strip():
+            return parse_keys(self.payload_keys.get_secret_value())
+        if self.environment == "development" and self.dev_payload_keys_file:
+            return dev_keys(self.dev_payload_keys_file, create=create_dev_key)
+        return []
 
     def workflow_config(self, **overrides: Any) -> WorkflowConfig:
         """The knobs each plan workflow gets in its input (the workflow itself never reads settings)."""

@@ -6,26 +6,42 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
-from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfig
 
 from coaching.ids import SEARCH_ATTRIBUTES
+from starter.settings import Settings, get_settings
 
 
-async def connect(target_host: str | None = None, namespace: str | None = None) -> Client:
-    """Connect with Temporal's standard environment configuration (TEMPORAL_ADDRESS, …), overridable by arguments."""
+async def connect(
+    target_host: str | None = None, namespace: str | None = None, data_converter: DataConverter | None = None
+) -> Client:
+    """Connect with Temporal's standard environment configuration (TEMPORAL_ADDRESS, …), overridable by arguments.
+
+    Payloads go through the pydantic data converter and, with keys configured, the encrypting codec
+    (:func:`payload_converter`): every client and worker made here reads and writes the same sealed payloads.
+    """
     config = ClientConfig.load_client_connect_config()
     if target_host:
         config["target_host"] = target_host
     if namespace:
         config["namespace"] = namespace
     config.setdefault("target_host", "localhost:7233")
+    converter = data_converter or payload_converter()
     try:
-        return await Client.connect(**config, data_converter=pydantic_data_converter)
+        return await Client.connect(**config, data_converter=converter)
     except RuntimeError as exc:  # the SDK's "Failed client connect: … tonic::transport::Error …"
         if "connect" not in str(exc).lower():
             raise
         raise TemporalUnreachable(str(config["target_host"]), str(config.get("namespace") or "default")) from exc
+
+
+def payload_converter(settings: Settings | None = None, *, create_dev_key: bool = False) -> DataConverter:
+    """The pydantic data converter with the codec of the configured payload keys (none: payloads in clear)."""
+    from starter.codec import data_converter
+
+    settings = settings or get_settings()
+    return data_converter(settings.payload_key_list(create_dev_key=create_dev_key))
 
 
 class TemporalUnreachable(ConnectionError):

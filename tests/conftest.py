@@ -35,6 +35,9 @@ from tests.fakes.fcm import FakeFcm
 POSTGRES_URL = os.environ.get("COACH_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
 pin_tzdata()  # as every entry point does: zones from the pinned tzdata package, not the host
+# A developer's `coach run` keeps a payload key in ./var; the commands the tests run (cwd: the repository) talk to
+# test servers whose workers have no key, so they must not pick it up.
+os.environ.setdefault("COACH_DEV_PAYLOAD_KEYS_FILE", "")
 
 # Why PostgreSQL was unreachable, kept so later tests skip at once instead of waiting for the timeout again.
 _postgres_unavailable: list[str] = []

@@ -21,6 +21,7 @@ from temporalio.workflow import ActivityCancellationType, ActivityHandle
 with workflow.unsafe.imports_passed_through():
     from activities.plan_activities import PlanActivities
     from coaching import ids
+    from coaching.explain import MAX_ROWS, Outcome, activity_summary, current_details, notification_label
     from coaching.models import (
         Action,
         CadenceSnapshot,
@@ -134,6 +135,8 @@ RECORD_END_PATCH = "record-plan-end"
 _END_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5)
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
 COMPLETION_GRACE = timedelta(minutes=3)
+#: The timer of a completed plan's last few minutes.
+_GRACE_SUMMARY = "completion grace: the last ruck's celebration and milestone"
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 _TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
@@ -180,6 +183,9 @@ class CoachingPlanWorkflow:
         self._end_reason = ""
         #: Which version of coaching.schedule's rules this run evaluates with (timing-rules-v2).
         self._rules = RULES_V1
+        #: What this run sent or skipped lately, and why (for the Web UI's current details; not carried over).
+        self._recent: list[Outcome] = []
+        self._upcoming_planned: list[PlannedNotification] = []
 
     # --- run loop ----------------------------------------------------------------------------------------
 
@@ -214,7 +220,7 @@ class CoachingPlanWorkflow:
             await self._record_new_completions(snapshot)
             evaluation = self._evaluate(snapshot)
             if evaluation is None:
-                await self._sleep_until(workflow.now() + _EVALUATE_RETRY)
+                await self._sleep_until(workflow.now() + _EVALUATE_RETRY, "retry: the schedule's rules failed")
                 continue
             if self._state.status is PlanStatus.CANCELLED:
                 break
@@ -236,11 +242,11 @@ class CoachingPlanWorkflow:
                             break
                         await self._sleep_until(None)  # a delivery that finishes wakes the loop
                         continue
-                    await self._sleep_until(min([finish, *pending]))
+                    await self._sleep_until(min([finish, *pending]), _GRACE_SUMMARY)
                     continue
                 if workflow.now() >= self._state.finish_by:
                     break
-                await self._sleep_until(self._state.finish_by)
+                await self._sleep_until(self._state.finish_by, _GRACE_SUMMARY)
                 continue
             if self._robust and self._paused_by_database_only(evaluation):
                 continue  # read the database again before skipping what the pause holds (it may be resumed there)
@@ -271,9 +277,11 @@ class CoachingPlanWorkflow:
                     PlanWorkflowInput(plan_id=self._plan_id, config=self._config, state=self._state)
                 )
             wake = evaluation.next_wake
+            waits_for = self._waits_for(snapshot, evaluation, wake)
             if self._prepare and self._state.status is PlanStatus.ACTIVE:
                 prepare_at = self._start_preparations(snapshot, evaluation)
-                wake = prepare_at if wake is None or (prepare_at is not None and prepare_at < wake) else wake
+                if prepare_at is not None and (wake is None or prepare_at < wake):
+                    wake, waits_for = prepare_at, self._prepares_for(snapshot, evaluation, prepare_at)
             if self._robust and not evaluation.upcoming and not self._deliveries:
                 over_at = _plan_over_at(snapshot)
                 if workflow.now() >= over_at:
@@ -282,14 +290,17 @@ class CoachingPlanWorkflow:
                         "last session"
                     )
                     break
-                wake = over_at if wake is None or over_at < wake else wake
-            await self._sleep_until(wake)
+                if wake is None or over_at < wake:
+                    wake, waits_for = over_at, "plan over: nothing left to send"
+            await self._sleep_until(wake, waits_for)
 
         # Deliveries still running finish first (a cancellation withdraws them; see _deliver).
         await workflow.wait_condition(lambda: not self._deliveries)
         self._drop_preparations()
         if not self._end_reason:
             self._end_reason = f"the plan is {self._state.status.value}"
+        self._upcoming_planned = []
+        self._show_details()
         if workflow.patched(RECORD_END_PATCH):
             await self._record_end()
         if self._config.search_attributes:
@@ -342,12 +353,30 @@ class CoachingPlanWorkflow:
         self._state.needs_reload = True
         return True
 
-    async def _sleep_until(self, wake_at: datetime | None) -> None:
+    async def _sleep_until(self, wake_at: datetime | None, summary: str | None = None) -> None:
+        """Wait for a signal or ``wake_at``; the timer is named ``summary`` in the Web UI (what it waits for)."""
         timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
         try:
-            await workflow.wait_condition(lambda: self._wake, timeout=timeout)
+            await workflow.wait_condition(
+                lambda: self._wake, timeout=timeout, timeout_summary=summary if timeout is not None else None
+            )
         except TimeoutError:
             pass
+
+    def _waits_for(self, snapshot: PlanSnapshot, evaluation: Evaluation, wake: datetime | None) -> str | None:
+        """What a timer until ``wake`` (the evaluation's next wake) waits for: its notification, named."""
+        if wake is None:
+            return None
+        for n in evaluation.upcoming:
+            if n.send_at == wake:
+                return notification_label(n, snapshot.prefs.timezone)
+        return "a notification of a category switched off (logged as skipped at its time)"
+
+    def _prepares_for(self, snapshot: PlanSnapshot, evaluation: Evaluation, at: datetime) -> str:
+        for n in evaluation.upcoming:
+            if self._prepares(n) and n.send_at - self._lead == at:
+                return f"prepare copy: {notification_label(n, snapshot.prefs.timezone)}"
+        return "prepare copy"
 
     def _count(self, *statuses: LedgerStatus) -> int:
         return sum(1 for v in self._state.handled.values() if v in statuses)
@@ -366,10 +395,12 @@ class CoachingPlanWorkflow:
 
     # --- activities ----------------------------------------------------------------------------------------
 
-    async def _io(self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In) -> _Out:
+    async def _io(
+        self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In, summary: str | None = None
+    ) -> _Out:
         """A database activity: the configured timeout and patient retries (a database outage only delays)."""
         return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY
+            activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY, summary=summary
         )
 
     async def _record_end(self) -> None:
@@ -380,6 +411,7 @@ class CoachingPlanWorkflow:
                 RecordPlanEndInput(plan_id=self._plan_id, status=status, reason=f"the plan is {status.value}"),
                 start_to_close_timeout=self._timeout,
                 retry_policy=_END_RETRY,
+                summary=f"record the plan's end: {status.value}",
             )
         except ActivityError as err:
             workflow.logger.warning("could not record the plan's end: %s", err.cause or err)
@@ -391,7 +423,7 @@ class CoachingPlanWorkflow:
         # replace the snapshot the change was applied to.
         async with self._saving:
             try:
-                result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id))
+                result = await self._io(PlanActivities.load_plan, LoadPlanInput(plan_id=self._plan_id), "load the plan")
             except ActivityError as err:
                 if not self._robust or self._state.snapshot is None:
                     raise
@@ -445,9 +477,9 @@ class CoachingPlanWorkflow:
         n = action.notification
         prepared = self._take_prepared(snapshot, n)
         if action.decision is Decision.SKIP:
-            self._state.handled[n.notification_id] = await self._record_skip(
-                snapshot, n, action.skip_reason or "skipped"
-            )
+            reason = action.skip_reason or "skipped"
+            self._state.handled[n.notification_id] = status = await self._record_skip(snapshot, n, reason)
+            self._note(n, status, reason)
             return
         if not self._robust:
             await self._deliver(snapshot, n, prepared)
@@ -487,6 +519,7 @@ class CoachingPlanWorkflow:
             heartbeat_timeout=self._timeout,
             retry_policy=_IO_RETRY,
             cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            summary=activity_summary("deliver", n),
         )
         # A delivery that is being retried must not outlive the reason for it: cancel, pause, or the session done.
         await workflow.wait_condition(lambda: delivery.done() or self._interrupts(n))
@@ -498,21 +531,23 @@ class CoachingPlanWorkflow:
         try:
             result: DeliverResult = await delivery
             status = result.status
+            outcome = f"{result.detail}; timed: {n.reason}" if result.detail else n.reason
             if status is LedgerStatus.SKIPPED and result.detail.startswith("plan_"):
                 self._state.needs_reload = True  # the database says the plan changed without telling us
         except ActivityError as err:
             if withdrawn:
-                reason = f"withdrawn: the plan became {self._state.status.value} or the session was done"
-                status = await self._record_skip(snapshot, n, reason)
+                outcome = f"withdrawn: the plan became {self._state.status.value} or the session was done"
+                status = await self._record_skip(snapshot, n, outcome)
             else:
                 workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
+                outcome = f"failed: {err.cause or err}"[:_MAX_MESSAGE]
                 try:
-                    cause = f"failed: {err.cause or err}"[:_MAX_MESSAGE]
-                    status = await self._record_skip(snapshot, n, cause, failed=True)
+                    status = await self._record_skip(snapshot, n, outcome, failed=True)
                 except ActivityError:
                     # Even the ledger refused (bad data): the plan goes on; both failures are in the history.
                     status = LedgerStatus.FAILED
         self._state.handled[n.notification_id] = status
+        self._note(n, status, outcome)
         if self._robust:
             if status is not LedgerStatus.SENT:
                 self._count_toward_cap(n, snapshot, now, -1)  # counted when it started
@@ -567,6 +602,7 @@ class CoachingPlanWorkflow:
                 # Useless after the due time: delivery will not wait for it.
                 schedule_to_close_timeout=n.send_at - now,
                 retry_policy=_PREPARE_RETRY,
+                summary=activity_summary("prepare copy", n),
             )
             handle.add_done_callback(_retrieve)
             self._preparing[n.notification_id] = (fingerprint, handle)
@@ -605,6 +641,7 @@ class CoachingPlanWorkflow:
             RecordSkipInput(
                 plan_id=self._plan_id, user_id=snapshot.user_id, notification=n, reason=reason, failed=failed
             ),
+            activity_summary("record failure" if failed else "record skip", n),
         )
         return result.status
 
@@ -628,6 +665,7 @@ class CoachingPlanWorkflow:
                 await self._io(
                     PlanActivities.record_completion,
                     RecordCompletionInput(plan_id=self._plan_id, completion=completion),
+                    f"record completion: ruck {completion.ruck_id} → session {completion.plan_session_id}",
                 )
             except ActivityError as err:
                 if not self._robust:
@@ -649,6 +687,7 @@ class CoachingPlanWorkflow:
                 RefreshCadenceInput(plan_id=self._plan_id, user_id=snapshot.user_id),
                 start_to_close_timeout=min(self._timeout, timedelta(seconds=30)),
                 retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
+                summary="refresh the cadence (a new ruck)",
             )
         except ActivityError as err:
             workflow.logger.warning("cadence refresh failed; keeping the previous window: %s", err.cause or err)
@@ -668,7 +707,9 @@ class CoachingPlanWorkflow:
             return
         try:
             await self._io(
-                PlanActivities.record_schedule, RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts)
+                PlanActivities.record_schedule,
+                RecordScheduleInput(plan_id=self._plan_id, next_by_session=nexts),
+                "record the sessions' next notification times",
             )
         except ActivityError as err:
             if not self._robust:
@@ -691,6 +732,28 @@ class CoachingPlanWorkflow:
             )
             for n in evaluation.upcoming
         ]
+        self._upcoming_planned = list(evaluation.upcoming)
+        self._show_details()
+
+    def _note(self, n: PlannedNotification, status: LedgerStatus | str, reason: str) -> None:
+        """Remember what became of ``n`` for the current details (the last few only)."""
+        self._recent.append(Outcome(n.notification_id, n.type, n.plan_session_id, workflow.now(), str(status), reason))
+        del self._recent[:-MAX_ROWS]
+        self._show_details()
+
+    def _show_details(self) -> None:
+        """The Web UI's current details: the next notifications with their times and reasons, the last outcomes."""
+        workflow.set_current_details(
+            current_details(
+                self._plan_id,
+                self._state.snapshot,
+                self._state.status,
+                self._upcoming_planned,
+                self._recent,
+                snoozed_until=active_snooze(self._state, workflow.now()),
+                end_reason=self._end_reason,
+            )
+        )
 
     def _publish(self, evaluation: Evaluation) -> None:
         nxt = evaluation.upcoming[0] if evaluation.upcoming else None
@@ -794,7 +857,11 @@ class CoachingPlanWorkflow:
         (the workflow had not heard yet) refuses the change and makes the loop reload."""
         try:
             return await workflow.execute_activity_method(
-                activity, arg, start_to_close_timeout=_SAVE_TIMEOUT, retry_policy=_SAVE_RETRY
+                activity,
+                arg,
+                start_to_close_timeout=_SAVE_TIMEOUT,
+                retry_policy=_SAVE_RETRY,
+                summary=f"save the athlete's change: {type(arg).__name__.removeprefix('Save').removesuffix('Input')}",
             )
         except ActivityError as err:
             cause = err.cause
