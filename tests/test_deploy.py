@@ -168,7 +168,10 @@ async def eventually(check: Any, what: str, processes: Processes, timeout: float
 
 
 async def query(http: httpx.AsyncClient, prometheus: str, expr: str) -> list[dict[str, Any]]:
-    answer = (await http.get(f"{prometheus}/api/v1/query", params={"query": expr})).json()
+    response = await http.get(f"{prometheus}/api/v1/query", params={"query": expr})
+    if response.status_code == 503:  # still starting (loading its storage and rules): asked again by the caller
+        return []
+    answer = response.json()
     assert answer["status"] == "success", (expr, answer)
     return list(answer["data"]["result"])
 
