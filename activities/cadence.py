@@ -17,9 +17,8 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.cadence_store import CadenceChange, CadenceStore
-from coaching.ids import plan_workflow_id
+from coaching.ids import SIGNAL_CADENCE_UPDATED, plan_workflow_id
 from coaching.models import CadenceBatchInput, CadenceBatchResult, CadenceUpdatedInput
-from workflows.plan import CoachingPlanWorkflow
 
 #: Signals in flight at once while telling a batch's plans.
 SIGNAL_CONCURRENCY = 32
@@ -82,10 +81,11 @@ async def tell_plans(client: Client, changes: list[CadenceChange]) -> int:
     gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
 
     async def tell(change: CadenceChange) -> bool:
-        handle = client.get_workflow_handle_for(CoachingPlanWorkflow.run, plan_workflow_id(change.plan_id))
+        # By the signal's name (coaching.ids), not the workflow class: the I/O layer does not import the workflows.
+        handle = client.get_workflow_handle(plan_workflow_id(change.plan_id))
         async with gate:
             try:
-                await handle.signal(CoachingPlanWorkflow.cadence_updated, CadenceUpdatedInput(cadence=change.cadence))
+                await handle.signal(SIGNAL_CADENCE_UPDATED, CadenceUpdatedInput(cadence=change.cadence))
             except RPCError as err:
                 if err.status is RPCStatusCode.NOT_FOUND:
                     return False  # the plan has no running workflow (finished, or not started yet): it reads the row
