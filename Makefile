@@ -17,11 +17,12 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/coach run
 
-## lint: ruff and mypy, no changes
+## lint: ruff, mypy and the import layers (import-linter), no changes
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## format: apply ruff's fixes and formatting
 format: install
