@@ -145,3 +145,33 @@ def fcm_env(fcm: Any, database_url: str, address: str, task_queue: str) -> dict[
 async def wait_until(deadline: float) -> None:
     """Sleep until the wall clock reads ``deadline`` (epoch seconds)."""
     await asyncio.sleep(max(0.0, deadline - time.time()))
+
+
+async def create_plans(url: str, n: int, *, days_ahead: int, token_prefix: str) -> list[int]:
+    """``n`` demo plans, each one UTC session at 07:00 ``days_ahead`` days from now and a device token
+    ``{token_prefix}-{i}``, created ten at a time; their ids."""
+    from datetime import UTC, datetime, timedelta
+
+    from activities.database import make_engine, make_sessionmaker
+    from activities.demo import create_demo_plan
+    from activities.store import Store
+
+    day = (datetime.now(UTC) + timedelta(days=days_ahead)).date()
+    engine = make_engine(url)
+    store = Store(make_sessionmaker(engine))
+    gate = asyncio.Semaphore(10)
+
+    async def one(i: int) -> int:
+        async with gate:
+            return await create_demo_plan(
+                store,
+                timezone="UTC",
+                start_date=day,
+                sessions=[{"scheduled_date": day, "scheduled_start_time": "07:00"}],
+                fcm_token=f"{token_prefix}-{i}",
+            )
+
+    try:
+        return list(await asyncio.gather(*(one(i) for i in range(n))))
+    finally:
+        await engine.dispose()

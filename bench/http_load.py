@@ -27,10 +27,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from _stack import (
     ROOT,
+    create_plans,
     dev_server,
     fresh_database,
     load_note,
@@ -90,32 +91,6 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def create_plans(url: str, n: int) -> list[int]:
-    from activities.database import make_engine, make_sessionmaker
-    from activities.demo import create_demo_plan
-    from activities.store import Store
-
-    day = (datetime.now(UTC) + timedelta(days=2)).date()
-    engine = make_engine(url)
-    store = Store(make_sessionmaker(engine))
-    gate = asyncio.Semaphore(10)
-
-    async def one(i: int) -> int:
-        async with gate:
-            return await create_demo_plan(
-                store,
-                timezone="UTC",
-                start_date=day,
-                sessions=[{"scheduled_date": day, "scheduled_start_time": "07:00"}],
-                fcm_token=f"http-device-{i}",
-            )
-
-    try:
-        return list(await asyncio.gather(*(one(i) for i in range(n))))
-    finally:
-        await engine.dispose()
-
-
 async def wait_ready(client: object, base: str) -> None:
     for _ in range(600):
         try:
@@ -145,7 +120,7 @@ async def main() -> None:
     async with dev_server() as env:
         address = temporal_address(env)
         url = await fresh_database(args.database)
-        plan_ids = await create_plans(url, n)
+        plan_ids = await create_plans(url, n, days_ahead=2, token_prefix="http-device")
         queue = f"bench-http-{uuid.uuid4().hex[:6]}"
         token = secrets.token_urlsafe(24)
         port = free_port()

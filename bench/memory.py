@@ -17,11 +17,11 @@ import os
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from _stack import (
     cpu_seconds,
+    create_plans,
     dev_server,
     fresh_database,
     load_note,
@@ -55,32 +55,6 @@ async def start_all(count: int, start: Any, concurrency: int = 50) -> float:
     return time.monotonic() - began
 
 
-async def create_plans(url: str, n: int) -> list[int]:
-    from activities.database import make_engine, make_sessionmaker
-    from activities.demo import create_demo_plan
-    from activities.store import Store
-
-    day = (datetime.now(UTC) + timedelta(days=30)).date()
-    engine = make_engine(url)
-    store = Store(make_sessionmaker(engine))
-    gate = asyncio.Semaphore(10)
-
-    async def one(i: int) -> int:
-        async with gate:
-            return await create_demo_plan(
-                store,
-                timezone="UTC",
-                start_date=day,
-                sessions=[{"scheduled_date": day, "scheduled_start_time": "07:00"}],
-                fcm_token=f"memory-device-{i}",
-            )
-
-    try:
-        return list(await asyncio.gather(*(one(i) for i in range(n))))
-    finally:
-        await engine.dispose()
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plans", type=int, default=10_000, help="idle plans (and bare workflows)")
@@ -111,7 +85,7 @@ async def main() -> None:
         server_rss_floor = rss_mb(env.pid) if env.pid else 0.0
 
         url = await fresh_database(args.database)
-        plan_ids = await create_plans(url, n)
+        plan_ids = await create_plans(url, n, days_ahead=30, token_prefix="memory-device")
         queue = f"bench-memory-{uuid.uuid4().hex[:6]}"
         variables = {"COACH_DATABASE_URL": url, "COACH_TASK_QUEUE": queue, "TEMPORAL_ADDRESS": address}
         variables.update(dict(item.split("=", 1) for item in args.worker_env))
