@@ -307,20 +307,7 @@ async def test_heartbeats_go_on_while_the_push_waits_for_a_free_fcm_slot(
     a = await athlete(store, devices=1)
     (token,) = a.tokens
     pusher = make_pusher(max_concurrency=1)
-    other = f"tok-{uuid.uuid4().hex}"
-    fcm.set_behaviour(other, "slow")
-    fcm.set_slow_seconds(3)
-    message = build_push_message(
-        notification_id="p0:other",
-        type="plan_kickoff_primer",
-        plan_id=1,
-        plan_session_id=None,
-        title="t",
-        body="b",
-        context={},
-    )
-    holder = asyncio.create_task(pusher.send(message, [PushTarget("other", other)]))  # holds the only slot
-    await wait_for(lambda: _attempted(fcm, other))
+    holder = await _hold_the_only_slot(pusher, fcm)
 
     # Each heartbeat notes whether the push had reached FCM yet.
     seen: list[int] = []
@@ -334,14 +321,9 @@ async def test_heartbeats_go_on_while_the_push_waits_for_a_free_fcm_slot(
     assert seen.count(0) >= 3, seen  # not one heartbeat and then silence until the slot came free
 
 
-@SQLITE_ONLY
-async def test_a_push_that_could_not_be_answered_within_the_attempt_is_not_started(
-    store: Store, fcm: FakeFcm, make_pusher: Callable[..., FcmPusher]
-) -> None:
-    """A request outliving its attempt would race the attempt Temporal starts next: better not sent, and retried."""
-    a = await athlete(store, devices=1)
-    (token,) = a.tokens
-    pusher = make_pusher(max_concurrency=1, timeout_seconds=1.0)
+async def _hold_the_only_slot(pusher: FcmPusher, fcm: FakeFcm) -> asyncio.Task[Any]:
+    """Another notification's request to a device FCM answers slowly (3 s), holding the pusher's one request slot
+    until FCM answers or the pusher's own timeout ends it; returns once FCM has the request."""
     other = f"tok-{uuid.uuid4().hex}"
     fcm.set_behaviour(other, "slow")
     fcm.set_slow_seconds(3)
@@ -356,6 +338,18 @@ async def test_a_push_that_could_not_be_answered_within_the_attempt_is_not_start
     )
     holder = asyncio.create_task(pusher.send(message, [PushTarget("other", other)]))
     await wait_for(lambda: _attempted(fcm, other))
+    return holder
+
+
+@SQLITE_ONLY
+async def test_a_push_that_could_not_be_answered_within_the_attempt_is_not_started(
+    store: Store, fcm: FakeFcm, make_pusher: Callable[..., FcmPusher]
+) -> None:
+    """A request outliving its attempt would race the attempt Temporal starts next: better not sent, and retried."""
+    a = await athlete(store, devices=1)
+    (token,) = a.tokens
+    pusher = make_pusher(max_concurrency=1, timeout_seconds=1.0)
+    holder = await _hold_the_only_slot(pusher, fcm)
 
     # start-to-close 3 s: 2 s are kept for recording, and a request (1 s timeout) started after 0 s would be too late.
     with pytest.raises(ApplicationError) as caught:
@@ -441,20 +435,7 @@ async def test_the_time_an_attempt_waited_before_its_code_ran_counts_against_its
     a = await athlete(store, devices=1)
     (token,) = a.tokens
     pusher = make_pusher(max_concurrency=1, timeout_seconds=1.0)
-    other = f"tok-{uuid.uuid4().hex}"
-    fcm.set_behaviour(other, "slow")
-    fcm.set_slow_seconds(3)
-    message = build_push_message(
-        notification_id="p0:other",
-        type="plan_kickoff_primer",
-        plan_id=1,
-        plan_session_id=None,
-        title="t",
-        body="b",
-        context={},
-    )
-    holder = asyncio.create_task(pusher.send(message, [PushTarget("other", other)]))
-    await wait_for(lambda: _attempted(fcm, other))
+    holder = await _hold_the_only_slot(pusher, fcm)
 
     # Handed out 17.5 s ago with a start-to-close of 20 s: 2 s are kept for recording, so a request (1 s timeout)
     # could not be answered in time and must not wait for the slot (held until the other request's 1 s timeout).
