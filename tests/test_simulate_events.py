@@ -50,8 +50,9 @@ def _clock(entry: TimelineEntry) -> str:
     """The local time the rules chose for a sent notification (its due time).
 
     The rules are what these tests are about. The sent time is the due time unless the push's attempt had to be
-    tried again: on a loaded CI machine one was once sent 14 minutes late (most likely an attempt retried after back-off while time was skipped), which says
-    nothing about the rules. That a sent notification never goes out before its due time is checked on its own.
+    tried again: on a loaded CI machine one was once sent 14 minutes late (most likely an attempt retried after
+    back-off while time was skipped), which says nothing about the rules. That a sent notification never goes out
+    before its due time is checked on its own.
     """
     assert entry.sent_at is not None and entry.due_at is not None and entry.timezone is not None
     assert entry.sent_at >= entry.due_at, f"{entry.notification_id} sent before it was due"
