@@ -231,7 +231,7 @@ async def fill(conn: asyncpg.Connection, pop: Population, seed: int) -> dict[str
     current_week = (AS_OF.date() - start_date).days // 7 + 1
     await conn.execute("SET synchronous_commit = off")
     await copy_plan_template(conn)
-    athletes = []
+    athletes: list[tuple[str, str | None]] = []
     for a in pop.athletes:
         roll = rng.random()
         if roll < 0.5:
