@@ -20,6 +20,8 @@ from coaching.models import (
     RescheduleSessionInput,
     SnoozeInput,
 )
+from coaching.progress import completed_session_ids
+from coaching.sessions import session_start
 from coaching.timeutil import format_local, local_date, local_to_utc
 
 #: The longest snooze: a snooze holds the reminders, it does not switch the coach off (pause the plan for that).
@@ -152,9 +154,6 @@ def check_reschedule(
 
     A session can be moved if it is the plan's, not done yet, and its new start is in the future.
     """
-    # Imported here: the schedule imports this module's category rule.
-    from coaching.schedule import completed_session_ids, session_start
-
     session = next((s for s in snapshot.sessions if s.id == change.plan_session_id), None)
     if session is None:
         raise ChangeRejected(
