@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from coaching.candidates import candidates
+from coaching.categories import type_enabled
 from coaching.models import (
     Action,
     Completion,
@@ -30,7 +31,6 @@ from coaching.models import (
     PlanState,
     PlanStatus,
 )
-from coaching.preferences import type_enabled
 from coaching.progress import completed_session_ids, match_completion, missed_state_for
 from coaching.schedule_rules import (
     BRIEF_EARLIEST_MINUTE,
