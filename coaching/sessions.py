@@ -1,8 +1,8 @@
 """A plan's sessions in time: their order, when each starts, its evening brief's time, and which fell in a pause.
 
 The start of a session is a fallback chain (a fixed time, the learned cadence window, the scheduled start, the
-athlete's default, the population default); the schedule, the rescheduling rule (:mod:`coaching.preferences`) and
-the status query all read it from here.
+athlete's default, the population default); the schedule and the rescheduling rule (:mod:`coaching.preferences`)
+both read it from here, so a moved session is checked against the start the schedule will use.
 """
 
 from __future__ import annotations

@@ -104,7 +104,7 @@ class PlanSession(Model):
     planned_session_type: str = "Ruck"
     scheduled_date: date | None = None
     scheduled_start_minute: MinuteOfDay | None = None
-    #: The athlete chose this session's time themselves: it beats the learned window (see coaching.schedule).
+    #: The athlete chose this session's time themselves: it beats the learned window (see coaching.sessions).
     start_fixed: bool = False
     completion_status: str = "planned"
     distance_km: float | None = None
