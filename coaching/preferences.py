@@ -3,57 +3,43 @@
 Pure, so the HTTP API (before it writes anything) and the plan workflow's update validators (before they accept a
 change) check the very same rules. A refused change raises :class:`ChangeRejected`, which names the field and says
 why, and for a category that cannot be switched off, what can be adjusted instead.
+
+The category rule itself (which categories exist and which stay on) is :mod:`coaching.categories`; its names are
+re-exported here (``__all__``) because the API and the activities import them with the other preference rules.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from coaching.categories import (
+    ACCOUNTABILITY,
+    ACCOUNTABILITY_REASON,
+    ADJUST_INSTEAD,
+    CATEGORY_TYPES,
+    OPTIONAL,
+    OPTIONAL_SWITCHES,
+    categories_of,
+    category_enabled,
+    type_enabled,
+)
 from coaching.content import Tone, tone_is_known
 from coaching.models import (
     Category,
     ChangePreferencesInput,
     Completion,
-    NotificationPrefs,
-    NotificationType,
     PlanSnapshot,
     RescheduleSessionInput,
     SnoozeInput,
 )
+from coaching.progress import completed_session_ids
+from coaching.sessions import session_start
 from coaching.timeutil import format_local, local_date, local_to_utc
 
 #: The longest snooze: a snooze holds the reminders, it does not switch the coach off (pause the plan for that).
 MAX_SNOOZE = timedelta(days=7)
 #: How far ahead a session can be moved.
 MAX_RESCHEDULE_AHEAD = timedelta(days=366)
-
-
-CATEGORY_TYPES = {
-    Category.EVENING_BRIEF: NotificationType.EVENING_BRIEF,
-    Category.MORNING_HYPE: NotificationType.MORNING_HYPE,
-    Category.MISSED_FOLLOWUP: NotificationType.MISSED_FOLLOWUP,
-    Category.WEEKLY_DIGEST: NotificationType.WEEKLY_DIGEST,
-    Category.MILESTONE_ALERT: NotificationType.MILESTONE_ALERT,
-}
-#: Plan accountability: a coach keeps showing up, so these stay on while a plan is active (a product decision).
-ACCOUNTABILITY = (Category.EVENING_BRIEF, Category.MORNING_HYPE, Category.MISSED_FOLLOWUP)
-#: The optional categories and what switches each: a NotificationPrefs field, stored in the column of the same name
-#: of ``coach_athlete_preferences``.
-OPTIONAL_SWITCHES = {Category.WEEKLY_DIGEST: "weekly_digest_enabled", Category.MILESTONE_ALERT: "milestones_enabled"}
-OPTIONAL = tuple(OPTIONAL_SWITCHES)
-_CATEGORY_OF_TYPE = {ntype: category for category, ntype in CATEGORY_TYPES.items()}
-#: What an athlete can change about the accountability reminders instead of switching them off.
-ADJUST_INSTEAD = (
-    "evening_brief_time",
-    "morning_hype_lead_minutes",
-    "quiet_hours",
-    "daily_cap",
-    "snooze",
-    "reschedule a session",
-)
-ACCOUNTABILITY_REASON = (
-    "plan accountability reminders (evening brief, morning hype, missed follow-up) stay on while a plan is active"
-)
 
 
 #: The ``type`` of the ApplicationError a plan workflow refuses a change with (details: field, code).
@@ -74,23 +60,6 @@ class ChangeRejected(ValueError):
         self.field = field
         self.message = message
         self.code = code
-
-
-def category_enabled(prefs: NotificationPrefs, category: Category) -> bool:
-    """Whether ``category`` is on (the accountability ones always are)."""
-    switch = OPTIONAL_SWITCHES.get(category)
-    return switch is None or bool(getattr(prefs, switch))
-
-
-def categories_of(prefs: NotificationPrefs) -> dict[Category, bool]:
-    """Every category and whether it is on."""
-    return {category: category_enabled(prefs, category) for category in Category}
-
-
-def type_enabled(prefs: NotificationPrefs, ntype: NotificationType) -> bool:
-    """Whether notifications of ``ntype`` go out (types outside the categories always do)."""
-    category = _CATEGORY_OF_TYPE.get(ntype)
-    return category is None or category_enabled(prefs, category)
 
 
 def check_preferences(change: ChangePreferencesInput) -> None:
@@ -152,9 +121,6 @@ def check_reschedule(
 
     A session can be moved if it is the plan's, not done yet, and its new start is in the future.
     """
-    # Imported here: the schedule imports this module's category rule.
-    from coaching.schedule import completed_session_ids, session_start
-
     session = next((s for s in snapshot.sessions if s.id == change.plan_session_id), None)
     if session is None:
         raise ChangeRejected(
@@ -186,6 +152,7 @@ def check_reschedule(
 
 __all__ = [
     "ACCOUNTABILITY",
+    "ACCOUNTABILITY_REASON",
     "CHANGE_REJECTED",
     "GONE_PLAN",
     "GONE_SESSION",
