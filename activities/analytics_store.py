@@ -24,7 +24,8 @@ from activities.db import (
     UserCoachingPlan,
     UTCDateTime,
 )
-from activities.store import athlete_tone, athlete_zone, dialect_insert
+from activities.plan_rows import athlete_tone, athlete_zone
+from activities.store_base import dialect_insert
 from coaching.timeutil import to_local
 
 #: How long after a notification a completed ruck still counts as following it.

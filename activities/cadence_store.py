@@ -20,7 +20,8 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import AppUser, AthleteTimezone, CadenceRow, PlanSessionRow, RuckSession, UserCoachingPlan
-from activities.store import _cadence_from, _valid_zone, dialect_insert
+from activities.plan_rows import _cadence_from, _valid_zone
+from activities.store_base import dialect_insert
 from coaching.cadence import LOOKBACK, CadenceAnalysis, RuckSample, analyze
 from coaching.models import CadenceSnapshot
 

@@ -26,7 +26,9 @@ from activities.db import (
     UserDeviceToken,
     UserId,
 )
-from activities.store import DEFAULT_TONE, Store, _rowcount, _user_id, dialect_insert
+from activities.plan_rows import DEFAULT_TONE
+from activities.store import Store
+from activities.store_base import _rowcount, _user_id, dialect_insert
 from coaching.content import display_name
 from coaching.models import PlanStatus
 from coaching.timeutil import validate_timezone

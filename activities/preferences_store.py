@@ -3,7 +3,7 @@
 Preferences are the athlete's, shared by all their plans, and kept where RuckTracker keeps them: the zone, quiet hours
 and tone on the athlete's ``"user"`` row (the tone as the client's display name), the rest in the service's
 ``coach_athlete_preferences``. The zone and the tone are also written onto the athlete's live plans, because a plan's
-own value is used when the athlete's is the default (see :func:`activities.store.plan_prefs`). A value the database
+own value is used when the athlete's is the default (see :func:`activities.plan_rows.plan_prefs`). A value the database
 refuses (a CHECK constraint of RuckTracker's) is :class:`PreferenceRefused`, naming the field: never retried.
 """
 
@@ -17,7 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import PERSONALITY_DISPLAY_NAMES, AppUser, AthletePreferences, PlanSessionRow, UserCoachingPlan
-from activities.store import SNOOZE_KEY, _plan_session, _rowcount, _user_id, dialect_insert, plan_prefs
+from activities.plan_rows import SNOOZE_KEY, _plan_session, plan_prefs
+from activities.store_base import _rowcount, _user_id, dialect_insert
 from coaching.content import display_name
 from coaching.models import ChangePreferencesInput, NotificationPrefs, PlanSession, PlanStatus
 from coaching.preferences import OPTIONAL_SWITCHES, ChangeRejected

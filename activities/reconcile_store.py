@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import PlanRuck, PlanRun, RuckSession, UserCoachingPlan
-from activities.store import dialect_insert
+from activities.store_base import dialect_insert
 from coaching.models import PlanStatus
 
 #: Plan statuses that keep a workflow running.
@@ -27,7 +27,7 @@ REMOVED = "removed"
 
 def plan_status_expr() -> ColumnElement[str]:
     """``user_coaching_plans.current_status`` as the service reads it: NULL (RuckTracker's default) or an unknown value
-    is 'active', as when a plan is loaded (see :func:`activities.store._plan_status`)."""
+    is 'active', as when a plan is loaded (see :func:`activities.plan_rows._plan_status`)."""
     known = [s.value for s in PlanStatus]
     return case((UserCoachingPlan.current_status.in_(known), UserCoachingPlan.current_status), else_=literal("active"))
 

@@ -37,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import RolloutChange, RolloutFlag
-from activities.store import dialect_insert
+from activities.store_base import dialect_insert
 from coaching.models import NotificationType
 
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import AppUser, NotificationLedgerEntry, UserCoachingPlan, UserId, UTCDateTime
-from activities.store import athlete_zone
+from activities.plan_rows import athlete_zone
 from coaching.timeutil import local_date
 
 LEGACY_TABLE = "plan_notification_audit"

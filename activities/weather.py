@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities import metrics
 from activities.db import LocationPoint, RuckSession, WeatherCache
-from activities.store import dialect_insert
+from activities.store_base import dialect_insert
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from activities.store import LedgerRow
+from activities.ledger_store import LedgerRow
 from coaching.timeutil import format_local
 from starter.settings import Settings
 

@@ -22,8 +22,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.database import make_engine, make_sessionmaker
+from activities.ledger_store import LedgerRow
 from activities.migrate import upgrade_database
-from activities.store import LedgerRow, Store
+from activities.store import Store
 from coaching.models import WorkflowConfig
 from starter.client import PlanNotifications
 from starter.settings import Settings

@@ -38,7 +38,7 @@ def test_permanent_errors_are_told_from_outages() -> None:
     import asyncpg
     from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-    from activities.plan_activities import is_permanent
+    from activities.attempt import is_permanent
 
     class Orig(Exception):
         def __init__(self, sqlstate: str | None, cause: BaseException | None = None) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 from activities.db import PlanSessionRow
 from activities.demo import create_demo_plan
-from activities.store import LedgerRow
+from activities.ledger_store import LedgerRow
 from coaching.timeutil import local_minute, local_to_utc, to_local
 from starter.sandbox import Stack, local_stack
 from starter.settings import Settings

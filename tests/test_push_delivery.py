@@ -23,10 +23,11 @@ from temporalio.testing import ActivityEnvironment
 from activities.database import make_engine, make_sessionmaker
 from activities.db import UserDeviceToken
 from activities.demo import add_device_token, create_demo_plan
+from activities.ledger_store import LedgerRow
 from activities.migrate import upgrade_database
 from activities.plan_activities import PlanActivities
 from activities.push import FcmPusher, PushTarget
-from activities.store import LedgerRow, Store
+from activities.store import Store
 from coaching.ids import notification_id
 from coaching.models import DeliverInput, DeliverResult, LedgerStatus, NotificationType, PlannedNotification
 from coaching.payload import build_push_message

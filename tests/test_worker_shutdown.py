@@ -19,8 +19,8 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.demo import create_demo_plan
+from activities.ledger_store import LedgerRow
 from activities.migrate import upgrade_database
-from activities.store import LedgerRow
 from coaching.models import SessionCompletedInput
 from coaching.timeutil import to_local
 from starter.sandbox import Stack, local_stack, wait_for

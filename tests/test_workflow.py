@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from activities.demo import create_demo_plan
-from activities.store import LedgerRow
+from activities.ledger_store import LedgerRow
 from coaching.models import PlanStatus, SessionCompletedInput, WorkflowConfig
 from coaching.timeutil import local_minute, local_to_utc, to_local
 from starter.sandbox import Stack, local_stack, wait_for

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from activities.store import LedgerRow
+from activities.ledger_store import LedgerRow
 from coaching.models import (
     Category,
     ChangePreferencesInput,
