@@ -39,7 +39,9 @@ def add_parser(sub: Any) -> None:
 
 
 async def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from starter.simulate import ScenarioError, render_timeline, run_many, scenario_paths
+    from starter.scenario import ScenarioError, scenario_paths
+    from starter.simulate import run_many
+    from starter.timeline import render_timeline
 
     try:
         paths = scenario_paths(args.scenario)
