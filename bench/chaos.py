@@ -74,9 +74,9 @@ from activities.store import Store  # noqa: E402
 from coaching.ids import plan_workflow_id  # noqa: E402
 from coaching.models import NotificationType  # noqa: E402
 from coaching.timeutil import pin_tzdata  # noqa: E402
-from starter.cli import find_binary  # noqa: E402
 from starter.client import PlanNotifications  # noqa: E402
 from starter.settings import Settings  # noqa: E402
+from starter.temporal import find_binary  # noqa: E402
 from tests.fakes.fcm import FakeFcm  # noqa: E402
 from tests.fakes.openai_api import FakeOpenAI  # noqa: E402
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from activities.rollout import MAX_ACTOR, ChangeRecord, Mode, RolloutInputError, RolloutStore
 from coaching.models import NotificationType
+from starter.cli_args import UsageError
 from starter.settings import Settings
 
 _OPTION = {
@@ -29,10 +30,6 @@ _OPTION = {
     "reason": "--reason",
     "flags": "the options",
 }
-
-
-class RolloutUsageError(Exception):
-    """Bad input: the caller reports it with exit code 2."""
 
 
 def add_parser(sub: Any) -> None:
@@ -99,7 +96,7 @@ async def cmd_rollout(args: argparse.Namespace, settings: Settings) -> int:
         store = RolloutStore(sessionmaker)
         if args.rollout_cmd == "show":
             if not 0 <= args.history <= 500:
-                raise RolloutUsageError("--history: 0 to 500")
+                raise UsageError("--history: 0 to 500")
             return await _show(store, args.history, args.json)
         actor = args.actor if args.actor is not None else (os.environ.get("USER") or os.environ.get("LOGNAME") or "")
         if args.rollout_cmd in ("kill", "unkill"):
@@ -109,7 +106,7 @@ async def cmd_rollout(args: argparse.Namespace, settings: Settings) -> int:
         try:
             records = await store.change(changes, actor=actor, reason=args.reason)
         except RolloutInputError as err:
-            raise RolloutUsageError(f"{_OPTION.get(err.field.split('.')[0], err.field)}: {err.message}") from None
+            raise UsageError(f"{_OPTION.get(err.field.split('.')[0], err.field)}: {err.message}") from None
         _print_changes(records, args.json)
         return 0
     finally:
@@ -129,7 +126,7 @@ async def _set_changes(args: argparse.Namespace, store: RolloutStore) -> dict[st
         if added or removed:
             for value in [*added, *removed]:
                 if len(value) > 36:
-                    raise RolloutUsageError(f"--{name}-add/--{name}-remove: {value[:40]!r}… is not a user id")
+                    raise UsageError(f"--{name}-add/--{name}-remove: {value[:40]!r}… is not a user id")
             listed = set(getattr(current, name)) | set(added)
             changes[name] = sorted(listed - set(removed))
     if args.type_mode:
@@ -138,16 +135,16 @@ async def _set_changes(args: argparse.Namespace, store: RolloutStore) -> dict[st
             type, _, mode = item.partition("=")
             if type not in {t.value for t in NotificationType}:
                 known = ", ".join(t.value for t in NotificationType)
-                raise RolloutUsageError(f"--type-mode: {type[:40]!r} is not a notification type ({known})")
+                raise UsageError(f"--type-mode: {type[:40]!r} is not a notification type ({known})")
             if mode == "none":
                 caps.pop(type, None)
             elif mode in {m.value for m in Mode}:
                 caps[type] = mode
             else:
-                raise RolloutUsageError(f"--type-mode: {mode[:20]!r} is not off, shadow, live or none")
+                raise UsageError(f"--type-mode: {mode[:20]!r} is not off, shadow, live or none")
         changes["type_modes"] = caps
     if not changes:
-        raise RolloutUsageError("nothing to change: give at least one flag option (see coach rollout set --help)")
+        raise UsageError("nothing to change: give at least one flag option (see coach rollout set --help)")
     return changes
 
 
@@ -201,7 +198,7 @@ async def _compare(args: argparse.Namespace, sessionmaker: Any) -> int:
     try:
         report = await compare(sessionmaker, since, until)
     except CompareError as err:
-        raise RolloutUsageError(str(err)) from None
+        raise UsageError(str(err)) from None
     print(json.dumps(report.as_dict(), indent=2) if args.json else format_report(report))
     return 0
 
@@ -210,7 +207,7 @@ def _time(value: str, option: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise RolloutUsageError(f"{option}: {value[:40]!r} is not an ISO 8601 time") from None
+        raise UsageError(f"{option}: {value[:40]!r} is not an ISO 8601 time") from None
     if parsed.tzinfo is None:
-        raise RolloutUsageError(f"{option}: give an offset (2027-01-04T00:00:00+00:00)")
+        raise UsageError(f"{option}: give an offset (2027-01-04T00:00:00+00:00)")
     return parsed

@@ -1,6 +1,7 @@
 """What `coach run` (`make run`) keeps between runs and does around the demo: the development secrets and the demo
-athlete under ``var/``, a few weeks of the demo athlete's rucks (so a learned window shows), and the logs in files so
-the terminal shows only the run's summary.
+athlete under ``var/``, its database (a pre-release one kept aside), the demo plan's sessions and a few weeks of the
+demo athlete's rucks (so a learned window shows), the search attributes of a dev server started elsewhere, and the
+logs in files so the terminal shows only the run's summary. The launcher itself is :mod:`starter.cli_run`.
 
 Development only: nothing here is used by the worker or the HTTP API in production.
 """
@@ -18,11 +19,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
 from activities.store import Store
+from coaching.ids import SEARCH_ATTRIBUTES
 from coaching.timeutil import local_to_utc
+from starter.cli_args import UsageError
+from starter.settings import Settings
 
 SECRETS_FILE = Path("var") / "dev-secrets.json"
 LOG_FILE = Path("var") / "coach-run.log"
@@ -58,6 +63,48 @@ def dev_secrets(path: Path = SECRETS_FILE) -> DevSecrets:
     with os.fdopen(descriptor, "w", encoding="utf-8") as out:
         json.dump(made.__dict__, out, indent=2)
     return made
+
+
+async def upgrade_dev_database(settings: Settings) -> None:
+    """Install or migrate the run's database. A local SQLite file of the pre-release layout cannot be upgraded in
+    place: it is kept beside, renamed, and a new one is made (say so)."""
+    from sqlalchemy.engine import make_url
+
+    from activities.migrate import PreReleaseDatabaseError, upgrade_database
+
+    try:
+        await upgrade_database(settings.database_url, settings.database_mode)
+        return
+    except PreReleaseDatabaseError as exc:
+        url = make_url(settings.database_url)
+        path = Path(url.database or "") if url.get_backend_name() == "sqlite" else None
+        if path is None or not path.is_file():
+            raise UsageError(str(exc)) from exc
+        kept = path.with_name(f"{path.name}.pre-release-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        for suffix in ("-wal", "-shm", ""):  # the write-ahead log holds committed rows too: it goes along
+            if Path(f"{path}{suffix}").exists():
+                Path(f"{path}{suffix}").rename(f"{kept}{suffix}")
+        print(f"{path} had the pre-release layout (not upgradable); kept it as {kept} and started a new one")
+    await upgrade_database(settings.database_url, settings.database_mode)
+
+
+def demo_sessions(today: datetime) -> list[dict[str, Any]]:
+    """Two weeks of a 'Get Faster' plan starting tomorrow: an early tempo ruck, an evening one, a weekend long one."""
+    start = today.date() + timedelta(days=1)
+    sessions: list[dict[str, Any]] = []
+    pattern = [(0, "Tempo Ruck", "05:30", 5.0), (2, "Hill Ruck", "18:00", 6.0), (5, "Long Ruck", None, 12.0)]
+    for week in range(2):
+        for offset, kind, start_time, km in pattern:
+            sessions.append(
+                {
+                    "scheduled_date": start + timedelta(days=7 * week + offset),
+                    "planned_session_type": kind,
+                    "planned_week": week + 1,
+                    "scheduled_start_time": start_time,
+                    "target_distance_km": km,
+                }
+            )
+    return sessions
 
 
 async def seed_demo_rucks(store: Store, user_id: str, timezone: str, today: date) -> int:
@@ -124,3 +171,30 @@ def child_output_to(path: Path = TEMPORAL_LOG_FILE) -> Iterator[None]:
         os.dup2(saved[1], 2)
         for fd in (*saved, log):
             os.close(fd)
+
+
+def ui_origins(settings: Settings) -> list[str]:
+    """The configured Web UI origins, and the dev server's own UI (whatever its port)."""
+    ui = settings.dev_server_ui_port
+    return list(dict.fromkeys([*settings.codec_cors_origins, f"http://localhost:{ui}", f"http://127.0.0.1:{ui}"]))
+
+
+async def register_search_attributes(client: Any, namespace: str) -> None:
+    """Add the service's search attributes to a Temporal server started elsewhere (one that has them is left as it
+    is)."""
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+    from temporalio.service import RPCError
+
+    kinds = {
+        "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    request = AddSearchAttributesRequest(
+        namespace=namespace, search_attributes={k: kinds[v] for k, v in SEARCH_ATTRIBUTES.items()}
+    )
+    try:
+        await client.operator_service.add_search_attributes(request)
+    except RPCError as err:
+        if "already" not in str(err).lower():
+            raise

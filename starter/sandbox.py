@@ -28,12 +28,10 @@ from activities.store import Store
 from coaching.models import WorkflowConfig
 from starter.client import PlanNotifications
 from starter.settings import Settings
-from starter.temporal import search_attribute_keys
+from starter.temporal import find_binary, search_attribute_keys
 
 
 def temporal_binary(name: str) -> str:
-    from starter.cli import find_binary
-
     return find_binary(name)
 
 

@@ -138,7 +138,7 @@ class Settings(BaseSettings):
     #: The largest request body the API reads (its bodies are a few hundred bytes); a larger one is 413.
     api_max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
-    # Payload encryption (starter.codec) and the codec server the Web UI decodes them with (starter.api_codec).
+    # Payload encryption (starter.codec) and the codec server the Web UI decodes them with (starter.api.codec_server).
     #: ``id:base64key,...``, newest first: the newest encrypts, each decrypts what it sealed (keep old ones after a
     #: rotation until no history needs them). Unset: payloads in clear (production refuses to start).
     payload_keys: SecretStr | None = None

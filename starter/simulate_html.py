@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from coaching.timeutil import clock_minute, format_local, to_local
-from starter.simulate import Timeline, TimelineEntry
+from starter.timeline import Timeline, TimelineEntry
 
 #: One colour per notification type (the legend lists them in this order).
 TYPE_COLOURS = {

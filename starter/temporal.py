@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -94,3 +97,14 @@ def search_attribute_keys() -> list[SearchAttributeKey[Any]]:
         SearchAttributeKey.for_keyword(name) if kind == "Keyword" else SearchAttributeKey.for_datetime(name)
         for name, kind in SEARCH_ATTRIBUTES.items()
     ]
+
+
+def find_binary(name: str) -> str:
+    """A Temporal binary installed by its pip package next to this interpreter, or on PATH. Never downloaded."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise RuntimeError(f"{name} not found: install the project (pip install -e '.[dev]') to get it")
+    return found

@@ -29,16 +29,8 @@ from activities.demo import create_demo_plan
 from activities.store import Store
 from coaching.models import SessionCompletedInput, TimezoneName
 from coaching.timeutil import to_local
-from starter.api import (
-    MAX_ECHO_CHARS,
-    MAX_FIELD_ERRORS,
-    ApiError,
-    _field_error,
-    create_app,
-    database_input,
-    make_server,
-    openapi_document,
-)
+from starter.api import create_app, make_server, openapi_document
+from starter.api.errors import MAX_ECHO_CHARS, MAX_FIELD_ERRORS, ApiError, database_input, field_error
 from starter.bounds import MAX_ID, OutOfBounds
 from starter.sandbox import Stack, local_stack, wait_for
 from tests.test_api import NY, TOKEN, error_of
@@ -515,7 +507,7 @@ def test_a_validators_message_quotes_at_most_100_characters_of_the_value() -> No
     zone = "Mars/" + "x" * 5_000_000
     with pytest.raises(ValidationError) as caught:
         TypeAdapter(TimezoneName).validate_python(zone)
-    message = _field_error(caught.value.errors()[0]).message
+    message = field_error(caught.value.errors()[0]).message
     assert "unknown time zone" in message and len(message) < 200
     assert "x" * MAX_ECHO_CHARS not in message
 

@@ -253,12 +253,12 @@ def test_the_run_summary_prints_a_demo_athlete_token_only_when_the_run_made_the_
     """With COACH_JWT_SECRET configured (maybe the real Supabase secret) no token signed with it is printed."""
 
     from coaching.models import PlanStatus, PlanStatusResult
-    from starter.cli import _print_run_summary
+    from starter.cli_run import print_run_summary
 
     status = PlanStatusResult(
         plan_id=7, status=PlanStatus.ACTIVE, timezone="UTC", upcoming=[], completions=0, sent=0, skipped=0
     )
-    _print_run_summary(
+    print_run_summary(
         Settings(), "default", 7, "UTC", status, ("http://127.0.0.1:8080", "service-token-0123456789", athlete_token)
     )
     printed = capsys.readouterr().out

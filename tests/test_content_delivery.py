@@ -172,7 +172,7 @@ async def test_a_session_moved_after_preparation_does_not_get_the_prepared_copy(
 def test_simulate_shows_the_copy_source_and_the_weather_line() -> None:
     from datetime import UTC, datetime
 
-    from starter.simulate import Timeline, TimelineEntry, render_timeline
+    from starter.timeline import Timeline, TimelineEntry, render_timeline
 
     entry = TimelineEntry(
         local_time="Mon 2026-03-09 20:00 EDT",

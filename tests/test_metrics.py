@@ -1,5 +1,5 @@
 """The metrics' label gate (activities/metrics.py), the HTTP API's request metrics and /metrics
-(starter/api_metrics.py), and the worker's metrics server. The live scrape of a running worker and API is in
+(starter/api/metrics.py), and the worker's metrics server. The live scrape of a running worker and API is in
 tests/test_deploy.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
 from activities import metrics
 from starter.api import create_app
-from starter.api_metrics import route_template
+from starter.api.metrics import route_template
 from starter.client import PlanNotifications
 
 TOKEN = "metrics-test-service-token-0123456789"

@@ -12,15 +12,8 @@ import jsonschema
 import pytest
 
 from coaching.timeutil import to_local
-from starter.simulate import (
-    Scenario,
-    ScenarioError,
-    _moved,
-    load_scenario,
-    run_scenario,
-    scenario_json_schema,
-    shifted,
-)
+from starter.scenario import Scenario, ScenarioError, _moved, load_scenario, scenario_json_schema, shifted
+from starter.simulate import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.json"))

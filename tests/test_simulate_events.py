@@ -16,8 +16,9 @@ import pytest
 
 from coaching.timeutil import to_local
 from starter.scenario import ScenarioError, load_scenario
-from starter.simulate import Timeline, TimelineEntry, run_many
+from starter.simulate import run_many
 from starter.simulate_html import render_html
+from starter.timeline import Timeline, TimelineEntry
 from tests.chromium import dump_dom
 
 ROOT = Path(__file__).resolve().parent.parent

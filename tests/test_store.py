@@ -709,7 +709,7 @@ async def test_a_pre_release_database_is_refused_and_make_run_keeps_it_aside(tmp
     import sqlite3
 
     from activities.migrate import PreReleaseDatabaseError
-    from starter.cli import _upgrade_dev_database
+    from starter.devrun import upgrade_dev_database
     from starter.settings import Settings
 
     path = tmp_path / "coach.db"
@@ -722,7 +722,7 @@ async def test_a_pre_release_database_is_refused_and_make_run_keeps_it_aside(tmp
     with pytest.raises(PreReleaseDatabaseError, match="pre-release layout"):
         await upgrade_database(url)
 
-    await _upgrade_dev_database(Settings(database_url=url, environment="test"))
+    await upgrade_dev_database(Settings(database_url=url, environment="test"))
     (kept,) = tmp_path.glob("coach.db.pre-release-*")
     with sqlite3.connect(kept) as old:
         assert old.execute("SELECT user_id FROM user_profiles").fetchall() == [("kept",)]

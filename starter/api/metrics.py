@@ -7,10 +7,11 @@ plan id, athlete id or token ever becomes a label; a request that matches no rou
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from activities.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -54,14 +55,27 @@ def route_template(scope: Scope) -> str:
     app = scope.get("app")
     if not isinstance(app, FastAPI):
         return "unmatched"
+    return _template(app.router.routes, scope) or "unmatched"
+
+
+def _template(routes: Sequence[BaseRoute], scope: Scope) -> str | None:
     partial = None
-    for route in app.router.routes:
+    for route in routes:
         match, _ = route.matches(scope)
+        if match is Match.NONE:
+            continue
+        # FastAPI (0.16x) keeps an included router's routes behind one route of its own, which has no path: the
+        # template is the matching route's inside it (the API includes its routers without a prefix).
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            path = _template(included.routes, scope)
+        else:
+            path = str(getattr(route, "path", "unmatched"))
         if match is Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-        if match is Match.PARTIAL and partial is None:
-            partial = str(getattr(route, "path", "unmatched"))
-    return partial or "unmatched"
+            return path
+        if partial is None:
+            partial = path
+    return partial
 
 
 def install(app: FastAPI) -> None:

@@ -9,75 +9,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
 
-from activities.rollout import MAX_ACTOR, MAX_LIST, MAX_REASON, Mode, RolloutInputError, RolloutStore
-from coaching.models import NotificationType
-from starter.api import _ERROR_RESPONSES, ApiContext, ApiError, FieldError, Service
-from starter.api_athlete import _database
+from activities.rollout import RolloutInputError, RolloutStore
+from starter.api.deps import ApiContext, Service, database
+from starter.api.errors import ERROR_RESPONSES, ApiError, FieldError
+from starter.api.models import (
+    KillRequest,
+    RolloutChanged,
+    RolloutChangeOut,
+    RolloutChangeRequest,
+    RolloutFlags,
+    RolloutState,
+)
 
 router = APIRouter(tags=["rollout"])
-
-Actor = Annotated[str, Field(min_length=1, max_length=MAX_ACTOR, description="Who makes the change (a person)")]
-Reason = Annotated[str, Field(min_length=1, max_length=MAX_REASON, description="Why (kept in the audit trail)")]
-
-
-class RolloutFlags(BaseModel):
-    """Every flag with the value in force."""
-
-    kill_switch: bool
-    default_mode: Mode
-    cohort_mode: Mode
-    percent: float
-    allow: list[str]
-    deny: list[str]
-    type_modes: dict[str, Mode]
-    ai_copy: bool
-
-
-class RolloutChangeOut(BaseModel):
-    key: str
-    old: Any = Field(description="The value before (null: the flag had its default)")
-    new: Any
-    actor: str
-    reason: str
-    changed_at: str
-
-
-class RolloutState(BaseModel):
-    flags: RolloutFlags
-    #: The flags set in the table (the others have their default).
-    stored: list[str]
-    changes: list[RolloutChangeOut] = Field(description="The latest changes, newest first")
-
-
-class RolloutChangeRequest(BaseModel):
-    """The flags to set (any subset) with who and why."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    actor: Actor
-    reason: Reason
-    kill_switch: bool | None = None
-    default_mode: Mode | None = None
-    cohort_mode: Mode | None = None
-    percent: float | None = Field(default=None, ge=0, le=100, description="0 to 100, two decimals at most")
-    allow: list[Annotated[str, Field(max_length=36)]] | None = Field(default=None, max_length=MAX_LIST)
-    deny: list[Annotated[str, Field(max_length=36)]] | None = Field(default=None, max_length=MAX_LIST)
-    type_modes: dict[NotificationType, Mode] | None = None
-    ai_copy: bool | None = None
-
-
-class KillRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    actor: Actor
-    reason: Reason
-
-
-class RolloutChanged(BaseModel):
-    changed: list[RolloutChangeOut] = Field(description="What changed (empty: every value was already so)")
-    state: RolloutState
 
 
 async def rollout_state(store: RolloutStore, history: int = 20) -> RolloutState:
@@ -88,7 +33,7 @@ async def rollout_state(store: RolloutStore, history: int = 20) -> RolloutState:
 
 
 def _store(context: ApiContext) -> RolloutStore:
-    return RolloutStore(_database(context).sessionmaker)
+    return RolloutStore(database(context).sessionmaker)
 
 
 async def _change(context: ApiContext, changes: dict[str, Any], actor: str, reason: str) -> RolloutChanged:
@@ -102,13 +47,13 @@ async def _change(context: ApiContext, changes: dict[str, Any], actor: str, reas
     return RolloutChanged(changed=[RolloutChangeOut(**r.as_dict()) for r in records], state=await rollout_state(store))
 
 
-@router.get("/v1/rollout", response_model=RolloutState, responses=_ERROR_RESPONSES)
+@router.get("/v1/rollout", response_model=RolloutState, responses=ERROR_RESPONSES)
 async def show(context: Service, history: Annotated[int, Query(ge=0, le=500)] = 20) -> RolloutState:
     """The rollout flags in force and the latest changes (who, when, old and new value, why)."""
     return await rollout_state(_store(context), history)
 
 
-@router.put("/v1/rollout", response_model=RolloutChanged, responses=_ERROR_RESPONSES)
+@router.put("/v1/rollout", response_model=RolloutChanged, responses=ERROR_RESPONSES)
 async def change(body: RolloutChangeRequest, context: Service) -> RolloutChanged:
     """Set some flags (the others keep their value); each change is recorded. Workers see it within their cache's
     TTL (``COACH_ROLLOUT_CACHE_TTL_SECONDS``)."""
@@ -120,14 +65,14 @@ async def change(body: RolloutChangeRequest, context: Service) -> RolloutChanged
     return await _change(context, changes, body.actor, body.reason)
 
 
-@router.post("/v1/rollout/kill", response_model=RolloutChanged, responses=_ERROR_RESPONSES)
+@router.post("/v1/rollout/kill", response_model=RolloutChanged, responses=ERROR_RESPONSES)
 async def kill(body: KillRequest, context: Service) -> RolloutChanged:
     """Turn the kill switch on: no worker pushes anything from its next delivery on (deliveries due meanwhile are
     held, then skipped with reason ``kill_switch`` once stale)."""
     return await _change(context, {"kill_switch": True}, body.actor, body.reason)
 
 
-@router.post("/v1/rollout/unkill", response_model=RolloutChanged, responses=_ERROR_RESPONSES)
+@router.post("/v1/rollout/unkill", response_model=RolloutChanged, responses=ERROR_RESPONSES)
 async def unkill(body: KillRequest, context: Service) -> RolloutChanged:
     """Turn the kill switch off: held deliveries still within their staleness limit go out at their next try."""
     return await _change(context, {"kill_switch": False}, body.actor, body.reason)
