@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from coaching.content import Tone, tone_is_known
 from coaching.models import (
     Category,
     ChangePreferencesInput,
@@ -21,6 +20,7 @@ from coaching.models import (
     SnoozeInput,
 )
 from coaching.timeutil import format_local, local_date, local_to_utc
+from coaching.tones import Tone, tone_is_known
 
 #: The longest snooze: a snooze holds the reminders, it does not switch the coach off (pause the plan for that).
 MAX_SNOOZE = timedelta(days=7)
