@@ -7,9 +7,10 @@ and situation is there for every tone, every placeholder is known, no line is to
 filled in, and every variant can be sent with only the facts every push has. The first problem found raises
 :class:`CopyError`, naming the file, the key and the reason.
 
-The files are read with ``open`` and ``os`` (not ``pathlib`` or ``importlib.resources``, which the Temporal workflow
-sandbox restricts), and only when :mod:`coaching.content` is first imported: workflows import it passed through, so
-the sandbox reuses the copy the worker loaded and never reads a file while a workflow runs.
+The files are read only when :mod:`coaching.content` is first imported, never while a workflow runs: workflows import
+it passed through, so the sandbox reuses the copy the worker loaded; and should the sandbox import it anew, it reads
+at import time with ``open`` and ``os``, which the sandbox allows then (``pathlib.Path.read_text`` it refuses even at
+import), as tests/test_content_copy.py checks.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ class _File:
             with open(path, "rb") as handle:
                 raw = handle.read()
         except FileNotFoundError:
-            raise CopyError(path, "", "missing: every tone needs its copy file, and shared.toml is needed") from None
+            raise CopyError(path, "", "missing: every tone has its copy file, beside shared.toml") from None
         except OSError as err:
             raise CopyError(path, "", f"cannot be read ({err.strerror})") from err
         try:
