@@ -23,7 +23,6 @@ from coaching.categories import (
     category_enabled,
     type_enabled,
 )
-from coaching.content import Tone, tone_is_known
 from coaching.models import (
     Category,
     ChangePreferencesInput,
@@ -35,6 +34,7 @@ from coaching.models import (
 from coaching.progress import completed_session_ids
 from coaching.sessions import session_start
 from coaching.timeutil import format_local, local_date, local_to_utc
+from coaching.tones import Tone, tone_is_known
 
 #: The longest snooze: a snooze holds the reminders, it does not switch the coach off (pause the plan for that).
 MAX_SNOOZE = timedelta(days=7)
