@@ -26,6 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.database import make_engine, make_sessionmaker
 from activities.db import Base
 from activities.migrate import upgrade_database
+from activities.preferences_store import PreferencesStore
 from activities.store import Store
 from coaching.timeutil import pin_tzdata
 from starter.sandbox import start_environment
@@ -292,6 +293,12 @@ async def db_sessionmaker(database_url: str) -> AsyncIterator[async_sessionmaker
 def store(db_sessionmaker: async_sessionmaker[AsyncSession]) -> Store:
     """A :class:`Store` on a migrated database (SQLite and PostgreSQL)."""
     return Store(db_sessionmaker)
+
+
+@pytest.fixture
+def prefs_store(db_sessionmaker: async_sessionmaker[AsyncSession]) -> PreferencesStore:
+    """A :class:`PreferencesStore` on the same migrated database as ``store``."""
+    return PreferencesStore(db_sessionmaker)
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,10 @@
 """The HTTP API's edges over real HTTP (uvicorn on loopback, a real local stack): authentication before the body, the
-body limit, bounded inputs, bounded and printable error answers, clean logs, and database refusals as 422.
+body limit, bounded inputs, bounded and printable error answers, clean logs, database refusals as 422, and the JWT
+claims a production configuration requires.
 
 "Not read" is proven by events, not by time: the server answers a request whose body the client has not finished
 sending (it could not have waited for it), and a counter in front of the application shows how many body bytes it
-asked the server for.
+asked the server for. The checks that need no server: ``test_api_edges_settings.py``.
 """
 
 from __future__ import annotations
@@ -11,28 +12,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import text
 
 from activities.analytics_store import AnalyticsStore
 from activities.database import make_engine, make_sessionmaker
 from activities.demo import create_demo_plan
 from activities.store import Store
-from coaching.models import SessionCompletedInput, TimezoneName
-from coaching.timeutil import to_local
-from starter.api import create_app, make_server, openapi_document
-from starter.api.errors import MAX_ECHO_CHARS, MAX_FIELD_ERRORS, ApiError, database_input, field_error
+from coaching.models import SessionCompletedInput
+from starter.api import create_app, openapi_document
+from starter.api.errors import MAX_ECHO_CHARS, MAX_FIELD_ERRORS, ApiError, database_input
 from starter.bounds import MAX_ID, OutOfBounds
 from starter.sandbox import Stack, local_stack, wait_for
+from tests.api_edges_helpers import ISSUER, Server, error_code, exchange, post_head, serve, signals_of, started_plan
 from tests.test_api import NY, TOKEN, error_of
 from tests.test_api_athlete import SECRET, ledger_row, token
 
@@ -41,49 +38,6 @@ SERVICE = {"Authorization": f"Bearer {TOKEN}"}
 #: the whole exchange is deterministic.
 SMALL_LIMIT = 4096
 FIFTY_MB = 50 * 1024 * 1024
-
-
-class BodyCounter:
-    """ASGI wrapper in front of the application: the body bytes it asked the server for, i.e. what it read."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.read = 0
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        async def counted() -> Any:
-            message = await receive()
-            if message["type"] == "http.request":
-                self.read += len(message.get("body", b""))
-            return message
-
-        await self.app(scope, counted, send)
-
-
-@dataclass
-class Server:
-    url: str
-    counter: BodyCounter
-
-
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[Server]:
-    counter = BodyCounter(app)
-    server = make_server(counter, host="127.0.0.1", port=0, log_level="warning")  # type: ignore[arg-type]
-    task = asyncio.create_task(server.serve())
-    try:
-        await wait_for(lambda: _started(server, task))
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield Server(f"http://127.0.0.1:{port}", counter)
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def _started(server: Any, task: asyncio.Task[None]) -> bool:
-    if task.done():
-        raise AssertionError(f"uvicorn stopped before it started: {task.exception()!r}")
-    return bool(server.started)
 
 
 @pytest.fixture(scope="module")
@@ -111,81 +65,6 @@ async def small(stack: Stack) -> AsyncIterator[Server]:
 async def http(server: Server) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
         yield client
-
-
-async def started_plan(stack: Stack, user_id: str | None = None) -> int:
-    now = await stack.now()
-    today = to_local(now, NY).date()
-    plan_id = await create_demo_plan(
-        stack.store,
-        user_id=user_id,
-        timezone=NY,
-        start_date=today,
-        sessions=[{"scheduled_date": today + timedelta(days=2), "scheduled_start_time": "07:30"}],
-        created_at=now,
-    )
-    await stack.plans.start_plan(plan_id)
-    return plan_id
-
-
-async def signals_of(stack: Stack, plan_id: int) -> int:
-    """How many signals reached the plan's workflow."""
-    count = 0
-    async for event in stack.plans.handle(plan_id).fetch_history_events():
-        count += event.HasField("workflow_execution_signaled_event_attributes")
-    return count
-
-
-# ---- raw HTTP: a request whose body is sent (or not) at the test's pace ------------------------------------------
-
-
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-async def exchange(url: str, head: str, body: Iterable[bytes] = ()) -> Answer:
-    """Send ``head`` (request line and headers) and then ``body`` (nothing more: a body the head announces as longer
-    is never finished), and read the answer. A server that waited for the rest of the body would never answer (the
-    guard below would fail the test)."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    try:
-        writer.write(head.replace("\n", "\r\n").encode() + b"\r\n")
-        for chunk in body:
-            writer.write(chunk)
-        await writer.drain()
-        return await asyncio.wait_for(_read_answer(reader), timeout=30)
-    finally:
-        writer.close()
-
-
-async def _read_answer(reader: asyncio.StreamReader) -> Answer:
-    status = int((await reader.readline()).split()[1])
-    headers: dict[str, str] = {}
-    while (line := await reader.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return Answer(status, headers, body)
-
-
-def post_head(path: str, length: int | None, authorization: str | None = None) -> str:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", "Content-Type: application/json"]
-    lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
-    if authorization:
-        lines.append(f"Authorization: {authorization}")
-    return "\n".join(lines) + "\n"
-
-
-def error_code(answer: Answer) -> str:
-    assert answer.headers["content-type"].startswith("application/json")
-    return str(answer.json()["error"]["code"])
 
 
 # ---- authentication before the body, and the body limit ----------------------------------------------------------
@@ -281,17 +160,6 @@ async def test_an_ordinary_client_gets_413_as_json_and_a_body_within_the_limit_i
 
 async def _paused(stack: Stack, plan_id: int) -> bool:
     return (await stack.plans.status(plan_id)).status.value == "paused"
-
-
-def test_the_body_limit_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from starter.settings import Settings
-
-    assert Settings().api_max_body_bytes == 64 * 1024
-    monkeypatch.setenv("COACH_API_MAX_BODY_BYTES", "8192")
-    assert Settings().api_max_body_bytes == 8192
-    monkeypatch.setenv("COACH_API_MAX_BODY_BYTES", "10")
-    with pytest.raises(ValidationError, match="api_max_body_bytes"):
-        Settings()
 
 
 # ---- bounded inputs ----------------------------------------------------------------------------------------------
@@ -502,16 +370,6 @@ async def test_a_long_key_is_echoed_at_most_100_characters(http: httpx.AsyncClie
     assert len(response.content) < 500
 
 
-def test_a_validators_message_quotes_at_most_100_characters_of_the_value() -> None:
-    """The time-zone rule quotes the zone it refuses: only its beginning comes back."""
-    zone = "Mars/" + "x" * 5_000_000
-    with pytest.raises(ValidationError) as caught:
-        TypeAdapter(TimezoneName).validate_python(zone)
-    message = field_error(caught.value.errors()[0]).message
-    assert "unknown time zone" in message and len(message) < 200
-    assert "x" * MAX_ECHO_CHARS not in message
-
-
 @pytest.mark.parametrize(
     "raw_key",
     ['"bad\\u0000key"', '"\\u001b[31mred"', '"line\\nbreak"', '"\\ud800"'],
@@ -668,9 +526,6 @@ async def test_database_input_makes_refusals_422_and_leaves_outages_alone(rucktr
 # ---- JWT issuer, audience and role -------------------------------------------------------------------------------
 
 
-ISSUER = "https://project-ref.supabase.co/auth/v1"
-
-
 @pytest.fixture(scope="module")
 async def strict(stack: Stack) -> AsyncIterator[Server]:
     """The API configured like production on Supabase: iss, aud and role required."""
@@ -717,14 +572,3 @@ async def test_configured_issuer_audience_and_role_are_required_and_checked(
         assert response.status_code == 200, response.text
     else:
         assert reason in error_of(response, 401, "unauthorized")["message"]
-
-
-def test_the_jwt_checks_are_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    from starter.settings import Settings
-
-    assert (Settings().jwt_issuer, Settings().jwt_audience, Settings().jwt_role) == (None, None, None)
-    monkeypatch.setenv("COACH_JWT_ISSUER", ISSUER)
-    monkeypatch.setenv("COACH_JWT_AUDIENCE", "authenticated")
-    monkeypatch.setenv("COACH_JWT_ROLE", "authenticated")
-    settings = Settings()
-    assert (settings.jwt_issuer, settings.jwt_audience, settings.jwt_role) == (ISSUER, "authenticated", "authenticated")
