@@ -108,11 +108,6 @@ def wall(instant: datetime, tz: str) -> tuple[date, int]:
     return to_local(instant, tz).date(), local_minute(instant, tz)
 
 
-def on(day: date, minute: int) -> tuple[date, int]:
-    """A (date, minute) wall time; a negative minute is the evening before."""
-    return day + timedelta(days=minute // 1440), minute % 1440
-
-
 def label(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 

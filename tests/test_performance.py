@@ -25,7 +25,8 @@ from activities.store import Store
 from coaching.models import LedgerStatus, NotificationType
 from starter.sandbox import local_stack, wait_for
 from starter.settings import Settings
-from tests.test_store import demo_plan, plan_user, planned
+from tests.store_helpers import demo_plan, plan_user
+from tests.test_store import planned
 
 ROOT = Path(__file__).resolve().parent.parent
 Sessions = async_sessionmaker[AsyncSession]
