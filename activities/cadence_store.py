@@ -20,7 +20,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import AppUser, AthleteTimezone, CadenceRow, PlanSessionRow, RuckSession, UserCoachingPlan
-from activities.plan_rows import _cadence_from, _valid_zone
+from activities.plan_rows import cadence_from, valid_zone
 from activities.store_base import dialect_insert
 from coaching.cadence import LOOKBACK, CadenceAnalysis, RuckSample, analyze
 from coaching.models import CadenceSnapshot
@@ -179,13 +179,13 @@ class CadenceStore:
             )
         )
         for user_id, tz in plans:
-            if (zone := _valid_zone(tz)) and zone != "UTC":
+            if (zone := valid_zone(tz)) and zone != "UTC":
                 zones[str(user_id)] = zone
         athletes = await session.execute(
             select(AppUser.id, AppUser.plan_notification_timezone).where(AppUser.id.in_(ids))
         )
         for user_id, tz in athletes:
-            if (zone := _valid_zone(tz)) and zone != "UTC":
+            if (zone := valid_zone(tz)) and zone != "UTC":
                 zones[str(user_id)] = zone
         return zones
 
@@ -223,7 +223,7 @@ class CadenceStore:
                     CadenceRow.last_recomputed_at,
                 ).where(CadenceRow.plan_id.in_(list(owner)))
             ):
-                previous[plan_id] = _cadence_from(
+                previous[plan_id] = cadence_from(
                     start, end, confidence, {"metadata": metadata, "deviations": deviations}
                 )
                 if computed_at is not None and computed_at > analyses[owner[plan_id]].as_of:
@@ -237,7 +237,7 @@ class CadenceStore:
                 row = behavior_row(plan_id, str(user_id), analyses[str(user_id)])
                 rows.append(row)
                 # Compared as stored (two-decimal confidence): what the workflow gets is what a reload would read.
-                stored = _cadence_from(
+                stored = cadence_from(
                     row["prime_window_start_minute"], row["prime_window_end_minute"], row["confidence_score"], row
                 )
                 if previous.get(plan_id) != stored:
@@ -286,7 +286,7 @@ class CadenceStore:
                 CadenceChange(
                     plan_id,
                     str(user_id),
-                    _cadence_from(start, end, confidence, {"metadata": metadata, "deviations": deviations}),
+                    cadence_from(start, end, confidence, {"metadata": metadata, "deviations": deviations}),
                 )
                 for plan_id, user_id, start, end, confidence, metadata, deviations in rows
             ]
@@ -352,7 +352,7 @@ class _ZoneHistory:
     def __init__(self, history: Sequence[Any], current: Mapping[str, str]) -> None:
         self._changes: dict[str, tuple[list[datetime], list[str]]] = defaultdict(lambda: ([], []))
         for user_id, effective_from, timezone in history:
-            if _valid_zone(timezone):
+            if valid_zone(timezone):
                 instants, zones = self._changes[str(user_id)]
                 instants.append(effective_from)
                 zones.append(timezone)

@@ -28,7 +28,7 @@ from activities.db import (
 )
 from activities.plan_rows import DEFAULT_TONE
 from activities.store import Store
-from activities.store_base import _rowcount, _user_id, dialect_insert
+from activities.store_base import as_user_id, dialect_insert, rows_affected
 from coaching.content import display_name
 from coaching.models import PlanStatus
 from coaching.timeutil import validate_timezone
@@ -95,7 +95,7 @@ async def create_demo_plan(
     """
     validate_timezone(timezone)
     sessionmaker = store.sessionmaker if isinstance(store, Store) else store
-    uid = _user_id(user_id) if user_id is not None else str(uuid.uuid4())
+    uid = as_user_id(user_id) if user_id is not None else str(uuid.uuid4())
     stored_tone = display_name(tone)
     user_values: dict[str, Any] = {
         "coaching_tone": stored_tone,
@@ -158,7 +158,7 @@ async def ensure_athlete(session: AsyncSession, user_id: str, values: Mapping[st
         .values(**(dict(values) or {"id": AppUser.id}))
         .execution_options(synchronize_session=False)
     )
-    if _rowcount(found):
+    if rows_affected(found):
         return
     connection = await session.connection()
     tables, user_columns = await connection.run_sync(

@@ -18,7 +18,7 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import NotificationLedgerEntry, PushDelivery
-from activities.store_base import TableStore, _rowcount, _user_id, dialect_insert
+from activities.store_base import TableStore, as_user_id, dialect_insert, rows_affected
 from coaching.models import LedgerStatus, PlannedNotification
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,7 @@ class LedgerStore(TableStore):
                 )
                 .execution_options(synchronize_session=False)
             )
-            if _rowcount(result) == 0:
+            if rows_affected(result) == 0:
                 log.debug("ledger_finish(%s, %s): row missing or already sent; unchanged", notification_id, status)
 
     async def ledger_skip(self, plan_id: int, user_id: str, n: PlannedNotification, reason: str) -> LedgerRow:
@@ -177,7 +177,7 @@ class LedgerStore(TableStore):
                 select(func.count())
                 .select_from(NotificationLedgerEntry)
                 .where(
-                    NotificationLedgerEntry.user_id == _user_id(user_id),
+                    NotificationLedgerEntry.user_id == as_user_id(user_id),
                     NotificationLedgerEntry.copy_source == "ai",
                     NotificationLedgerEntry.scheduled_for >= start,
                     NotificationLedgerEntry.scheduled_for < end,
@@ -236,7 +236,7 @@ class LedgerStore(TableStore):
                 dialect_insert(session, PushDelivery)
                 .values(
                     notification_id=notification_id,
-                    token_id=_user_id(token_id),
+                    token_id=as_user_id(token_id),
                     outcome=outcome,
                     message_id=message_id,
                     error=error,
@@ -256,7 +256,7 @@ def _ledger_values(
 ) -> dict[str, Any]:
     return {
         "notification_id": n.notification_id,
-        "user_id": _user_id(user_id),
+        "user_id": as_user_id(user_id),
         "plan_id": plan_id,
         "plan_session_id": n.plan_session_id,
         "notification_type": n.type.value,

@@ -35,7 +35,7 @@ _PLAUSIBLE_BEFORE = timedelta(days=366)
 _PLAUSIBLE_AFTER = timedelta(days=3 * 366)
 
 
-def _plausible(row: PlanSessionRow, created_at: datetime, plan_id: int) -> bool:
+def plausible_session(row: PlanSessionRow, created_at: datetime, plan_id: int) -> bool:
     day = row.scheduled_date
     if day is None:
         return True
@@ -46,7 +46,7 @@ def _plausible(row: PlanSessionRow, created_at: datetime, plan_id: int) -> bool:
     return False
 
 
-def _plan_status(value: str | None, plan_id: int) -> PlanStatus:
+def plan_status_of(value: str | None, plan_id: int) -> PlanStatus:
     try:
         return PlanStatus(value or "active")
     except ValueError:
@@ -58,7 +58,7 @@ def _plan_status(value: str | None, plan_id: int) -> PlanStatus:
 SNOOZE_KEY = "notification_snoozed_until"
 
 
-def _snoozed_until(modifications: Any) -> datetime | None:
+def snoozed_until_of(modifications: Any) -> datetime | None:
     raw = modifications.get(SNOOZE_KEY) if isinstance(modifications, dict) else None
     try:
         until = datetime.fromisoformat(raw) if isinstance(raw, str) else None
@@ -67,7 +67,7 @@ def _snoozed_until(modifications: Any) -> datetime | None:
     return until if until is not None and until.utcoffset() is not None else None
 
 
-def _valid_zone(name: str | None) -> str | None:
+def valid_zone(name: str | None) -> str | None:
     if not name:
         return None
     try:
@@ -80,7 +80,7 @@ def _valid_zone(name: str | None) -> str | None:
 def athlete_zone(user_zone: str | None, plan_zone: str | None) -> str:
     """The zone a plan's notifications use: the athlete's (``"user"``) unless it is the default (UTC) or invalid, else
     the plan's (RuckTracker sets it from the phone when the plan is created), else UTC."""
-    zones = [_valid_zone(user_zone), _valid_zone(plan_zone)]
+    zones = [valid_zone(user_zone), valid_zone(plan_zone)]
     return next((z for z in zones if z and z != "UTC"), "UTC")
 
 
@@ -165,10 +165,10 @@ def _validated_prefs(values: dict[str, Any], plan_id: int) -> NotificationPrefs:
                 del values[key]
 
 
-def _cadence(behavior: CadenceRow | None) -> CadenceSnapshot:
+def cadence_of(behavior: CadenceRow | None) -> CadenceSnapshot:
     if behavior is None:
         return CadenceSnapshot()
-    return _cadence_from(
+    return cadence_from(
         behavior.prime_window_start_minute,
         behavior.prime_window_end_minute,
         behavior.confidence_score,
@@ -176,7 +176,7 @@ def _cadence(behavior: CadenceRow | None) -> CadenceSnapshot:
     )
 
 
-def _cadence_from(start: Any, end: Any, confidence: Any, row: Mapping[str, Any]) -> CadenceSnapshot:
+def cadence_from(start: Any, end: Any, confidence: Any, row: Mapping[str, Any]) -> CadenceSnapshot:
     """The schedule's view of a ``coach_cadence_analysis`` row; rows without a centre or weekday windows and
     hand-edited ones read as far as they are valid, never failing a plan."""
 
@@ -238,7 +238,7 @@ def _minutes(value: Any) -> float | None:
 _RANGE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(\d+(?:\.\d+)?)\s*(?:min|mins|minutes)?")
 
 
-def _plan_session(row: PlanSessionRow) -> PlanSession:
+def plan_session_of(row: PlanSessionRow) -> PlanSession:
     points = row.coaching_points if isinstance(row.coaching_points, dict) else {}
     duration = _minutes(points.get("target_duration_minutes"))
     start = row.scheduled_start_time

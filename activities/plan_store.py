@@ -29,15 +29,15 @@ from activities.db import (
     UserDeviceToken,
 )
 from activities.plan_rows import (
-    _cadence,
-    _plan_session,
-    _plan_status,
-    _plausible,
-    _snoozed_until,
+    cadence_of,
     plan_created_at,
     plan_prefs,
+    plan_session_of,
+    plan_status_of,
+    plausible_session,
+    snoozed_until_of,
 )
-from activities.store_base import TableStore, _rowcount
+from activities.store_base import TableStore, rows_affected
 from coaching.models import NotificationType, PlanSnapshot, PlanStatus
 from coaching.schedule import FINAL_TYPES, SESSION_REMINDERS
 
@@ -88,15 +88,15 @@ class PlanStore(TableStore):
         return PlanSnapshot(
             plan_id=plan.id,
             user_id=plan.user_id,
-            status=_plan_status(plan.current_status, plan_id),
+            status=plan_status_of(plan.current_status, plan_id),
             plan_name=template_name or DEFAULT_PLAN_NAME,
             start_date=plan.start_date,
             created_at=created_at,
             prefs=prefs,
-            cadence=_cadence(behavior),
-            sessions=[_plan_session(row) for row in sessions if _plausible(row, created_at, plan_id)],
+            cadence=cadence_of(behavior),
+            sessions=[plan_session_of(row) for row in sessions if plausible_session(row, created_at, plan_id)],
             has_device=has_device,
-            snoozed_until=_snoozed_until(plan.plan_modifications),
+            snoozed_until=snoozed_until_of(plan.plan_modifications),
         )
 
     async def delivery_blocker(
@@ -119,7 +119,7 @@ class PlanStore(TableStore):
             ).first()
             if plan is None:
                 return "plan_removed: the plan no longer exists"
-            status = _plan_status(plan[0], plan_id).value
+            status = plan_status_of(plan[0], plan_id).value
             if status == "cancelled" or (status == "completed" and ntype not in FINAL_TYPES):
                 return f"plan_{status}: the plan is {status} in the database"
             if status == "paused" and honor_pause and ntype is not NotificationType.COMPLETION_CELEBRATION:
@@ -168,7 +168,7 @@ class PlanStore(TableStore):
                 .values(completion_status="completed", session_id=ruck, completed_date=completed_date)
                 .execution_options(synchronize_session=False)
             )
-            if _rowcount(result) == 0:
+            if rows_affected(result) == 0:
                 log.warning(
                     "plan %s has no open session %s; completion by ruck %s not recorded",
                     plan_id,

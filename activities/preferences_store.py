@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.db import PERSONALITY_DISPLAY_NAMES, AppUser, AthletePreferences, PlanSessionRow, UserCoachingPlan
-from activities.plan_rows import SNOOZE_KEY, _plan_session, plan_prefs
-from activities.store_base import _rowcount, _user_id, dialect_insert
+from activities.plan_rows import SNOOZE_KEY, plan_prefs, plan_session_of
+from activities.store_base import as_user_id, dialect_insert, rows_affected
 from coaching.content import display_name
 from coaching.models import ChangePreferencesInput, NotificationPrefs, PlanSession, PlanStatus
 from coaching.preferences import OPTIONAL_SWITCHES, ChangeRejected
@@ -58,7 +58,7 @@ class PreferencesStore:
         async with self._sessionmaker() as session:
             ids = await session.scalars(
                 select(UserCoachingPlan.id)
-                .where(*_live_plans_of(_user_id(user_id)))
+                .where(*_live_plans_of(as_user_id(user_id)))
                 .order_by(UserCoachingPlan.id.desc())
             )
             return list(ids)
@@ -66,7 +66,7 @@ class PreferencesStore:
     async def preferences(self, user_id: str) -> NotificationPrefs:
         """The athlete's preferences as their newest live plan sees them (the athlete's rows alone without one);
         :class:`AthleteNotFound` without a ``"user"`` row."""
-        uid = _user_id(user_id)
+        uid = as_user_id(user_id)
         async with self._sessionmaker() as session:
             user = await session.get(AppUser, uid)
             if user is None:
@@ -96,7 +96,7 @@ class PreferencesStore:
         Raises :class:`AthleteNotFound` without a ``"user"`` row and :class:`PreferenceRefused` when a constraint of
         the database refuses a value; nothing is written then.
         """
-        uid = _user_id(user_id)
+        uid = as_user_id(user_id)
         user_values: dict[str, Any] = {}
         plan_values: dict[str, Any] = {}
         if change.timezone is not None:
@@ -126,7 +126,7 @@ class PreferencesStore:
                     .values(**user_values or {"id": AppUser.id})
                     .execution_options(synchronize_session=False)
                 )
-                if _rowcount(found) == 0:
+                if rows_affected(found) == 0:
                     raise AthleteNotFound(uid)
                 if own_values:
                     insert = dialect_insert(session, AthletePreferences).values(user_id=uid, **own_values)
@@ -181,7 +181,7 @@ class PreferencesStore:
                 metadata["start_source"] = "athlete"
                 row.notification_metadata = metadata
             await session.flush()
-            return _plan_session(row)
+            return plan_session_of(row)
 
 
 #: Which request field a value written to a table column comes from.

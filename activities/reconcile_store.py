@@ -27,7 +27,7 @@ REMOVED = "removed"
 
 def plan_status_expr() -> ColumnElement[str]:
     """``user_coaching_plans.current_status`` as the service reads it: NULL (RuckTracker's default) or an unknown value
-    is 'active', as when a plan is loaded (see :func:`activities.plan_rows._plan_status`)."""
+    is 'active', as when a plan is loaded (see :func:`activities.plan_rows.plan_status_of`)."""
     known = [s.value for s in PlanStatus]
     return case((UserCoachingPlan.current_status.in_(known), UserCoachingPlan.current_status), else_=literal("active"))
 

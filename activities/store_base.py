@@ -1,7 +1,7 @@
 """What every store of the service shares: one transaction per call (or the caller's), ``ON CONFLICT`` spelled per
 dialect, and user ids in the one form both databases compare equal.
 
-``_rowcount`` and ``_user_id`` are shared with the other stores of :mod:`activities` (their names predate this
+``rows_affected`` and ``as_user_id`` are shared with the other stores of :mod:`activities` (their names predate this
 module).
 """
 
@@ -49,10 +49,10 @@ def dialect_insert(session: AsyncSession, entity: Any) -> _DialectInsert:
     raise NotImplementedError(f"database dialect {name!r} is not supported (use PostgreSQL or SQLite)")
 
 
-def _rowcount(result: Any) -> int:
+def rows_affected(result: Any) -> int:
     return int(cast(CursorResult[Any], result).rowcount)
 
 
-def _user_id(value: str) -> str:
+def as_user_id(value: str) -> str:
     """The canonical (lower-case, hyphenated) form; SQLite compares user ids as text, so the form matters."""
     return str(uuid.UUID(str(value)))

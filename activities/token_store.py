@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.db import UserDeviceToken
-from activities.store_base import TableStore, _rowcount, _user_id
+from activities.store_base import TableStore, as_user_id, rows_affected
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ class DeviceTokenStore(TableStore):
         async with self._using(in_session) as session:
             rows = await session.scalars(
                 select(UserDeviceToken)
-                .where(UserDeviceToken.user_id == _user_id(user_id), UserDeviceToken.is_active.is_(True))
+                .where(UserDeviceToken.user_id == as_user_id(user_id), UserDeviceToken.is_active.is_(True))
                 .order_by(UserDeviceToken.created_at, UserDeviceToken.id)
             )
             tokens: list[DeviceToken] = []
@@ -55,12 +55,12 @@ class DeviceTokenStore(TableStore):
                 .values(is_active=False)
                 .execution_options(synchronize_session=False)
             )
-            return _rowcount(result)
+            return rows_affected(result)
 
 
 def _maybe_uuid(value: str) -> str | None:
     try:
-        return _user_id(value)
+        return as_user_id(value)
     except ValueError:
         log.warning("ignoring device token id %r: not a UUID", value)
         return None
