@@ -34,8 +34,9 @@ from openai.types.chat import ChatCompletionMessageParam
 from openai.types.shared_params import ResponseFormatJSONSchema
 
 from activities.retry_after import retry_after_seconds
-from coaching.content import BODY_MAX, TITLE_MAX, Content, resolve_tone, tone_is_known
+from coaching.content import BODY_MAX, TITLE_MAX, Content
 from coaching.models import NotificationType
+from coaching.tones import resolve_tone, tone_is_known
 
 logger = logging.getLogger(__name__)
 

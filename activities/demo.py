@@ -29,9 +29,9 @@ from activities.db import (
 from activities.plan_rows import DEFAULT_TONE
 from activities.store import Store
 from activities.store_base import as_user_id, dialect_insert, rows_affected
-from coaching.content import display_name
 from coaching.models import PlanStatus
 from coaching.timeutil import validate_timezone
+from coaching.tones import display_name
 
 DEMO_TEMPLATE_SLUG = "get-faster"
 DEMO_TEMPLATE_NAME = "Get Faster at Rucking"

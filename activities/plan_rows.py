@@ -20,10 +20,10 @@ from pydantic import ValidationError
 
 from activities.db import AppUser, AthletePreferences, CadenceRow, PlanSessionRow, UserCoachingPlan
 from coaching.cadence import WEEKDAYS
-from coaching.content import resolve_tone, tone_is_known
 from coaching.models import CadenceSnapshot, CadenceWindow, NotificationPrefs, PlanSession, PlanStatus
 from coaching.preferences import OPTIONAL_SWITCHES
 from coaching.timeutil import local_to_utc, validate_timezone
+from coaching.tones import resolve_tone, tone_is_known
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.db import PERSONALITY_DISPLAY_NAMES, AppUser, AthletePreferences, PlanSessionRow, UserCoachingPlan
 from activities.plan_rows import SNOOZE_KEY, plan_prefs, plan_session_of
 from activities.store_base import as_user_id, dialect_insert, rows_affected
-from coaching.content import display_name
 from coaching.models import ChangePreferencesInput, NotificationPrefs, PlanSession, PlanStatus
 from coaching.preferences import OPTIONAL_SWITCHES, ChangeRejected
+from coaching.tones import display_name
 
 #: Plans an athlete's changes apply to (a paused plan resumes with them).
 LIVE_STATUSES = (PlanStatus.ACTIVE.value, PlanStatus.PAUSED.value)

@@ -11,8 +11,8 @@ from sqlalchemy import text
 
 from activities.preferences_store import PreferenceRefused, PreferencesStore
 from activities.store import Store
-from coaching.content import DISPLAY_NAMES, Tone
 from coaching.models import Category, ChangePreferencesInput, PlanStatus
+from coaching.tones import DISPLAY_NAMES, Tone
 from tests.preferences_store_helpers import (
     BERLIN,
     NY,

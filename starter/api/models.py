@@ -22,7 +22,6 @@ from pydantic import (
 )
 
 from activities.rollout import MAX_ACTOR, MAX_LIST, MAX_REASON, Mode
-from coaching.content import resolve_tone
 from coaching.models import AwareDatetime as DomainAwareDatetime
 from coaching.models import (
     Category,
@@ -34,6 +33,7 @@ from coaching.models import (
 )
 from coaching.preferences import MAX_SNOOZE, ChangeRejected, check_preferences
 from coaching.timeutil import clock_minute
+from coaching.tones import resolve_tone
 from starter.bounds import (
     MAX_DISTANCE_KM,
     MAX_DURATION_SECONDS,

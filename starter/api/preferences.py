@@ -17,10 +17,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from activities.preferences_store import PreferencesStore
-from coaching.content import resolve_tone
 from coaching.models import NotificationPrefs, PlanStatusResult, RescheduleSessionInput, SnoozeInput
 from coaching.preferences import ACCOUNTABILITY, ACCOUNTABILITY_REASON, ADJUST_INSTEAD, categories_of, check_preferences
 from coaching.timeutil import clock_minute, minute_label
+from coaching.tones import resolve_tone
 from starter.api.deps import ApiContext, AthleteDep, context_of, database, own_plan, to_workflow
 from starter.api.errors import ATHLETE_RESPONSES, ErrorResponse
 from starter.api.models import (
