@@ -20,10 +20,11 @@ from temporalio import activity
 
 from activities import metrics
 from activities.db import AlertRow, NotificationLedgerEntry
-from activities.rollout import MAX_REASON, engage_kill_switch
+from activities.rollout import engage_kill_switch
 from activities.store_base import dialect_insert
 from coaching.anomaly import Alert, Thresholds, WindowStats, baseline_windows, detect, should_brake
 from coaching.models import AnomalyAlert, AnomalyWatchInput, AnomalyWatchResult, NotificationType
+from coaching.rollout import MAX_REASON
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,8 @@ class DeliveryActivities:
         """
         from activities import metrics
         from activities.push import PushRetryableError, PushTarget
-        from activities.rollout import KILL_SWITCH_REASON, ROLLOUT_OFF_REASON, Mode
+        from activities.rollout import KILL_SWITCH_REASON, ROLLOUT_OFF_REASON
+        from coaching.rollout import Mode
 
         started = asyncio.get_running_loop().time()
         n = input.notification
@@ -205,7 +206,8 @@ class DeliveryActivities:
 
     async def _decide(self, input: DeliverInput) -> Decision:
         """The athlete's rollout mode for this notification, read now (every athlete live without rollout flags)."""
-        from activities.rollout import Decision, FlagsUnavailable, Mode
+        from activities.rollout import Decision, FlagsUnavailable
+        from coaching.rollout import Mode
 
         if self.rollout is None:
             return Decision(Mode.LIVE, "default")

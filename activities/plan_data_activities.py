@@ -129,7 +129,8 @@ class PlanDataActivities:
         """Whether the service writes RuckTracker's ``plan_sessions`` columns for this plan (a completion it matched,
         the next notification time): only for a live athlete. In shadow or off the legacy pipeline still owns them."""
         from activities.analytics_store import AnalyticsStore
-        from activities.rollout import FlagsUnavailable, Mode
+        from activities.rollout import FlagsUnavailable
+        from coaching.rollout import Mode
 
         if self.rollout is None:
             return True

@@ -23,7 +23,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from openfeature import api
@@ -39,13 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.db import RolloutChange, RolloutFlag
 from activities.store_base import dialect_insert
 from coaching.models import NotificationType
-
-
-class Mode(StrEnum):
-    OFF = "off"
-    SHADOW = "shadow"
-    LIVE = "live"
-
+from coaching.rollout import MAX_ACTOR, MAX_LIST, MAX_REASON, Mode
 
 _RANK = {Mode.OFF: 0, Mode.SHADOW: 1, Mode.LIVE: 2}
 
@@ -61,9 +54,6 @@ ATHLETE_SCOPE = "athlete"
 
 #: Hash buckets of the percentage: 10,000, so a percentage has two decimals (0.01 % steps).
 BUCKETS = 10_000
-MAX_LIST = 10_000
-MAX_REASON = 500
-MAX_ACTOR = 100
 #: The longest the provider may cache the flags table (a change must reach every worker within 10 s).
 MAX_TTL_SECONDS = 5.0
 #: The skip reasons deliveries record (their prefix); free text in the ledger.

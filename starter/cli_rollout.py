@@ -10,12 +10,15 @@ import argparse
 import json
 import os
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from activities.rollout import MAX_ACTOR, ChangeRecord, Mode, RolloutInputError, RolloutStore
 from coaching.models import NotificationType
+from coaching.rollout import MAX_ACTOR, Mode
 from starter.cli_args import UsageError
 from starter.settings import Settings
+
+if TYPE_CHECKING:  # the database layer is loaded when a rollout command runs, not to build the parser
+    from activities.rollout import ChangeRecord, RolloutStore
 
 _OPTION = {
     "kill_switch": "--kill-switch",
@@ -87,6 +90,7 @@ def add_parser(sub: Any) -> None:
 
 async def cmd_rollout(args: argparse.Namespace, settings: Settings) -> int:
     from activities.database import make_engine, make_sessionmaker
+    from activities.rollout import RolloutInputError, RolloutStore
 
     engine = make_engine(settings.database_url)
     try:

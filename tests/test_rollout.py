@@ -25,7 +25,6 @@ from activities.push import FcmPusher
 from activities.rollout import (
     BUCKETS,
     FlagsUnavailable,
-    Mode,
     RolloutConfig,
     RolloutFlags,
     RolloutInputError,
@@ -48,6 +47,7 @@ from coaching.models import (
     RecordCompletionInput,
     RecordScheduleInput,
 )
+from coaching.rollout import Mode
 from starter.sandbox import Stack, local_stack, wait_for
 from starter.settings import Settings
 from tests.fakes.fcm import FakeFcm

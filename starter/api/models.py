@@ -21,7 +21,6 @@ from pydantic import (
     model_validator,
 )
 
-from activities.rollout import MAX_ACTOR, MAX_LIST, MAX_REASON, Mode
 from coaching.models import AwareDatetime as DomainAwareDatetime
 from coaching.models import (
     Category,
@@ -32,6 +31,7 @@ from coaching.models import (
     TimezoneName,
 )
 from coaching.preferences import MAX_SNOOZE, ChangeRejected, check_preferences
+from coaching.rollout import MAX_ACTOR, MAX_LIST, MAX_REASON, Mode
 from coaching.timeutil import clock_minute
 from coaching.tones import resolve_tone
 from starter.bounds import (
