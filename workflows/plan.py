@@ -86,34 +86,25 @@ with workflow.unsafe.imports_passed_through():
     )
     from coaching.timeutil import clock_minute, format_local, local_date, local_to_utc
 
+from workflows.plan_patches import (
+    ADAPTIVE_CADENCE_PATCH,
+    PREPARE_CONTENT_PATCH,
+    RECORD_END_PATCH,
+    ROBUST_PATCH,
+    STORED_SNOOZE_PATCH,
+    TERMINAL_SIGNAL_PATCH,
+    TIMING_RULES_PATCH,
+)
+
 STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
 NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
 
-#: Plans started before the cadence analyzer keep their start-time rule and do not refresh the cadence after a ruck
-#: (their histories would not replay otherwise); a plan's next run (continue-as-new) takes the new behaviour.
-ADAPTIVE_CADENCE_PATCH = "adaptive-cadence"
-#: Plans started before content preparation render every notification at delivery (their histories have no
-#: prepare_content activities); their next run (continue-as-new) prepares copy ahead.
-PREPARE_CONTENT_PATCH = "prepare-content-ahead"
 #: Types whose copy carries the weather at the session's start, so they are prepared even without AI.
 _WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE})
 #: Less time than this before the due time is not worth starting a preparation for.
 _MIN_PREPARE = timedelta(seconds=1)
 _PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
-#: A cancel or complete signal that arrived before a load finished used to be undone by the row it loaded.
-TERMINAL_SIGNAL_PATCH = "terminal-signal-wins"
-#: Snoozes taken before they were stored with the plan set only the workflow's state (no save_snooze activity).
-STORED_SNOOZE_PATCH = "stored-snooze"
-#: Plans from the robust-plans release on (one patch for the release's workflow changes): a completion whose values
-#: make no sense is dropped and one a few minutes ahead of the clock counts as now; deliveries run side by side (one
-#: retrying delivery holds up no other); a pause seen only in the database is read again before each reminder it
-#: holds; the worker's configuration is taken at each load; a plan with nothing left ends 14 days after its last
-#: session; a plan gone from the database at its first load ends with that reason instead of failing.
-ROBUST_PATCH = "robust-plans"
-#: Plans from the timing-rules release on evaluate with coaching.schedule.RULES_V2 (issue 11's timing rules) and
-#: keep the plan's pause periods in their state; plans started before keep RULES_V1 until their next run.
-TIMING_RULES_PATCH = "timing-rules-v2"
 #: A plan with nothing left to send ends this long after the morning after its last session.
 PLAN_OVER_AFTER = timedelta(days=14)
 #: What the morning after a session is (the missed follow-up's time): the plan's last notification of a session.
@@ -129,8 +120,6 @@ _EVALUATE_RETRY = timedelta(hours=1)
 _MAX_MESSAGE = 500
 #: A notification id in ``handled`` whose delivery is running (never carried through continue-as-new).
 _DELIVERING = "delivering"
-#: Workflows ending before the reconciler existed did not record their end (it learns of it by signalling them).
-RECORD_END_PATCH = "record-plan-end"
 #: Recording the end is worth a few tries, not a plan that never finishes: the reconciler catches up without it.
 _END_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5)
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
@@ -1102,4 +1091,5 @@ def _session_start(n: PlannedNotification, timezone: str) -> datetime | None:
         return None
 
 
-__all__ = ["CoachingPlanWorkflow"]
+#: TIMING_RULES_PATCH is re-exported for the tests that start plans before and after it.
+__all__ = ["TIMING_RULES_PATCH", "CoachingPlanWorkflow"]
