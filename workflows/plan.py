@@ -82,7 +82,6 @@ with workflow.unsafe.imports_passed_through():
         active_snooze,
         evaluate,
         match_completion,
-        session_seen_key,
     )
     from coaching.timeutil import clock_minute, format_local, local_date, local_to_utc
 
@@ -95,6 +94,7 @@ from workflows.plan_patches import (
     TERMINAL_SIGNAL_PATCH,
     TIMING_RULES_PATCH,
 )
+from workflows.plan_reload import merge_loaded_snapshot, merge_moved_session
 
 STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
@@ -435,32 +435,13 @@ class CoachingPlanWorkflow:
             if self._robust:
                 self._end_reason = f"plan_removed: plan {self._plan_id} was deleted from the database"
             return
-        if self._state.snapshot is None and self._state.snoozed_until is None:
-            # A fresh run for the plan (e.g. started again after an outage) keeps the athlete's stored snooze.
-            self._state.snoozed_until = result.snapshot.snoozed_until
-        # Sessions in the plan from the start count as known since its creation (a late first load, e.g. after an
-        # outage, must not make them look moved); later ones from when this workflow first saw them.
-        seen_at = result.snapshot.created_at if self._state.snapshot is None else workflow.now()
-        self._state.snapshot = result.snapshot
-        for session in result.snapshot.sessions:
-            self._state.sessions_seen.setdefault(session_seen_key(session.id, session.scheduled_date), seen_at)
-        self._rematch_completions(result.snapshot)
+        merge_loaded_snapshot(self._state, result.snapshot, workflow.now())
         # A pause or resume signal is newer than the row; a terminal status in the database always wins; and a
         # cancel or complete signalled before the row said so (e.g. while the first load ran) is not undone by it.
         if self._state.status in _TERMINAL and workflow.patched(TERMINAL_SIGNAL_PATCH):
             return
         if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
             self._set_status(result.snapshot.status)  # a pause found in the database opens a pause period
-
-    def _rematch_completions(self, snapshot: PlanSnapshot) -> None:
-        """After sessions moved: a ruck that matched nothing (or a session now gone) may count for one now."""
-        current = {s.id for s in snapshot.sessions}
-        for c in sorted(self._state.completions, key=lambda c: (c.received_at, c.ruck_id)):
-            if c.plan_session_id is not None and c.plan_session_id in current:
-                continue
-            others = [x for x in self._state.completions if x is not c]
-            c.plan_session_id = match_completion(snapshot, others, c.started_at or c.completed_at)
-            c.recorded = c.plan_session_id is None
 
     async def _apply(self, snapshot: PlanSnapshot, action: Action) -> None:
         n = action.notification
@@ -825,13 +806,7 @@ class CoachingPlanWorkflow:
                     start_minute=minute,
                 ),
             )
-            current = self._state.snapshot
-            assert current is not None
-            moved = result.session
-            current.sessions = [moved if s.id == moved.id else s for s in current.sessions]
-            # A moved session is new from now on, as when the core API moves one (see _reload).
-            self._state.sessions_seen.setdefault(session_seen_key(moved.id, moved.scheduled_date), workflow.now())
-            self._rematch_completions(current)
+            merge_moved_session(self._state, result.session, workflow.now())
         return self._replanned()
 
     @reschedule_session.validator
