@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ActivityCancellationType, ActivityHandle
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan_activities import PlanActivities
@@ -44,7 +44,6 @@ with workflow.unsafe.imports_passed_through():
         PlanStatusResult,
         PlanWorkflowInput,
         PlanWorkflowResult,
-        PrepareContentInput,
         PreparedContent,
         RecordCompletionInput,
         RecordPlanEndInput,
@@ -60,7 +59,6 @@ with workflow.unsafe.imports_passed_through():
         SnoozeInput,
         UpcomingNotification,
         WorkflowConfig,
-        content_fingerprint,
     )
     from coaching.preferences import (
         CHANGE_REJECTED,
@@ -83,7 +81,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
         match_completion,
     )
-    from coaching.timeutil import clock_minute, format_local, local_date, local_to_utc
+    from coaching.timeutil import format_local, local_date, local_to_utc
 
 from workflows.plan_patches import (
     ADAPTIVE_CADENCE_PATCH,
@@ -94,17 +92,13 @@ from workflows.plan_patches import (
     TERMINAL_SIGNAL_PATCH,
     TIMING_RULES_PATCH,
 )
+from workflows.plan_prep import ContentPreparations
 from workflows.plan_reload import merge_loaded_snapshot, merge_moved_session
 
 STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
 NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
 NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
 
-#: Types whose copy carries the weather at the session's start, so they are prepared even without AI.
-_WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE})
-#: Less time than this before the due time is not worth starting a preparation for.
-_MIN_PREPARE = timedelta(seconds=1)
-_PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 #: A plan with nothing left to send ends this long after the morning after its last session.
 PLAN_OVER_AFTER = timedelta(days=14)
 #: What the morning after a session is (the missed follow-up's time): the plan's last notification of a session.
@@ -155,11 +149,7 @@ class CoachingPlanWorkflow:
         self._signalled_cadence: CadenceSnapshot | None = None
         self._cadence_signals = 0
         self._prepare = False
-        self._lead = timedelta(0)
-        self._ai_types: frozenset[NotificationType] = frozenset()
-        #: notification id -> (fingerprint it was started for, the running or finished preparation). Deliberately
-        #: not in the state: continue-as-new drops them, and the next run prepares again if there is still time.
-        self._preparing: dict[str, tuple[str, ActivityHandle[PreparedContent]]] = {}
+        self._preparations = ContentPreparations()
         #: Serialises the athlete's saves, and loads with them (a deterministic asyncio lock: Temporal runs the
         #: workflow's event loop).
         self._saving = asyncio.Lock()
@@ -261,16 +251,16 @@ class CoachingPlanWorkflow:
             if self._should_continue_as_new(self._config.continue_as_new_after_events):
                 await workflow.wait_condition(lambda: not self._deliveries and workflow.all_handlers_finished())
                 self._state.handled = self._prune_handled(snapshot)
-                self._drop_preparations()  # the next run prepares again what is still ahead
+                self._preparations.drop_all()  # the next run prepares again what is still ahead
                 workflow.continue_as_new(
                     PlanWorkflowInput(plan_id=self._plan_id, config=self._config, state=self._state)
                 )
             wake = evaluation.next_wake
             waits_for = self._waits_for(snapshot, evaluation, wake)
             if self._prepare and self._state.status is PlanStatus.ACTIVE:
-                prepare_at = self._start_preparations(snapshot, evaluation)
+                prepare_at = self._preparations.start_due(self._plan_id, snapshot, evaluation)
                 if prepare_at is not None and (wake is None or prepare_at < wake):
-                    wake, waits_for = prepare_at, self._prepares_for(snapshot, evaluation, prepare_at)
+                    wake, waits_for = prepare_at, self._preparations.timer_summary(snapshot, evaluation, prepare_at)
             if self._robust and not evaluation.upcoming and not self._deliveries:
                 over_at = _plan_over_at(snapshot)
                 if workflow.now() >= over_at:
@@ -285,7 +275,7 @@ class CoachingPlanWorkflow:
 
         # Deliveries still running finish first (a cancellation withdraws them; see _deliver).
         await workflow.wait_condition(lambda: not self._deliveries)
-        self._drop_preparations()
+        self._preparations.drop_all()
         if not self._end_reason:
             self._end_reason = f"the plan is {self._state.status.value}"
         self._upcoming_planned = []
@@ -307,8 +297,7 @@ class CoachingPlanWorkflow:
         """Apply the operational settings (from the input, then from the worker at each load: robust-plans)."""
         self._config = config
         self._timeout = timedelta(seconds=config.activity_timeout_seconds)
-        self._lead = timedelta(seconds=config.content_lead_seconds)
-        self._ai_types = frozenset(config.ai_types)
+        self._preparations.configure(config)
 
     def _evaluate(self, snapshot: PlanSnapshot) -> Evaluation | None:
         """The rules' decision now; None (logged) when they fail on this plan's data, so the plan waits and tries
@@ -360,12 +349,6 @@ class CoachingPlanWorkflow:
             if n.send_at == wake:
                 return notification_label(n, snapshot.prefs.timezone)
         return "a notification of a category switched off (logged as skipped at its time)"
-
-    def _prepares_for(self, snapshot: PlanSnapshot, evaluation: Evaluation, at: datetime) -> str:
-        for n in evaluation.upcoming:
-            if self._prepares(n) and n.send_at - self._lead == at:
-                return f"prepare copy: {notification_label(n, snapshot.prefs.timezone)}"
-        return "prepare copy"
 
     def _count(self, *statuses: LedgerStatus) -> int:
         return sum(1 for v in self._state.handled.values() if v in statuses)
@@ -445,7 +428,7 @@ class CoachingPlanWorkflow:
 
     async def _apply(self, snapshot: PlanSnapshot, action: Action) -> None:
         n = action.notification
-        prepared = self._take_prepared(snapshot, n)
+        prepared = self._preparations.take(snapshot, n)
         if action.decision is Decision.SKIP:
             reason = action.skip_reason or "skipped"
             self._state.handled[n.notification_id] = status = await self._record_skip(snapshot, n, reason)
@@ -528,79 +511,6 @@ class CoachingPlanWorkflow:
         if n.counts_toward_cap:
             day = local_date(at, snapshot.prefs.timezone).isoformat()
             self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + by
-
-    # --- content prepared ahead --------------------------------------------------------------------------------
-
-    def _prepares(self, n: PlannedNotification) -> bool:
-        return n.type in self._ai_types or n.type in _WEATHER_TYPES
-
-    def _start_preparations(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> datetime | None:
-        """Start preparing the copy of every notification due within the lead time; when to wake for the next.
-
-        Preparations run beside the loop (never awaited here): delivery takes whatever is finished by the due time.
-        """
-        now = workflow.now()
-        prefs = snapshot.prefs
-        upcoming = {n.notification_id: n for n in evaluation.upcoming}
-        for nid in [k for k in self._preparing if k not in upcoming]:
-            self._drop_preparation(nid)  # moved or gone: its notification id is not due any more
-        next_start: datetime | None = None
-        for n in evaluation.upcoming:
-            if not self._prepares(n) or n.send_at - now < _MIN_PREPARE:
-                continue
-            starts_at = n.send_at - self._lead
-            if starts_at > now:
-                next_start = starts_at if next_start is None or starts_at < next_start else next_start
-                continue
-            fingerprint = content_fingerprint(n, prefs.coaching_tone, prefs.prefer_metric)
-            current = self._preparing.get(n.notification_id)
-            if current is not None and current[0] == fingerprint and not _failed(current[1]):
-                continue
-            self._drop_preparation(n.notification_id)
-            handle = workflow.start_activity_method(
-                PlanActivities.prepare_content,
-                PrepareContentInput(
-                    plan_id=self._plan_id,
-                    user_id=snapshot.user_id,
-                    notification=n,
-                    tone=prefs.coaching_tone,
-                    timezone=prefs.timezone,
-                    prefer_metric=prefs.prefer_metric,
-                    session_start=_session_start(n, prefs.timezone),
-                    use_ai=n.type in self._ai_types,
-                ),
-                # Useless after the due time: delivery will not wait for it.
-                schedule_to_close_timeout=n.send_at - now,
-                retry_policy=_PREPARE_RETRY,
-                summary=activity_summary("prepare copy", n),
-            )
-            handle.add_done_callback(_retrieve)
-            self._preparing[n.notification_id] = (fingerprint, handle)
-        return next_start
-
-    def _take_prepared(self, snapshot: PlanSnapshot, n: PlannedNotification) -> PreparedContent | None:
-        """The prepared copy of ``n`` if it is finished and still matches ``n``; the preparation is forgotten."""
-        entry = self._preparing.get(n.notification_id)
-        if entry is None:
-            return None
-        self._drop_preparation(n.notification_id)  # unfinished: cancelled, delivery never waits for it
-        fingerprint, handle = entry
-        if not handle.done() or _failed(handle):
-            return None
-        result = handle.result()
-        current = content_fingerprint(n, snapshot.prefs.coaching_tone, snapshot.prefs.prefer_metric)
-        if fingerprint != current or result.fingerprint != current:
-            return None  # the plan changed since: the prepared text describes something else
-        return result
-
-    def _drop_preparations(self) -> None:
-        for notification_id in list(self._preparing):
-            self._drop_preparation(notification_id)
-
-    def _drop_preparation(self, notification_id: str) -> None:
-        entry = self._preparing.pop(notification_id, None)
-        if entry is not None and not entry[1].done():
-            entry[1].cancel()
 
     async def _record_skip(
         self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, failed: bool = False
@@ -1045,26 +955,4 @@ def _check(rule: Callable[..., _Out], *args: object) -> _Out:
         raise ApplicationError(err.message, err.field, err.code, type=CHANGE_REJECTED, non_retryable=True) from None
 
 
-def _failed(handle: ActivityHandle[PreparedContent]) -> bool:
-    return handle.done() and (handle.cancelled() or handle.exception() is not None)
-
-
-def _retrieve(handle: ActivityHandle[PreparedContent]) -> None:
-    """Mark a preparation's failure as seen: a failed preparation only means the template is used."""
-    if not handle.cancelled():
-        handle.exception()
-
-
-def _session_start(n: PlannedNotification, timezone: str) -> datetime | None:
-    """When the notification's session starts (its local date and start time), if the facts say."""
-    day, clock = n.facts.get("session_date"), n.facts.get("start_time")
-    if not day or not clock:
-        return None
-    try:
-        return local_to_utc(date.fromisoformat(day), clock_minute(clock), timezone)
-    except ValueError:
-        return None
-
-
-#: TIMING_RULES_PATCH is re-exported for the tests that start plans before and after it.
 __all__ = ["TIMING_RULES_PATCH", "CoachingPlanWorkflow"]
