@@ -7,48 +7,35 @@ the loop. The state is one model carried through continue-as-new.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan_activities import PlanActivities
-    from coaching import ids
-    from coaching.explain import MAX_ROWS, Outcome, activity_summary, current_details, notification_label
+    from coaching.explain import notification_label
     from coaching.models import (
-        Action,
-        CadenceSnapshot,
         CadenceUpdatedInput,
         CancelSnoozeInput,
         ChangePreferencesInput,
         Completion,
         Decision,
-        DeliverInput,
-        DeliverResult,
         LedgerStatus,
         LoadPlanInput,
-        NotificationType,
-        PausePeriod,
-        PlannedNotification,
         PlanSnapshot,
-        PlanState,
         PlanStatus,
         PlanStatusChangeInput,
         PlanStatusResult,
         PlanWorkflowInput,
         PlanWorkflowResult,
-        PreparedContent,
         RecordCompletionInput,
         RecordPlanEndInput,
         RecordScheduleInput,
-        RecordSkipInput,
         RefreshCadenceInput,
         RescheduleSessionInput,
         SavePreferencesInput,
@@ -57,8 +44,6 @@ with workflow.unsafe.imports_passed_through():
         SessionCompletedInput,
         SessionsChangedInput,
         SnoozeInput,
-        UpcomingNotification,
-        WorkflowConfig,
     )
     from coaching.preferences import (
         CHANGE_REJECTED,
@@ -77,12 +62,12 @@ with workflow.unsafe.imports_passed_through():
         RULES_V2,
         SESSION_REMINDERS,
         Evaluation,
-        active_snooze,
-        evaluate,
         match_completion,
     )
-    from coaching.timeutil import format_local, local_date, local_to_utc
+    from coaching.timeutil import local_date, local_to_utc
 
+from workflows.plan_base import TERMINAL
+from workflows.plan_delivery import PlanDelivery
 from workflows.plan_patches import (
     ADAPTIVE_CADENCE_PATCH,
     PREPARE_CONTENT_PATCH,
@@ -92,12 +77,7 @@ from workflows.plan_patches import (
     TERMINAL_SIGNAL_PATCH,
     TIMING_RULES_PATCH,
 )
-from workflows.plan_prep import ContentPreparations
 from workflows.plan_reload import merge_loaded_snapshot, merge_moved_session
-
-STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
-NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
-NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
 
 #: A plan with nothing left to send ends this long after the morning after its last session.
 PLAN_OVER_AFTER = timedelta(days=14)
@@ -110,10 +90,6 @@ _EARLIEST_COMPLETION = datetime(2000, 1, 1, tzinfo=UTC)
 _LONGEST_RUCK = timedelta(days=2)
 #: A failed evaluation (a bug, or data no rule handles) is tried again this much later instead of failing the task.
 _EVALUATE_RETRY = timedelta(hours=1)
-#: Failure messages stay readable in the Web UI (Temporal refuses failures over its size limit).
-_MAX_MESSAGE = 500
-#: A notification id in ``handled`` whose delivery is running (never carried through continue-as-new).
-_DELIVERING = "delivering"
 #: Recording the end is worth a few tries, not a plan that never finishes: the reconciler catches up without it.
 _END_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5)
 #: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
@@ -122,12 +98,7 @@ COMPLETION_GRACE = timedelta(minutes=3)
 _GRACE_SUMMARY = "completion grace: the last ruck's celebration and milestone"
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
-_TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
 
-#: Retries of I/O: quick at first, then patient; delivery additionally stops when the notification goes stale.
-_IO_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)
-)
 #: An athlete's change is written while they wait for the answer: a few quick tries, then the update fails (the
 #: API answers 503 and the app retries; every change sets a value, so a repeat is harmless).
 _SAVE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4)
@@ -135,37 +106,7 @@ _SAVE_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn
-class CoachingPlanWorkflow:
-    def __init__(self) -> None:
-        self._plan_id = 0
-        self._state = PlanState()
-        self._wake = False
-        self._published: tuple[str, datetime | None, str | None] | None = None
-        self._last_upcoming: list[UpcomingNotification] = []
-        self._timeout = timedelta(seconds=60)
-        self._adaptive = False
-        #: The last cadence signalled, and how many have arrived: a load that was in flight when one arrived read the
-        #: database before it, so the signalled one is newer.
-        self._signalled_cadence: CadenceSnapshot | None = None
-        self._cadence_signals = 0
-        self._prepare = False
-        self._preparations = ContentPreparations()
-        #: Serialises the athlete's saves, and loads with them (a deterministic asyncio lock: Temporal runs the
-        #: workflow's event loop).
-        self._saving = asyncio.Lock()
-        self._robust = False
-        self._config = WorkflowConfig()
-        #: Deliveries running beside the loop (robust-plans), by notification id.
-        self._deliveries: dict[str, asyncio.Task[None]] = {}
-        #: When the database was last read while the plan was paused by the database alone (robust-plans).
-        self._paused_read_at: datetime | None = None
-        self._end_reason = ""
-        #: Which version of coaching.schedule's rules this run evaluates with (timing-rules-v2).
-        self._rules = RULES_V1
-        #: What this run sent or skipped lately, and why (for the Web UI's current details; not carried over).
-        self._recent: list[Outcome] = []
-        self._upcoming_planned: list[PlannedNotification] = []
-
+class CoachingPlanWorkflow(PlanDelivery):
     # --- run loop ----------------------------------------------------------------------------------------
 
     @workflow.run
@@ -293,32 +234,6 @@ class CoachingPlanWorkflow:
             end_reason=self._end_reason if self._robust else "",
         )
 
-    def _configure(self, config: WorkflowConfig) -> None:
-        """Apply the operational settings (from the input, then from the worker at each load: robust-plans)."""
-        self._config = config
-        self._timeout = timedelta(seconds=config.activity_timeout_seconds)
-        self._preparations.configure(config)
-
-    def _evaluate(self, snapshot: PlanSnapshot) -> Evaluation | None:
-        """The rules' decision now; None (logged) when they fail on this plan's data, so the plan waits and tries
-        again later instead of failing its workflow task over and over."""
-        try:
-            return evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive, rules=self._rules)
-        except Exception as err:  # the rules are pure: nothing here is Temporal's own
-            workflow.logger.error("plan %s: the schedule's rules failed (%r); trying again later", self._plan_id, err)
-            return None
-
-    def _set_status(self, status: PlanStatus) -> None:
-        """Change the plan's status; under timing-rules-v2 a pause opens a pause period and its end closes it."""
-        if self._rules >= RULES_V2:
-            pauses = self._state.pauses
-            paused_now = bool(pauses) and pauses[-1].end is None
-            if status is PlanStatus.PAUSED and not paused_now:
-                pauses.append(PausePeriod(start=workflow.now()))
-            elif status is not PlanStatus.PAUSED and paused_now:
-                pauses[-1].end = workflow.now()
-        self._state.status = status
-
     def _paused_by_database_only(self, evaluation: Evaluation) -> bool:
         """A pause that came from the database (no pause signal) is read again before each reminder it would skip:
         a resume written only to the database must not go unnoticed. True when a reload was asked for."""
@@ -331,16 +246,6 @@ class CoachingPlanWorkflow:
         self._state.needs_reload = True
         return True
 
-    async def _sleep_until(self, wake_at: datetime | None, summary: str | None = None) -> None:
-        """Wait for a signal or ``wake_at``; the timer is named ``summary`` in the Web UI (what it waits for)."""
-        timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
-        try:
-            await workflow.wait_condition(
-                lambda: self._wake, timeout=timeout, timeout_summary=summary if timeout is not None else None
-            )
-        except TimeoutError:
-            pass
-
     def _waits_for(self, snapshot: PlanSnapshot, evaluation: Evaluation, wake: datetime | None) -> str | None:
         """What a timer until ``wake`` (the evaluation's next wake) waits for: its notification, named."""
         if wake is None:
@@ -349,9 +254,6 @@ class CoachingPlanWorkflow:
             if n.send_at == wake:
                 return notification_label(n, snapshot.prefs.timezone)
         return "a notification of a category switched off (logged as skipped at its time)"
-
-    def _count(self, *statuses: LedgerStatus) -> int:
-        return sum(1 for v in self._state.handled.values() if v in statuses)
 
     def _should_continue_as_new(self, threshold: int) -> bool:
         info = workflow.info()
@@ -366,14 +268,6 @@ class CoachingPlanWorkflow:
         return {k: v for k, v in self._state.handled.items() if k in live}
 
     # --- activities ----------------------------------------------------------------------------------------
-
-    async def _io(
-        self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In, summary: str | None = None
-    ) -> _Out:
-        """A database activity: the configured timeout and patient retries (a database outage only delays)."""
-        return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY, summary=summary
-        )
 
     async def _record_end(self) -> None:
         status = self._state.status
@@ -421,121 +315,10 @@ class CoachingPlanWorkflow:
         merge_loaded_snapshot(self._state, result.snapshot, workflow.now())
         # A pause or resume signal is newer than the row; a terminal status in the database always wins; and a
         # cancel or complete signalled before the row said so (e.g. while the first load ran) is not undone by it.
-        if self._state.status in _TERMINAL and workflow.patched(TERMINAL_SIGNAL_PATCH):
+        if self._state.status in TERMINAL and workflow.patched(TERMINAL_SIGNAL_PATCH):
             return
-        if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
+        if result.snapshot.status in TERMINAL or not self._state.status_signalled:
             self._set_status(result.snapshot.status)  # a pause found in the database opens a pause period
-
-    async def _apply(self, snapshot: PlanSnapshot, action: Action) -> None:
-        n = action.notification
-        prepared = self._preparations.take(snapshot, n)
-        if action.decision is Decision.SKIP:
-            reason = action.skip_reason or "skipped"
-            self._state.handled[n.notification_id] = status = await self._record_skip(snapshot, n, reason)
-            self._note(n, status, reason)
-            return
-        if not self._robust:
-            await self._deliver(snapshot, n, prepared)
-            return
-        # Beside the loop: a delivery being retried (a device answering 503) holds up no other notification.
-        nid = n.notification_id
-        self._state.handled[nid] = _DELIVERING  # not due again while it runs
-        self._count_toward_cap(n, snapshot, workflow.now(), +1)  # in-flight counts: two due at once share the cap
-        task = asyncio.create_task(self._deliver(snapshot, n, prepared))
-        self._deliveries[nid] = task
-
-        def finished(_: asyncio.Task[None]) -> None:
-            self._deliveries.pop(nid, None)
-            self._wake = True  # the loop re-plans with the outcome (and the cap as it really is)
-
-        task.add_done_callback(finished)
-
-    async def _deliver(self, snapshot: PlanSnapshot, n: PlannedNotification, prepared: PreparedContent | None) -> None:
-        now = workflow.now()
-        # Retrying past the moment the notification stops making sense would only deliver something stale.
-        budget = max(n.expires_at - now, timedelta(minutes=1))
-        delivery = workflow.start_activity_method(
-            PlanActivities.deliver_notification,
-            DeliverInput(
-                plan_id=self._plan_id,
-                user_id=snapshot.user_id,
-                notification=n,
-                tone=snapshot.prefs.coaching_tone,
-                timezone=snapshot.prefs.timezone,
-                prefer_metric=snapshot.prefs.prefer_metric,
-                # A pause or resume signal is newer than the row: only without one does the row's 'paused' count.
-                honor_database_pause=not self._state.status_signalled,
-                content=prepared,
-            ),
-            start_to_close_timeout=self._timeout,
-            schedule_to_close_timeout=budget,
-            heartbeat_timeout=self._timeout,
-            retry_policy=_IO_RETRY,
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary=activity_summary("deliver", n),
-        )
-        # A delivery that is being retried must not outlive the reason for it: cancel, pause, or the session done.
-        await workflow.wait_condition(lambda: delivery.done() or self._interrupts(n))
-        withdrawn = not delivery.done()
-        if withdrawn:
-            # WAIT_CANCELLATION_COMPLETED: an attempt that already pushed finishes its ledger write first, so the
-            # ledger (and the skip below, which never overwrites 'sent') tell what really happened.
-            delivery.cancel()
-        try:
-            result: DeliverResult = await delivery
-            status = result.status
-            outcome = f"{result.detail}; timed: {n.reason}" if result.detail else n.reason
-            if status is LedgerStatus.SKIPPED and result.detail.startswith("plan_"):
-                self._state.needs_reload = True  # the database says the plan changed without telling us
-        except ActivityError as err:
-            if withdrawn:
-                outcome = f"withdrawn: the plan became {self._state.status.value} or the session was done"
-                status = await self._record_skip(snapshot, n, outcome)
-            else:
-                workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
-                outcome = f"failed: {err.cause or err}"[:_MAX_MESSAGE]
-                try:
-                    status = await self._record_skip(snapshot, n, outcome, failed=True)
-                except ActivityError:
-                    # Even the ledger refused (bad data): the plan goes on; both failures are in the history.
-                    status = LedgerStatus.FAILED
-        self._state.handled[n.notification_id] = status
-        self._note(n, status, outcome)
-        if self._robust:
-            if status is not LedgerStatus.SENT:
-                self._count_toward_cap(n, snapshot, now, -1)  # counted when it started
-        elif status is LedgerStatus.SENT:
-            self._count_toward_cap(n, snapshot, now, +1)
-
-    def _count_toward_cap(self, n: PlannedNotification, snapshot: PlanSnapshot, at: datetime, by: int) -> None:
-        if n.counts_toward_cap:
-            day = local_date(at, snapshot.prefs.timezone).isoformat()
-            self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + by
-
-    async def _record_skip(
-        self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, failed: bool = False
-    ) -> LedgerStatus:
-        """Write a skipped (or, after delivery gave up, failed) ledger row with its reason; the ledger's status."""
-        result = await self._io(
-            PlanActivities.record_skip,
-            RecordSkipInput(
-                plan_id=self._plan_id, user_id=snapshot.user_id, notification=n, reason=reason, failed=failed
-            ),
-            activity_summary("record failure" if failed else "record skip", n),
-        )
-        return result.status
-
-    def _interrupts(self, n: PlannedNotification) -> bool:
-        """Whether the plan changed so that ``n`` is no longer wanted (checked while its delivery is retried)."""
-        if self._state.status is PlanStatus.CANCELLED:
-            return True
-        if self._state.status is PlanStatus.COMPLETED:
-            return n.type not in FINAL_TYPES
-        if self._state.status is PlanStatus.PAUSED:
-            return n.type is not NotificationType.COMPLETION_CELEBRATION
-        if n.type in SESSION_REMINDERS and n.plan_session_id is not None:
-            return any(c.plan_session_id == n.plan_session_id for c in self._state.completions)
-        return False
 
     async def _record_new_completions(self, snapshot: PlanSnapshot) -> None:
         for completion in self._state.completions:
@@ -598,57 +381,6 @@ class CoachingPlanWorkflow:
         self._state.recorded_schedule = nexts
 
     # --- visibility ------------------------------------------------------------------------------------------
-
-    def _remember_upcoming(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> None:
-        tz = snapshot.prefs.timezone
-        self._last_upcoming = [
-            UpcomingNotification(
-                notification_id=n.notification_id,
-                type=n.type,
-                plan_session_id=n.plan_session_id,
-                send_at=n.send_at,
-                send_at_local=format_local(n.send_at, tz),
-                reason=n.reason,
-            )
-            for n in evaluation.upcoming
-        ]
-        self._upcoming_planned = list(evaluation.upcoming)
-        self._show_details()
-
-    def _note(self, n: PlannedNotification, status: LedgerStatus | str, reason: str) -> None:
-        """Remember what became of ``n`` for the current details (the last few only)."""
-        self._recent.append(Outcome(n.notification_id, n.type, n.plan_session_id, workflow.now(), str(status), reason))
-        del self._recent[:-MAX_ROWS]
-        self._show_details()
-
-    def _show_details(self) -> None:
-        """The Web UI's current details: the next notifications with their times and reasons, the last outcomes."""
-        workflow.set_current_details(
-            current_details(
-                self._plan_id,
-                self._state.snapshot,
-                self._state.status,
-                self._upcoming_planned,
-                self._recent,
-                snoozed_until=active_snooze(self._state, workflow.now()),
-                end_reason=self._end_reason,
-            )
-        )
-
-    def _publish(self, evaluation: Evaluation) -> None:
-        nxt = evaluation.upcoming[0] if evaluation.upcoming else None
-        published = (self._state.status.value, nxt.send_at if nxt else None, nxt.type.value if nxt else None)
-        if published == self._published:
-            return
-        self._published = published
-        status, next_at, next_type = published
-        workflow.upsert_search_attributes(
-            [
-                STATUS_KEY.value_set(status),
-                NEXT_AT_KEY.value_set(next_at) if next_at else NEXT_AT_KEY.value_unset(),
-                NEXT_TYPE_KEY.value_set(next_type) if next_type else NEXT_TYPE_KEY.value_unset(),
-            ]
-        )
 
     # --- updates: an athlete's changes, checked by a validator, applied, answered with the new schedule ---------
 
@@ -777,7 +509,7 @@ class CoachingPlanWorkflow:
         return snapshot
 
     def _refuse_if_closed(self) -> None:
-        if self._state.status in _TERMINAL:
+        if self._state.status in TERMINAL:
             raise ApplicationError(
                 f"plan {self._plan_id} is {self._state.status.value}: nothing left to change",
                 type=PLAN_CLOSED,
@@ -848,7 +580,7 @@ class CoachingPlanWorkflow:
 
     @workflow.signal
     def plan_paused(self, input: PlanStatusChangeInput) -> None:
-        if self._state.status not in _TERMINAL:
+        if self._state.status not in TERMINAL:
             self._set_status(PlanStatus.PAUSED)
             self._state.status_signalled = True
             self._wake = True
@@ -887,20 +619,6 @@ class CoachingPlanWorkflow:
         if self._state.snapshot is not None:
             self._state.snapshot.cadence = input.cadence
         self._wake = True
-
-    @workflow.query
-    def status(self) -> PlanStatusResult:
-        snapshot = self._state.snapshot
-        return PlanStatusResult(
-            plan_id=self._plan_id,
-            status=self._state.status,
-            timezone=snapshot.prefs.timezone if snapshot else "UTC",
-            upcoming=self._last_upcoming,
-            completions=len(self._state.completions),
-            sent=self._count(LedgerStatus.SENT),
-            skipped=self._count(LedgerStatus.SKIPPED),
-            snoozed_until=active_snooze(self._state, workflow.now()),
-        )
 
 
 def _sane_completion(input: SessionCompletedInput, now: datetime) -> SessionCompletedInput | str:
