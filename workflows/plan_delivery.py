@@ -31,7 +31,7 @@ with workflow.unsafe.imports_passed_through():
         PreparedContent,
         RecordSkipInput,
     )
-    from coaching.schedule import FINAL_TYPES, SESSION_REMINDERS
+    from coaching.schedule import FINAL_TYPES, SESSION_REMINDERS, Evaluation
     from coaching.timeutil import local_date
 
 from workflows.plan_base import IO_RETRY, PlanWorkflowBase
@@ -44,6 +44,19 @@ _DELIVERING = "delivering"
 
 class PlanDelivery(PlanWorkflowBase):
     """Skipping and delivering due notifications (a part of :class:`workflows.plan.CoachingPlanWorkflow`)."""
+
+    async def _act_on_due(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> Evaluation | None:
+        """Skip or deliver what is due, in order. What is upcoming once the deliveries run beside the loop
+        (robust-plans); None when the loop should evaluate again first."""
+        for index, action in enumerate(evaluation.actions):
+            if self._wake and index > 0:
+                break  # a signal changed the plan: re-evaluate the rest (the first always goes, no starving)
+            await self._apply(snapshot, action)
+        if not self._robust or not self._deliveries:
+            return None
+        # The deliveries just started run beside the loop; what else is due, and when, is known now.
+        after = self._evaluate(snapshot) or Evaluation()
+        return None if after.actions else after
 
     async def _apply(self, snapshot: PlanSnapshot, action: Action) -> None:
         """Act on a due notification as the rules decided: record its skip, or deliver it."""
