@@ -1,196 +1,108 @@
 """The coaching plan workflow: one long-lived entity workflow per active plan.
 
-It decides *when*; the pure rules in :mod:`coaching.schedule` decide *what*, and activities do the I/O. The loop sleeps
-until the next notification is due and wakes early when a signal changes the plan. Handlers only change state and wake
-the loop. The state is one model carried through continue-as-new.
+It decides *when*; the pure rules in :mod:`coaching.schedule` decide *what*, and activities do the I/O. ``run`` reads
+like the README's diagram: load the plan, evaluate, deliver or skip what is due, publish what is upcoming, continue
+as new when the history grows, and sleep until the next notification or until a signal wakes the loop; it ends when
+the plan is cancelled, completed or over. The state is one model carried through continue-as-new.
+
+The workflow is made of parts, each in its own module:
+
+- :mod:`workflows.plan_base`: the run's fields; evaluating, the status, sleeping, I/O, what the plan shows
+- :mod:`workflows.plan_changes`: the signal and update handlers (they change state and wake the loop)
+- :mod:`workflows.plan_delivery`: skipping or delivering what is due, and withdrawing a delivery no longer wanted
+- :mod:`workflows.plan_ending`: the completion grace period, the plan-over rule, the end
+- :mod:`workflows.plan_prep`: copy prepared ahead of its notification
+- :mod:`workflows.plan_reload`: merging a reloaded snapshot (or a moved session) into the state
+- :mod:`workflows.plan_patches`: the version gates (``workflow.patched``)
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
-from typing import TypeVar
+from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.workflow import ActivityCancellationType, ActivityHandle
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan_activities import PlanActivities
-    from coaching import ids
-    from coaching.explain import MAX_ROWS, Outcome, activity_summary, current_details, notification_label
+    from coaching.explain import notification_label
     from coaching.models import (
-        Action,
-        CadenceSnapshot,
-        CadenceUpdatedInput,
-        CancelSnoozeInput,
-        ChangePreferencesInput,
-        Completion,
         Decision,
-        DeliverInput,
-        DeliverResult,
-        LedgerStatus,
         LoadPlanInput,
-        NotificationType,
-        PausePeriod,
-        PlannedNotification,
         PlanSnapshot,
-        PlanState,
         PlanStatus,
-        PlanStatusChangeInput,
-        PlanStatusResult,
         PlanWorkflowInput,
         PlanWorkflowResult,
-        PrepareContentInput,
-        PreparedContent,
         RecordCompletionInput,
-        RecordPlanEndInput,
         RecordScheduleInput,
-        RecordSkipInput,
         RefreshCadenceInput,
-        RescheduleSessionInput,
-        SavePreferencesInput,
-        SaveRescheduleInput,
-        SaveSnoozeInput,
-        SessionCompletedInput,
-        SessionsChangedInput,
-        SnoozeInput,
-        UpcomingNotification,
-        WorkflowConfig,
-        content_fingerprint,
     )
-    from coaching.preferences import (
-        CHANGE_REJECTED,
-        GONE_PLAN,
-        GONE_SESSION,
-        PLAN_CLOSED,
-        ChangeRejected,
-        check_preferences,
-        check_reschedule,
-        check_snooze,
-        snooze_end,
-    )
-    from coaching.schedule import (
-        FINAL_TYPES,
-        RULES_V1,
-        RULES_V2,
-        SESSION_REMINDERS,
-        Evaluation,
-        active_snooze,
-        evaluate,
-        match_completion,
-        session_seen_key,
-    )
-    from coaching.timeutil import clock_minute, format_local, local_date, local_to_utc
+    from coaching.schedule import RULES_V1, RULES_V2, SESSION_REMINDERS, Evaluation
 
-STATUS_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_STATUS)
-NEXT_AT_KEY = SearchAttributeKey.for_datetime(ids.SEARCH_ATTRIBUTE_NEXT_AT)
-NEXT_TYPE_KEY = SearchAttributeKey.for_keyword(ids.SEARCH_ATTRIBUTE_NEXT_TYPE)
+from workflows.plan_base import TERMINAL
+from workflows.plan_changes import PlanChanges
+from workflows.plan_ending import PLAN_OVER_REASON, PlanEnding, plan_over_at
+from workflows.plan_patches import (
+    ADAPTIVE_CADENCE_PATCH,
+    PREPARE_CONTENT_PATCH,
+    ROBUST_PATCH,
+    TERMINAL_SIGNAL_PATCH,
+    TIMING_RULES_PATCH,
+)
+from workflows.plan_reload import merge_loaded_snapshot
 
-#: Plans started before the cadence analyzer keep their start-time rule and do not refresh the cadence after a ruck
-#: (their histories would not replay otherwise); a plan's next run (continue-as-new) takes the new behaviour.
-ADAPTIVE_CADENCE_PATCH = "adaptive-cadence"
-#: Plans started before content preparation render every notification at delivery (their histories have no
-#: prepare_content activities); their next run (continue-as-new) prepares copy ahead.
-PREPARE_CONTENT_PATCH = "prepare-content-ahead"
-#: Types whose copy carries the weather at the session's start, so they are prepared even without AI.
-_WEATHER_TYPES = frozenset({NotificationType.EVENING_BRIEF, NotificationType.MORNING_HYPE})
-#: Less time than this before the due time is not worth starting a preparation for.
-_MIN_PREPARE = timedelta(seconds=1)
-_PREPARE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
-#: A cancel or complete signal that arrived before a load finished used to be undone by the row it loaded.
-TERMINAL_SIGNAL_PATCH = "terminal-signal-wins"
-#: Snoozes taken before they were stored with the plan set only the workflow's state (no save_snooze activity).
-STORED_SNOOZE_PATCH = "stored-snooze"
-#: Plans from the robust-plans release on (one patch for the release's workflow changes): a completion whose values
-#: make no sense is dropped and one a few minutes ahead of the clock counts as now; deliveries run side by side (one
-#: retrying delivery holds up no other); a pause seen only in the database is read again before each reminder it
-#: holds; the worker's configuration is taken at each load; a plan with nothing left ends 14 days after its last
-#: session; a plan gone from the database at its first load ends with that reason instead of failing.
-ROBUST_PATCH = "robust-plans"
-#: Plans from the timing-rules release on evaluate with coaching.schedule.RULES_V2 (issue 11's timing rules) and
-#: keep the plan's pause periods in their state; plans started before keep RULES_V1 until their next run.
-TIMING_RULES_PATCH = "timing-rules-v2"
-#: A plan with nothing left to send ends this long after the morning after its last session.
-PLAN_OVER_AFTER = timedelta(days=14)
-#: What the morning after a session is (the missed follow-up's time): the plan's last notification of a session.
-_MORNING_AFTER_MINUTE = 9 * 60
-#: A completion reported this far ahead of the workflow's clock is a phone clock gone wrong, not a ruck: dropped.
-_COMPLETION_AHEAD = timedelta(days=1)
-#: Completions from before this are data errors (a year typed as 0001), as are rucks longer than _LONGEST_RUCK.
-_EARLIEST_COMPLETION = datetime(2000, 1, 1, tzinfo=UTC)
-_LONGEST_RUCK = timedelta(days=2)
 #: A failed evaluation (a bug, or data no rule handles) is tried again this much later instead of failing the task.
 _EVALUATE_RETRY = timedelta(hours=1)
-#: Failure messages stay readable in the Web UI (Temporal refuses failures over its size limit).
-_MAX_MESSAGE = 500
-#: A notification id in ``handled`` whose delivery is running (never carried through continue-as-new).
-_DELIVERING = "delivering"
-#: Workflows ending before the reconciler existed did not record their end (it learns of it by signalling them).
-RECORD_END_PATCH = "record-plan-end"
-#: Recording the end is worth a few tries, not a plan that never finishes: the reconciler catches up without it.
-_END_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_attempts=5)
-#: After the plan is completed: how long the workflow still waits for its last ruck's signal and milestone.
-COMPLETION_GRACE = timedelta(minutes=3)
-#: The timer of a completed plan's last few minutes.
-_GRACE_SUMMARY = "completion grace: the last ruck's celebration and milestone"
-_In = TypeVar("_In")
-_Out = TypeVar("_Out")
-_TERMINAL = (PlanStatus.CANCELLED, PlanStatus.COMPLETED)
-
-#: Retries of I/O: quick at first, then patient; delivery additionally stops when the notification goes stale.
-_IO_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(minutes=2)
-)
-#: An athlete's change is written while they wait for the answer: a few quick tries, then the update fails (the
-#: API answers 503 and the app retries; every change sets a value, so a repeat is harmless).
-_SAVE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=4)
-_SAVE_TIMEOUT = timedelta(seconds=30)
 
 
 @workflow.defn
-class CoachingPlanWorkflow:
-    def __init__(self) -> None:
-        self._plan_id = 0
-        self._state = PlanState()
-        self._wake = False
-        self._published: tuple[str, datetime | None, str | None] | None = None
-        self._last_upcoming: list[UpcomingNotification] = []
-        self._timeout = timedelta(seconds=60)
-        self._adaptive = False
-        #: The last cadence signalled, and how many have arrived: a load that was in flight when one arrived read the
-        #: database before it, so the signalled one is newer.
-        self._signalled_cadence: CadenceSnapshot | None = None
-        self._cadence_signals = 0
-        self._prepare = False
-        self._lead = timedelta(0)
-        self._ai_types: frozenset[NotificationType] = frozenset()
-        #: notification id -> (fingerprint it was started for, the running or finished preparation). Deliberately
-        #: not in the state: continue-as-new drops them, and the next run prepares again if there is still time.
-        self._preparing: dict[str, tuple[str, ActivityHandle[PreparedContent]]] = {}
-        #: Serialises the athlete's saves, and loads with them (a deterministic asyncio lock: Temporal runs the
-        #: workflow's event loop).
-        self._saving = asyncio.Lock()
-        self._robust = False
-        self._config = WorkflowConfig()
-        #: Deliveries running beside the loop (robust-plans), by notification id.
-        self._deliveries: dict[str, asyncio.Task[None]] = {}
-        #: When the database was last read while the plan was paused by the database alone (robust-plans).
-        self._paused_read_at: datetime | None = None
-        self._end_reason = ""
-        #: Which version of coaching.schedule's rules this run evaluates with (timing-rules-v2).
-        self._rules = RULES_V1
-        #: What this run sent or skipped lately, and why (for the Web UI's current details; not carried over).
-        self._recent: list[Outcome] = []
-        self._upcoming_planned: list[PlannedNotification] = []
-
-    # --- run loop ----------------------------------------------------------------------------------------
+class CoachingPlanWorkflow(PlanChanges, PlanEnding):
+    """One plan's life, from its first load to its end."""
 
     @workflow.run
     async def run(self, input: PlanWorkflowInput) -> PlanWorkflowResult:
+        self._begin(input)
+        while True:
+            # Consume the wake-up before evaluating: a signal that lands while this iteration runs activities
+            # leaves it set, so the sleep below returns at once and the change is not lost until the next timer.
+            self._wake = False
+            if self._state.needs_reload:
+                await self._load_plan()
+                if self._state.snapshot is None:  # robust-plans: the plan was never in the database
+                    break
+            snapshot = self._state.snapshot
+            assert snapshot is not None
+            # Completions are recorded even when the plan just ended: the last session's ruck still counts.
+            await self._record_new_completions(snapshot)
+            evaluation = self._evaluate(snapshot)
+            if evaluation is None:
+                await self._sleep_until(workflow.now() + _EVALUATE_RETRY, "retry: the schedule's rules failed")
+                continue
+            if self._state.status is PlanStatus.CANCELLED:
+                break
+            if self._state.status is PlanStatus.COMPLETED:
+                if await self._completion_grace(snapshot, evaluation):
+                    continue
+                break
+            if self._robust and self._paused_by_database_only(evaluation):
+                continue  # read the database again before skipping what the pause holds (it may be resumed there)
+            if evaluation.actions:
+                evaluation = await self._act_on_due(snapshot, evaluation)
+                if evaluation is None:
+                    continue
+            if self._adaptive and self._state.cadence_pending:
+                # After what was due (a ruck's celebration never waits for this), then re-plan with it.
+                await self._refresh_cadence(snapshot)
+                continue
+            await self._publish_schedule(snapshot, evaluation)
+            await self._continue_as_new_when_long(snapshot)
+            if not await self._sleep_until_next(snapshot, evaluation):
+                break
+        return await self._end()
+
+    def _begin(self, input: PlanWorkflowInput) -> None:
+        """Take the input: the patches this run has, its configuration, and the state carried from the last run."""
         self._plan_id = input.plan_id
         self._adaptive = workflow.patched(ADAPTIVE_CADENCE_PATCH)
         self._prepare = workflow.patched(PREPARE_CONTENT_PATCH)
@@ -206,217 +118,8 @@ class CoachingPlanWorkflow:
         if self._state.snapshot is None:
             self._state.needs_reload = True
 
-        while True:
-            # Consume the wake-up before evaluating: a signal that lands while this iteration runs activities
-            # leaves it set, so the sleep below returns at once and the change is not lost until the next timer.
-            self._wake = False
-            if self._state.needs_reload:
-                await self._reload()
-                if self._state.snapshot is None:  # robust-plans: the plan was never in the database
-                    break
-            snapshot = self._state.snapshot
-            assert snapshot is not None
-            # Completions are recorded even when the plan just ended: the last session's ruck still counts.
-            await self._record_new_completions(snapshot)
-            evaluation = self._evaluate(snapshot)
-            if evaluation is None:
-                await self._sleep_until(workflow.now() + _EVALUATE_RETRY, "retry: the schedule's rules failed")
-                continue
-            if self._state.status is PlanStatus.CANCELLED:
-                break
-            if self._state.status is PlanStatus.COMPLETED:
-                # Finishing with the last ruck: its celebration and milestone are still due, and the ruck's own
-                # signal may arrive just after the plan's. Wait out a short grace period, then end.
-                if self._state.finish_by is None:
-                    self._state.finish_by = workflow.now() + COMPLETION_GRACE
-                for action in evaluation.actions:
-                    if action.notification.type in FINAL_TYPES:
-                        await self._apply(snapshot, action)
-                if self._robust:
-                    # The last ruck's milestone goes at its own time, and a ruck reported within the grace period
-                    # still gets its celebration and milestone: the grace period stretches to what they need.
-                    pending = [n.send_at for n in evaluation.upcoming if n.type in FINAL_TYPES]
-                    finish = max([self._state.finish_by, *pending])
-                    if workflow.now() >= finish:
-                        if not self._deliveries:
-                            break
-                        await self._sleep_until(None)  # a delivery that finishes wakes the loop
-                        continue
-                    await self._sleep_until(min([finish, *pending]), _GRACE_SUMMARY)
-                    continue
-                if workflow.now() >= self._state.finish_by:
-                    break
-                await self._sleep_until(self._state.finish_by, _GRACE_SUMMARY)
-                continue
-            if self._robust and self._paused_by_database_only(evaluation):
-                continue  # read the database again before skipping what the pause holds (it may be resumed there)
-            if evaluation.actions:
-                for index, action in enumerate(evaluation.actions):
-                    if self._wake and index > 0:
-                        break  # a signal changed the plan: re-evaluate the rest (the first always goes, no starving)
-                    await self._apply(snapshot, action)
-                if not self._robust or not self._deliveries:
-                    continue
-                # The deliveries just started run beside the loop; what else is due, and when, is known now.
-                evaluation = self._evaluate(snapshot) or Evaluation()
-                if evaluation.actions:
-                    continue
-            if self._adaptive and self._state.cadence_pending:
-                # After what was due (a ruck's celebration never waits for this), then re-plan with it.
-                await self._refresh_cadence(snapshot)
-                continue
-            self._remember_upcoming(snapshot, evaluation)
-            if self._config.search_attributes:
-                self._publish(evaluation)
-            await self._record_schedule(evaluation)
-            if self._should_continue_as_new(self._config.continue_as_new_after_events):
-                await workflow.wait_condition(lambda: not self._deliveries and workflow.all_handlers_finished())
-                self._state.handled = self._prune_handled(snapshot)
-                self._drop_preparations()  # the next run prepares again what is still ahead
-                workflow.continue_as_new(
-                    PlanWorkflowInput(plan_id=self._plan_id, config=self._config, state=self._state)
-                )
-            wake = evaluation.next_wake
-            waits_for = self._waits_for(snapshot, evaluation, wake)
-            if self._prepare and self._state.status is PlanStatus.ACTIVE:
-                prepare_at = self._start_preparations(snapshot, evaluation)
-                if prepare_at is not None and (wake is None or prepare_at < wake):
-                    wake, waits_for = prepare_at, self._prepares_for(snapshot, evaluation, prepare_at)
-            if self._robust and not evaluation.upcoming and not self._deliveries:
-                over_at = _plan_over_at(snapshot)
-                if workflow.now() >= over_at:
-                    self._end_reason = (
-                        f"plan_over: nothing left to send {PLAN_OVER_AFTER.days} days after the morning after its "
-                        "last session"
-                    )
-                    break
-                if wake is None or over_at < wake:
-                    wake, waits_for = over_at, "plan over: nothing left to send"
-            await self._sleep_until(wake, waits_for)
-
-        # Deliveries still running finish first (a cancellation withdraws them; see _deliver).
-        await workflow.wait_condition(lambda: not self._deliveries)
-        self._drop_preparations()
-        if not self._end_reason:
-            self._end_reason = f"the plan is {self._state.status.value}"
-        self._upcoming_planned = []
-        self._show_details()
-        if workflow.patched(RECORD_END_PATCH):
-            await self._record_end()
-        if self._config.search_attributes:
-            self._publish(Evaluation())
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return PlanWorkflowResult(
-            plan_id=self._plan_id,
-            final_status=self._state.status,
-            sent=self._count(LedgerStatus.SENT),
-            skipped=self._count(LedgerStatus.SKIPPED, LedgerStatus.FAILED),  # everything that did not go out
-            end_reason=self._end_reason if self._robust else "",
-        )
-
-    def _configure(self, config: WorkflowConfig) -> None:
-        """Apply the operational settings (from the input, then from the worker at each load: robust-plans)."""
-        self._config = config
-        self._timeout = timedelta(seconds=config.activity_timeout_seconds)
-        self._lead = timedelta(seconds=config.content_lead_seconds)
-        self._ai_types = frozenset(config.ai_types)
-
-    def _evaluate(self, snapshot: PlanSnapshot) -> Evaluation | None:
-        """The rules' decision now; None (logged) when they fail on this plan's data, so the plan waits and tries
-        again later instead of failing its workflow task over and over."""
-        try:
-            return evaluate(snapshot, self._state, workflow.now(), adaptive=self._adaptive, rules=self._rules)
-        except Exception as err:  # the rules are pure: nothing here is Temporal's own
-            workflow.logger.error("plan %s: the schedule's rules failed (%r); trying again later", self._plan_id, err)
-            return None
-
-    def _set_status(self, status: PlanStatus) -> None:
-        """Change the plan's status; under timing-rules-v2 a pause opens a pause period and its end closes it."""
-        if self._rules >= RULES_V2:
-            pauses = self._state.pauses
-            paused_now = bool(pauses) and pauses[-1].end is None
-            if status is PlanStatus.PAUSED and not paused_now:
-                pauses.append(PausePeriod(start=workflow.now()))
-            elif status is not PlanStatus.PAUSED and paused_now:
-                pauses[-1].end = workflow.now()
-        self._state.status = status
-
-    def _paused_by_database_only(self, evaluation: Evaluation) -> bool:
-        """A pause that came from the database (no pause signal) is read again before each reminder it would skip:
-        a resume written only to the database must not go unnoticed. True when a reload was asked for."""
-        if self._state.status is not PlanStatus.PAUSED or self._state.status_signalled:
-            return False
-        due = [a.notification.due_at for a in evaluation.actions if a.decision is Decision.SKIP]
-        if not due or (self._paused_read_at is not None and self._paused_read_at >= max(due)):
-            return False
-        self._paused_read_at = workflow.now()
-        self._state.needs_reload = True
-        return True
-
-    async def _sleep_until(self, wake_at: datetime | None, summary: str | None = None) -> None:
-        """Wait for a signal or ``wake_at``; the timer is named ``summary`` in the Web UI (what it waits for)."""
-        timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
-        try:
-            await workflow.wait_condition(
-                lambda: self._wake, timeout=timeout, timeout_summary=summary if timeout is not None else None
-            )
-        except TimeoutError:
-            pass
-
-    def _waits_for(self, snapshot: PlanSnapshot, evaluation: Evaluation, wake: datetime | None) -> str | None:
-        """What a timer until ``wake`` (the evaluation's next wake) waits for: its notification, named."""
-        if wake is None:
-            return None
-        for n in evaluation.upcoming:
-            if n.send_at == wake:
-                return notification_label(n, snapshot.prefs.timezone)
-        return "a notification of a category switched off (logged as skipped at its time)"
-
-    def _prepares_for(self, snapshot: PlanSnapshot, evaluation: Evaluation, at: datetime) -> str:
-        for n in evaluation.upcoming:
-            if self._prepares(n) and n.send_at - self._lead == at:
-                return f"prepare copy: {notification_label(n, snapshot.prefs.timezone)}"
-        return "prepare copy"
-
-    def _count(self, *statuses: LedgerStatus) -> int:
-        return sum(1 for v in self._state.handled.values() if v in statuses)
-
-    def _should_continue_as_new(self, threshold: int) -> bool:
-        info = workflow.info()
-        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= threshold
-
-    def _prune_handled(self, snapshot: PlanSnapshot) -> dict[str, str]:
-        """Keep only what the schedule can still produce, so the carried state stays small for the plan's life."""
-        from coaching.schedule import candidates, session_starts
-
-        starts = session_starts(snapshot, adaptive=self._adaptive)
-        live = {n.notification_id for n in candidates(snapshot, self._state.completions, starts, rules=self._rules)}
-        return {k: v for k, v in self._state.handled.items() if k in live}
-
-    # --- activities ----------------------------------------------------------------------------------------
-
-    async def _io(
-        self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In, summary: str | None = None
-    ) -> _Out:
-        """A database activity: the configured timeout and patient retries (a database outage only delays)."""
-        return await workflow.execute_activity_method(
-            activity, arg, start_to_close_timeout=self._timeout, retry_policy=_IO_RETRY, summary=summary
-        )
-
-    async def _record_end(self) -> None:
-        status = self._state.status
-        try:
-            await workflow.execute_activity_method(
-                PlanActivities.record_plan_end,
-                RecordPlanEndInput(plan_id=self._plan_id, status=status, reason=f"the plan is {status.value}"),
-                start_to_close_timeout=self._timeout,
-                retry_policy=_END_RETRY,
-                summary=f"record the plan's end: {status.value}",
-            )
-        except ActivityError as err:
-            workflow.logger.warning("could not record the plan's end: %s", err.cause or err)
-
-    async def _reload(self) -> None:
+    async def _load_plan(self) -> None:
+        """Read the plan from the database and merge it into the state (or end the plan: its row is gone)."""
         self._state.needs_reload = False
         signals_before = self._cadence_signals
         # Not while an athlete's change is being saved: this load could read the row before the save and then
@@ -432,230 +135,32 @@ class CoachingPlanWorkflow:
                 return
         if self._robust and result.config is not None:
             self._configure(result.config)  # the worker's settings, as deployed now
-        if result.snapshot is not None and self._cadence_signals != signals_before:
-            assert self._signalled_cadence is not None
-            result.snapshot.cadence = self._signalled_cadence
-        if result.snapshot is None:
-            if self._state.snapshot is None:
-                if not self._robust:
-                    raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
-                self._set_status(PlanStatus.CANCELLED)
-                self._end_reason = f"plan_removed: plan {self._plan_id} is not in the database"
-                return
-            self._set_status(PlanStatus.CANCELLED)  # the plan row was deleted: stop talking about it
-            if self._robust:
-                self._end_reason = f"plan_removed: plan {self._plan_id} was deleted from the database"
+        loaded = result.snapshot
+        if loaded is None:
+            self._plan_gone()
             return
-        if self._state.snapshot is None and self._state.snoozed_until is None:
-            # A fresh run for the plan (e.g. started again after an outage) keeps the athlete's stored snooze.
-            self._state.snoozed_until = result.snapshot.snoozed_until
-        # Sessions in the plan from the start count as known since its creation (a late first load, e.g. after an
-        # outage, must not make them look moved); later ones from when this workflow first saw them.
-        seen_at = result.snapshot.created_at if self._state.snapshot is None else workflow.now()
-        self._state.snapshot = result.snapshot
-        for session in result.snapshot.sessions:
-            self._state.sessions_seen.setdefault(session_seen_key(session.id, session.scheduled_date), seen_at)
-        self._rematch_completions(result.snapshot)
+        if self._cadence_signals != signals_before:
+            assert self._signalled_cadence is not None
+            loaded.cadence = self._signalled_cadence  # the load read the database before the signal
+        merge_loaded_snapshot(self._state, loaded, workflow.now())
         # A pause or resume signal is newer than the row; a terminal status in the database always wins; and a
         # cancel or complete signalled before the row said so (e.g. while the first load ran) is not undone by it.
-        if self._state.status in _TERMINAL and workflow.patched(TERMINAL_SIGNAL_PATCH):
+        if self._state.status in TERMINAL and workflow.patched(TERMINAL_SIGNAL_PATCH):
             return
-        if result.snapshot.status in _TERMINAL or not self._state.status_signalled:
-            self._set_status(result.snapshot.status)  # a pause found in the database opens a pause period
+        if loaded.status in TERMINAL or not self._state.status_signalled:
+            self._set_status(loaded.status)  # a pause found in the database opens a pause period
 
-    def _rematch_completions(self, snapshot: PlanSnapshot) -> None:
-        """After sessions moved: a ruck that matched nothing (or a session now gone) may count for one now."""
-        current = {s.id for s in snapshot.sessions}
-        for c in sorted(self._state.completions, key=lambda c: (c.received_at, c.ruck_id)):
-            if c.plan_session_id is not None and c.plan_session_id in current:
-                continue
-            others = [x for x in self._state.completions if x is not c]
-            c.plan_session_id = match_completion(snapshot, others, c.started_at or c.completed_at)
-            c.recorded = c.plan_session_id is None
-
-    async def _apply(self, snapshot: PlanSnapshot, action: Action) -> None:
-        n = action.notification
-        prepared = self._take_prepared(snapshot, n)
-        if action.decision is Decision.SKIP:
-            reason = action.skip_reason or "skipped"
-            self._state.handled[n.notification_id] = status = await self._record_skip(snapshot, n, reason)
-            self._note(n, status, reason)
+    def _plan_gone(self) -> None:
+        """The plan's row is not in the database: the plan is cancelled (robust-plans: saying why)."""
+        if self._state.snapshot is None:
+            if not self._robust:
+                raise ApplicationError(f"plan {self._plan_id} does not exist", non_retryable=True)
+            self._set_status(PlanStatus.CANCELLED)
+            self._end_reason = f"plan_removed: plan {self._plan_id} is not in the database"
             return
-        if not self._robust:
-            await self._deliver(snapshot, n, prepared)
-            return
-        # Beside the loop: a delivery being retried (a device answering 503) holds up no other notification.
-        nid = n.notification_id
-        self._state.handled[nid] = _DELIVERING  # not due again while it runs
-        self._count_toward_cap(n, snapshot, workflow.now(), +1)  # in-flight counts: two due at once share the cap
-        task = asyncio.create_task(self._deliver(snapshot, n, prepared))
-        self._deliveries[nid] = task
-
-        def finished(_: asyncio.Task[None]) -> None:
-            self._deliveries.pop(nid, None)
-            self._wake = True  # the loop re-plans with the outcome (and the cap as it really is)
-
-        task.add_done_callback(finished)
-
-    async def _deliver(self, snapshot: PlanSnapshot, n: PlannedNotification, prepared: PreparedContent | None) -> None:
-        now = workflow.now()
-        # Retrying past the moment the notification stops making sense would only deliver something stale.
-        budget = max(n.expires_at - now, timedelta(minutes=1))
-        delivery = workflow.start_activity_method(
-            PlanActivities.deliver_notification,
-            DeliverInput(
-                plan_id=self._plan_id,
-                user_id=snapshot.user_id,
-                notification=n,
-                tone=snapshot.prefs.coaching_tone,
-                timezone=snapshot.prefs.timezone,
-                prefer_metric=snapshot.prefs.prefer_metric,
-                # A pause or resume signal is newer than the row: only without one does the row's 'paused' count.
-                honor_database_pause=not self._state.status_signalled,
-                content=prepared,
-            ),
-            start_to_close_timeout=self._timeout,
-            schedule_to_close_timeout=budget,
-            heartbeat_timeout=self._timeout,
-            retry_policy=_IO_RETRY,
-            cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            summary=activity_summary("deliver", n),
-        )
-        # A delivery that is being retried must not outlive the reason for it: cancel, pause, or the session done.
-        await workflow.wait_condition(lambda: delivery.done() or self._interrupts(n))
-        withdrawn = not delivery.done()
-        if withdrawn:
-            # WAIT_CANCELLATION_COMPLETED: an attempt that already pushed finishes its ledger write first, so the
-            # ledger (and the skip below, which never overwrites 'sent') tell what really happened.
-            delivery.cancel()
-        try:
-            result: DeliverResult = await delivery
-            status = result.status
-            outcome = f"{result.detail}; timed: {n.reason}" if result.detail else n.reason
-            if status is LedgerStatus.SKIPPED and result.detail.startswith("plan_"):
-                self._state.needs_reload = True  # the database says the plan changed without telling us
-        except ActivityError as err:
-            if withdrawn:
-                outcome = f"withdrawn: the plan became {self._state.status.value} or the session was done"
-                status = await self._record_skip(snapshot, n, outcome)
-            else:
-                workflow.logger.warning("delivery of %s failed for good: %s", n.notification_id, err.cause or err)
-                outcome = f"failed: {err.cause or err}"[:_MAX_MESSAGE]
-                try:
-                    status = await self._record_skip(snapshot, n, outcome, failed=True)
-                except ActivityError:
-                    # Even the ledger refused (bad data): the plan goes on; both failures are in the history.
-                    status = LedgerStatus.FAILED
-        self._state.handled[n.notification_id] = status
-        self._note(n, status, outcome)
+        self._set_status(PlanStatus.CANCELLED)  # the plan row was deleted: stop talking about it
         if self._robust:
-            if status is not LedgerStatus.SENT:
-                self._count_toward_cap(n, snapshot, now, -1)  # counted when it started
-        elif status is LedgerStatus.SENT:
-            self._count_toward_cap(n, snapshot, now, +1)
-
-    def _count_toward_cap(self, n: PlannedNotification, snapshot: PlanSnapshot, at: datetime, by: int) -> None:
-        if n.counts_toward_cap:
-            day = local_date(at, snapshot.prefs.timezone).isoformat()
-            self._state.sent_per_local_day[day] = self._state.sent_per_local_day.get(day, 0) + by
-
-    # --- content prepared ahead --------------------------------------------------------------------------------
-
-    def _prepares(self, n: PlannedNotification) -> bool:
-        return n.type in self._ai_types or n.type in _WEATHER_TYPES
-
-    def _start_preparations(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> datetime | None:
-        """Start preparing the copy of every notification due within the lead time; when to wake for the next.
-
-        Preparations run beside the loop (never awaited here): delivery takes whatever is finished by the due time.
-        """
-        now = workflow.now()
-        prefs = snapshot.prefs
-        upcoming = {n.notification_id: n for n in evaluation.upcoming}
-        for nid in [k for k in self._preparing if k not in upcoming]:
-            self._drop_preparation(nid)  # moved or gone: its notification id is not due any more
-        next_start: datetime | None = None
-        for n in evaluation.upcoming:
-            if not self._prepares(n) or n.send_at - now < _MIN_PREPARE:
-                continue
-            starts_at = n.send_at - self._lead
-            if starts_at > now:
-                next_start = starts_at if next_start is None or starts_at < next_start else next_start
-                continue
-            fingerprint = content_fingerprint(n, prefs.coaching_tone, prefs.prefer_metric)
-            current = self._preparing.get(n.notification_id)
-            if current is not None and current[0] == fingerprint and not _failed(current[1]):
-                continue
-            self._drop_preparation(n.notification_id)
-            handle = workflow.start_activity_method(
-                PlanActivities.prepare_content,
-                PrepareContentInput(
-                    plan_id=self._plan_id,
-                    user_id=snapshot.user_id,
-                    notification=n,
-                    tone=prefs.coaching_tone,
-                    timezone=prefs.timezone,
-                    prefer_metric=prefs.prefer_metric,
-                    session_start=_session_start(n, prefs.timezone),
-                    use_ai=n.type in self._ai_types,
-                ),
-                # Useless after the due time: delivery will not wait for it.
-                schedule_to_close_timeout=n.send_at - now,
-                retry_policy=_PREPARE_RETRY,
-                summary=activity_summary("prepare copy", n),
-            )
-            handle.add_done_callback(_retrieve)
-            self._preparing[n.notification_id] = (fingerprint, handle)
-        return next_start
-
-    def _take_prepared(self, snapshot: PlanSnapshot, n: PlannedNotification) -> PreparedContent | None:
-        """The prepared copy of ``n`` if it is finished and still matches ``n``; the preparation is forgotten."""
-        entry = self._preparing.get(n.notification_id)
-        if entry is None:
-            return None
-        self._drop_preparation(n.notification_id)  # unfinished: cancelled, delivery never waits for it
-        fingerprint, handle = entry
-        if not handle.done() or _failed(handle):
-            return None
-        result = handle.result()
-        current = content_fingerprint(n, snapshot.prefs.coaching_tone, snapshot.prefs.prefer_metric)
-        if fingerprint != current or result.fingerprint != current:
-            return None  # the plan changed since: the prepared text describes something else
-        return result
-
-    def _drop_preparations(self) -> None:
-        for notification_id in list(self._preparing):
-            self._drop_preparation(notification_id)
-
-    def _drop_preparation(self, notification_id: str) -> None:
-        entry = self._preparing.pop(notification_id, None)
-        if entry is not None and not entry[1].done():
-            entry[1].cancel()
-
-    async def _record_skip(
-        self, snapshot: PlanSnapshot, n: PlannedNotification, reason: str, failed: bool = False
-    ) -> LedgerStatus:
-        """Write a skipped (or, after delivery gave up, failed) ledger row with its reason; the ledger's status."""
-        result = await self._io(
-            PlanActivities.record_skip,
-            RecordSkipInput(
-                plan_id=self._plan_id, user_id=snapshot.user_id, notification=n, reason=reason, failed=failed
-            ),
-            activity_summary("record failure" if failed else "record skip", n),
-        )
-        return result.status
-
-    def _interrupts(self, n: PlannedNotification) -> bool:
-        """Whether the plan changed so that ``n`` is no longer wanted (checked while its delivery is retried)."""
-        if self._state.status is PlanStatus.CANCELLED:
-            return True
-        if self._state.status is PlanStatus.COMPLETED:
-            return n.type not in FINAL_TYPES
-        if self._state.status is PlanStatus.PAUSED:
-            return n.type is not NotificationType.COMPLETION_CELEBRATION
-        if n.type in SESSION_REMINDERS and n.plan_session_id is not None:
-            return any(c.plan_session_id == n.plan_session_id for c in self._state.completions)
-        return False
+            self._end_reason = f"plan_removed: plan {self._plan_id} was deleted from the database"
 
     async def _record_new_completions(self, snapshot: PlanSnapshot) -> None:
         for completion in self._state.completions:
@@ -677,6 +182,18 @@ class CoachingPlanWorkflow:
                 )
             completion.recorded = True
 
+    def _paused_by_database_only(self, evaluation: Evaluation) -> bool:
+        """A pause that came from the database (no pause signal) is read again before each reminder it would skip:
+        a resume written only to the database must not go unnoticed. True when a reload was asked for."""
+        if self._state.status is not PlanStatus.PAUSED or self._state.status_signalled:
+            return False
+        due = [a.notification.due_at for a in evaluation.actions if a.decision is Decision.SKIP]
+        if not due or (self._paused_read_at is not None and self._paused_read_at >= max(due)):
+            return False
+        self._paused_read_at = workflow.now()
+        self._state.needs_reload = True
+        return True
+
     async def _refresh_cadence(self, snapshot: PlanSnapshot) -> None:
         """Learn from the new ruck(s) now rather than at night, so the next reminders already follow it."""
         self._state.cadence_pending = False
@@ -694,6 +211,14 @@ class CoachingPlanWorkflow:
             return
         if result.cadence is not None:
             snapshot.cadence = result.cadence
+
+    async def _publish_schedule(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> None:
+        """Show what is upcoming: the status query and current details, the search attributes, and each session's
+        next notification time in the database."""
+        self._remember_upcoming(snapshot, evaluation)
+        if self._config.search_attributes:
+            self._publish(evaluation)
+        await self._record_schedule(evaluation)
 
     async def _record_schedule(self, evaluation: Evaluation) -> None:
         """Mirror each session's next notification time into plan_sessions.next_notification_at."""
@@ -717,389 +242,55 @@ class CoachingPlanWorkflow:
             workflow.logger.error("plan %s: next notification times not recorded: %s", self._plan_id, err)
         self._state.recorded_schedule = nexts
 
-    # --- visibility ------------------------------------------------------------------------------------------
-
-    def _remember_upcoming(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> None:
-        tz = snapshot.prefs.timezone
-        self._last_upcoming = [
-            UpcomingNotification(
-                notification_id=n.notification_id,
-                type=n.type,
-                plan_session_id=n.plan_session_id,
-                send_at=n.send_at,
-                send_at_local=format_local(n.send_at, tz),
-                reason=n.reason,
-            )
-            for n in evaluation.upcoming
-        ]
-        self._upcoming_planned = list(evaluation.upcoming)
-        self._show_details()
-
-    def _note(self, n: PlannedNotification, status: LedgerStatus | str, reason: str) -> None:
-        """Remember what became of ``n`` for the current details (the last few only)."""
-        self._recent.append(Outcome(n.notification_id, n.type, n.plan_session_id, workflow.now(), str(status), reason))
-        del self._recent[:-MAX_ROWS]
-        self._show_details()
-
-    def _show_details(self) -> None:
-        """The Web UI's current details: the next notifications with their times and reasons, the last outcomes."""
-        workflow.set_current_details(
-            current_details(
-                self._plan_id,
-                self._state.snapshot,
-                self._state.status,
-                self._upcoming_planned,
-                self._recent,
-                snoozed_until=active_snooze(self._state, workflow.now()),
-                end_reason=self._end_reason,
-            )
-        )
-
-    def _publish(self, evaluation: Evaluation) -> None:
-        nxt = evaluation.upcoming[0] if evaluation.upcoming else None
-        published = (self._state.status.value, nxt.send_at if nxt else None, nxt.type.value if nxt else None)
-        if published == self._published:
+    async def _continue_as_new_when_long(self, snapshot: PlanSnapshot) -> None:
+        """Hand the state to the plan's next run when the history grows long (this run ends here, by raising)."""
+        if not self._should_continue_as_new(self._config.continue_as_new_after_events):
             return
-        self._published = published
-        status, next_at, next_type = published
-        workflow.upsert_search_attributes(
-            [
-                STATUS_KEY.value_set(status),
-                NEXT_AT_KEY.value_set(next_at) if next_at else NEXT_AT_KEY.value_unset(),
-                NEXT_TYPE_KEY.value_set(next_type) if next_type else NEXT_TYPE_KEY.value_unset(),
-            ]
-        )
+        await workflow.wait_condition(lambda: not self._deliveries and workflow.all_handlers_finished())
+        self._state.handled = self._prune_handled(snapshot)
+        self._preparations.drop_all()  # the next run prepares again what is still ahead
+        workflow.continue_as_new(PlanWorkflowInput(plan_id=self._plan_id, config=self._config, state=self._state))
 
-    # --- updates: an athlete's changes, checked by a validator, applied, answered with the new schedule ---------
+    def _should_continue_as_new(self, threshold: int) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() >= threshold
 
-    @workflow.update
-    async def change_preferences(self, input: ChangePreferencesInput) -> PlanStatusResult:
-        """Store the athlete's preferences (they are the athlete's, so every plan of theirs sees them) and re-plan."""
-        snapshot = await self._open_snapshot()
-        _check(check_preferences, input)
-        async with self._changing():
-            result = await self._save(
-                PlanActivities.save_preferences,
-                SavePreferencesInput(plan_id=self._plan_id, user_id=snapshot.user_id, change=input),
-            )
-            current = self._state.snapshot
-            assert current is not None
-            current.prefs = result.prefs
-        return self._replanned()
+    def _prune_handled(self, snapshot: PlanSnapshot) -> dict[str, str]:
+        """Keep only what the schedule can still produce, so the carried state stays small for the plan's life."""
+        from coaching.schedule import candidates, session_starts
 
-    @change_preferences.validator
-    def _validate_preferences(self, input: ChangePreferencesInput) -> None:
-        self._refuse_if_closed()
-        _check(check_preferences, input)
+        starts = session_starts(snapshot, adaptive=self._adaptive)
+        live = {n.notification_id for n in candidates(snapshot, self._state.completions, starts, rules=self._rules)}
+        return {k: v for k, v in self._state.handled.items() if k in live}
 
-    @workflow.update
-    async def snooze(self, input: SnoozeInput) -> PlanStatusResult:
-        """Hold the plan's reminders until a time (or for a duration from now); celebrations still go out."""
-        snapshot = await self._open_snapshot()
-        until = self._checked_snooze(input, snapshot.prefs.timezone)
-        await self._keep_snooze(until)
-        return self._replanned()
+    async def _sleep_until_next(self, snapshot: PlanSnapshot, evaluation: Evaluation) -> bool:
+        """Sleep until the next notification is due, a copy's preparation starts, or the plan is over (whichever
+        comes first), or until a signal wakes the loop. False, without sleeping, when the plan is over now."""
+        wake = evaluation.next_wake
+        waits_for = self._waits_for(snapshot, evaluation, wake)
+        if self._prepare and self._state.status is PlanStatus.ACTIVE:
+            prepare_at = self._preparations.start_due(self._plan_id, snapshot, evaluation)
+            if prepare_at is not None and (wake is None or prepare_at < wake):
+                wake, waits_for = prepare_at, self._preparations.timer_summary(snapshot, evaluation, prepare_at)
+        if self._robust and not evaluation.upcoming and not self._deliveries:
+            over_at = plan_over_at(snapshot)
+            if workflow.now() >= over_at:
+                self._end_reason = PLAN_OVER_REASON
+                return False
+            if wake is None or over_at < wake:
+                wake, waits_for = over_at, "plan over: nothing left to send"
+        await self._sleep_until(wake, waits_for)
+        return True
 
-    @snooze.validator
-    def _validate_snooze(self, input: SnoozeInput) -> None:
-        self._refuse_if_closed()
-        snapshot = self._state.snapshot
-        self._checked_snooze(input, snapshot.prefs.timezone if snapshot else "UTC")
-
-    @workflow.update
-    async def cancel_snooze(self, input: CancelSnoozeInput) -> PlanStatusResult:
-        """End the snooze now (nothing to do without one): what it held goes out now if still useful."""
-        await self._open_snapshot()
-        await self._keep_snooze(None)
-        return self._replanned()
-
-    @cancel_snooze.validator
-    def _validate_cancel_snooze(self, input: CancelSnoozeInput) -> None:
-        self._refuse_if_closed()
-
-    @workflow.update
-    async def reschedule_session(self, input: RescheduleSessionInput) -> PlanStatusResult:
-        """Move a session to another date or start time (a time given is the athlete's own), then re-plan."""
-        await self._open_snapshot()
-        async with self._changing():
-            snapshot = self._state.snapshot  # as it is now: an earlier change may have just moved this session
-            assert snapshot is not None
-            day, minute = _check(
-                check_reschedule, snapshot, self._state.completions, input, workflow.now(), self._adaptive
-            )
-            result = await self._save(
-                PlanActivities.save_reschedule,
-                SaveRescheduleInput(
-                    plan_id=self._plan_id,
-                    plan_session_id=input.plan_session_id,
-                    scheduled_date=day,
-                    start_minute=minute,
-                ),
-            )
-            current = self._state.snapshot
-            assert current is not None
-            moved = result.session
-            current.sessions = [moved if s.id == moved.id else s for s in current.sessions]
-            # A moved session is new from now on, as when the core API moves one (see _reload).
-            self._state.sessions_seen.setdefault(session_seen_key(moved.id, moved.scheduled_date), workflow.now())
-            self._rematch_completions(current)
-        return self._replanned()
-
-    @reschedule_session.validator
-    def _validate_reschedule(self, input: RescheduleSessionInput) -> None:
-        self._refuse_if_closed()
-        snapshot = self._state.snapshot
-        if snapshot is not None:  # before the first load, the handler checks once it is there
-            _check(check_reschedule, snapshot, self._state.completions, input, workflow.now(), self._adaptive)
-
-    async def _save(self, activity: Callable[[PlanActivities, _In], Awaitable[_Out]], arg: _In) -> _Out:
-        """Write an athlete's change while they wait: a few quick tries. The plan or session gone from the database
-        (the workflow had not heard yet) refuses the change and makes the loop reload."""
-        try:
-            return await workflow.execute_activity_method(
-                activity,
-                arg,
-                start_to_close_timeout=_SAVE_TIMEOUT,
-                retry_policy=_SAVE_RETRY,
-                summary=f"save the athlete's change: {type(arg).__name__.removeprefix('Save').removesuffix('Input')}",
-            )
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == CHANGE_REJECTED:
-                # The database refused a value (a constraint of RuckTracker's): the athlete's change is refused.
-                details = cause.details
-                raise ApplicationError(cause.message, *details, type=CHANGE_REJECTED, non_retryable=True) from None
-            if isinstance(cause, ApplicationError) and cause.type in (GONE_SESSION, GONE_PLAN):
-                self._state.needs_reload = True
-                self._wake = True
-                field, code = ("plan_session_id", "session_not_found")
-                if cause.type == GONE_PLAN:
-                    field, code = ("plan_id", "plan_not_found")
-                raise ApplicationError(cause.message, field, code, type=CHANGE_REJECTED, non_retryable=True) from None
-            raise
-
-    async def _keep_snooze(self, until: datetime | None) -> None:
-        """Set the snooze, stored with the plan first so that a new run of the plan's workflow still has it."""
-        async with self._changing():
-            if workflow.patched(STORED_SNOOZE_PATCH):
-                await self._save(
-                    PlanActivities.save_snooze, SaveSnoozeInput(plan_id=self._plan_id, snoozed_until=until)
-                )
-            self._state.snoozed_until = until
-
-    @contextlib.asynccontextmanager
-    async def _changing(self) -> AsyncIterator[None]:
-        """One athlete's change at a time (each applies what its save read back, so two racing saves could leave
-        the older in effect); a cancel may have come while this one waited, so the plan is checked again."""
-        async with self._saving:
-            self._refuse_if_closed()
-            yield
-
-    async def _open_snapshot(self) -> PlanSnapshot:
-        await workflow.wait_condition(lambda: self._state.snapshot is not None)
-        self._refuse_if_closed()
-        snapshot = self._state.snapshot
-        assert snapshot is not None
-        return snapshot
-
-    def _refuse_if_closed(self) -> None:
-        if self._state.status in _TERMINAL:
-            raise ApplicationError(
-                f"plan {self._plan_id} is {self._state.status.value}: nothing left to change",
-                type=PLAN_CLOSED,
-                non_retryable=True,
-            )
-
-    def _checked_snooze(self, input: SnoozeInput, timezone: str) -> datetime:
-        now = workflow.now()
-        until, field = _check(snooze_end, input, now)
-        _check(check_snooze, until, now, timezone, field)
-        return until.astimezone(UTC)  # answered in UTC however it was asked (within a week of now: no overflow)
-
-    def _replanned(self) -> PlanStatusResult:
-        """Wake the loop to act on the change, and answer with the schedule as it now stands."""
-        snapshot = self._state.snapshot
-        assert snapshot is not None
-        self._wake = True
-        evaluation = self._evaluate(snapshot)
-        if evaluation is not None:
-            self._remember_upcoming(snapshot, evaluation)
-        return self.status()
-
-    # --- signals and queries: they change state and wake the loop, nothing else --------------------------------
-
-    @workflow.signal
-    async def session_completed(self, input: SessionCompletedInput) -> None:
-        await workflow.wait_condition(lambda: self._state.snapshot is not None)
-        snapshot = self._state.snapshot
-        assert snapshot is not None
-        if not isinstance(input, SessionCompletedInput):  # a signal sent by name with no (or another) payload
-            workflow.logger.warning("plan %s: completion signal without a completion dropped", self._plan_id)
-            return
-        if any(c.ruck_id == input.ruck_id for c in self._state.completions):
-            return  # the same ruck reported again (retry, second completion path): celebrated once
-        if self._robust:
-            sane = _sane_completion(input, workflow.now())
-            if isinstance(sane, str):
-                workflow.logger.warning(
-                    "plan %s: completion of ruck %s dropped: %s", self._plan_id, input.ruck_id, sane
-                )
-                return
-            input = sane
-        try:
-            # A ruck counts for the day it started on (one that crosses midnight is not the next day's).
-            started = input.started_at or (
-                input.completed_at - timedelta(seconds=input.duration_seconds) if input.duration_seconds else None
-            )
-            anchor = started or input.completed_at
-            matched = match_completion(snapshot, self._state.completions, anchor, input.plan_session_id)
-            completion = Completion(
-                ruck_id=input.ruck_id,
-                completed_at=input.completed_at,
-                received_at=max(workflow.now(), input.completed_at),
-                local_date=local_date(anchor, snapshot.prefs.timezone),
-                started_at=started,
-                plan_session_id=matched,
-                source=input.source,
-                distance_km=input.distance_km,
-                duration_seconds=input.duration_seconds,
-            )
-        except (ArithmeticError, ValueError, TypeError) as err:
-            # No payload may stop a plan: one the rules cannot place is dropped (a raise would fail every task).
-            workflow.logger.warning("plan %s: completion of ruck %s dropped: %r", self._plan_id, input.ruck_id, err)
-            return
-        self._state.completions.append(completion)
-        self._state.cadence_pending = True
-        self._wake = True
-
-    @workflow.signal
-    def plan_paused(self, input: PlanStatusChangeInput) -> None:
-        if self._state.status not in _TERMINAL:
-            self._set_status(PlanStatus.PAUSED)
-            self._state.status_signalled = True
-            self._wake = True
-
-    @workflow.signal
-    def plan_resumed(self, input: PlanStatusChangeInput) -> None:
-        if self._state.status is PlanStatus.PAUSED:
-            self._set_status(PlanStatus.ACTIVE)
-            self._state.status_signalled = True
-            self._wake = True
-
-    @workflow.signal
-    def plan_cancelled(self, input: PlanStatusChangeInput) -> None:
-        self._set_status(PlanStatus.CANCELLED)
-        self._wake = True
-
-    @workflow.signal
-    def plan_completed(self, input: PlanStatusChangeInput) -> None:
-        self._set_status(PlanStatus.COMPLETED)
-        self._wake = True
-
-    @workflow.signal
-    def sessions_changed(self, input: SessionsChangedInput) -> None:
-        """The core API moved, added or removed sessions, or the athlete changed preferences: reload."""
-        self._state.needs_reload = True
-        self._wake = True
-
-    @workflow.signal
-    def cadence_updated(self, input: CadenceUpdatedInput) -> None:
-        """The nightly analysis (or `coach cadence analyze`) learned a new window: re-plan with it."""
-        if not isinstance(input, CadenceUpdatedInput):
-            workflow.logger.warning("plan %s: cadence signal without a cadence dropped", self._plan_id)
-            return
-        self._signalled_cadence = input.cadence
-        self._cadence_signals += 1
-        if self._state.snapshot is not None:
-            self._state.snapshot.cadence = input.cadence
-        self._wake = True
-
-    @workflow.query
-    def status(self) -> PlanStatusResult:
-        snapshot = self._state.snapshot
-        return PlanStatusResult(
-            plan_id=self._plan_id,
-            status=self._state.status,
-            timezone=snapshot.prefs.timezone if snapshot else "UTC",
-            upcoming=self._last_upcoming,
-            completions=len(self._state.completions),
-            sent=self._count(LedgerStatus.SENT),
-            skipped=self._count(LedgerStatus.SKIPPED),
-            snoozed_until=active_snooze(self._state, workflow.now()),
-        )
+    def _waits_for(self, snapshot: PlanSnapshot, evaluation: Evaluation, wake: datetime | None) -> str | None:
+        """What a timer until ``wake`` (the evaluation's next wake) waits for: its notification, named."""
+        if wake is None:
+            return None
+        for n in evaluation.upcoming:
+            if n.send_at == wake:
+                return notification_label(n, snapshot.prefs.timezone)
+        return "a notification of a category switched off (logged as skipped at its time)"
 
 
-def _sane_completion(input: SessionCompletedInput, now: datetime) -> SessionCompletedInput | str:
-    """The completion as the plan takes it (robust-plans), or why it is dropped.
-
-    A ``completed_at`` a little ahead of the workflow's clock (a phone clock a few minutes fast) counts as now, so the
-    celebration is not held back; one a day or more ahead, or before 2000, is a data error. A start or duration
-    that makes no sense (after the end, longer than two days) is left out; the ruck still counts.
-    """
-    completed = input.completed_at
-    if completed > now + _COMPLETION_AHEAD:
-        return f"completed_at {completed.isoformat()} is more than a day ahead of now"
-    if completed < _EARLIEST_COMPLETION:
-        return f"completed_at {completed.isoformat()} is before {_EARLIEST_COMPLETION.year}"
-    changes: dict[str, object] = {}
-    if completed > now:
-        changes["completed_at"] = completed = now
-    started = input.started_at
-    if started is not None and not completed - _LONGEST_RUCK <= started <= completed:
-        changes["started_at"] = None
-    duration = input.duration_seconds
-    if duration is not None and duration > _LONGEST_RUCK.total_seconds():
-        changes["duration_seconds"] = None
-    distance = input.distance_km
-    if distance is not None and not 0 <= distance <= 1_000:  # (NaN fails both comparisons)
-        changes["distance_km"] = None
-    return input.model_copy(update=changes) if changes else input
-
-
-def _plan_over_at(snapshot: PlanSnapshot) -> datetime:
-    """When a plan with nothing left to send ends (robust-plans): 14 days after the morning after its last session
-    (or after its creation, without dated sessions)."""
-    days = [s.scheduled_date for s in snapshot.sessions if s.scheduled_date is not None]
-    last = snapshot.created_at
-    if days:
-        try:
-            morning_after = local_to_utc(max(days) + timedelta(days=1), _MORNING_AFTER_MINUTE, snapshot.prefs.timezone)
-        except (ArithmeticError, ValueError):
-            morning_after = snapshot.created_at
-        last = max(last, morning_after)
-    try:
-        return last + PLAN_OVER_AFTER
-    except OverflowError:
-        return datetime.max.replace(tzinfo=UTC)
-
-
-def _check(rule: Callable[..., _Out], *args: object) -> _Out:
-    """Apply one of coaching.preferences' rules; a refusal fails the update (not the workflow) with its reason."""
-    try:
-        return rule(*args)
-    except ChangeRejected as err:
-        raise ApplicationError(err.message, err.field, err.code, type=CHANGE_REJECTED, non_retryable=True) from None
-
-
-def _failed(handle: ActivityHandle[PreparedContent]) -> bool:
-    return handle.done() and (handle.cancelled() or handle.exception() is not None)
-
-
-def _retrieve(handle: ActivityHandle[PreparedContent]) -> None:
-    """Mark a preparation's failure as seen: a failed preparation only means the template is used."""
-    if not handle.cancelled():
-        handle.exception()
-
-
-def _session_start(n: PlannedNotification, timezone: str) -> datetime | None:
-    """When the notification's session starts (its local date and start time), if the facts say."""
-    day, clock = n.facts.get("session_date"), n.facts.get("start_time")
-    if not day or not clock:
-        return None
-    try:
-        return local_to_utc(date.fromisoformat(day), clock_minute(clock), timezone)
-    except ValueError:
-        return None
-
-
-__all__ = ["CoachingPlanWorkflow"]
+#: TIMING_RULES_PATCH is re-exported for the tests that start plans before and after it.
+__all__ = ["TIMING_RULES_PATCH", "CoachingPlanWorkflow"]
