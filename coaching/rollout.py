@@ -9,9 +9,9 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+#: What the service does for an athlete: nothing, everything but the push (``shadow``), or everything. (No docstring:
+#: it would become the API's published schema description, docs/openapi.json.)
 class Mode(StrEnum):
-    """What the service does for an athlete: nothing, everything but the push (``shadow``), or everything."""
-
     OFF = "off"
     SHADOW = "shadow"
     LIVE = "live"
