@@ -130,7 +130,11 @@ class Processes:
         return process
 
     def logs(self) -> str:
-        return "\n".join(f"--- {log.name}\n{log.read_text()[-3000:]}" for _, log in self.started if log.exists())
+        return "\n".join(
+            f"--- {log.name} ({'running' if p.poll() is None else f'exited {p.returncode}'})\n{log.read_text()[-3000:]}"
+            for p, log in self.started
+            if log.exists()
+        )
 
     def stop(self) -> None:
         for process, _ in reversed(self.started):
@@ -282,9 +286,22 @@ async def test_a_live_prometheus_answers_every_dashboard_query_from_a_running_wo
 
             await eventually(all_up, "Prometheus scrapes the worker (both ports) and the API", processes, 90)
 
+            async def api_answers() -> bool:
+                return (await http.get(f"{api}/healthz")).status_code == 200
+
+            # Prometheus saying the API is up was once not enough in CI (the first start was refused a connection,
+            # with nothing in the API's log): ask the API itself too.
+            await eventually(api_answers, "the API answers /healthz", processes, 90)
+
             async def run_phase(plans: dict[str, tuple[int, str]], seen: int) -> None:
                 for plan_id, _ in plans.values():
-                    started = await http.post(f"{api}/v1/plans/{plan_id}/start", headers=service)
+                    # Starting a plan is idempotent, so a refused connection is asked again (with the logs if never).
+                    started = await eventually(
+                        lambda plan_id=plan_id: http.post(f"{api}/v1/plans/{plan_id}/start", headers=service),
+                        f"POST /v1/plans/{plan_id}/start is answered",
+                        processes,
+                        30,
+                    )
                     assert started.status_code in (200, 201, 202), started.text
 
                 async def settled() -> bool:
