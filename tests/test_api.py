@@ -79,9 +79,17 @@ class Api:
         return plan_id
 
     async def loaded_plan(self) -> int:
-        """A started plan whose workflow has loaded it (its schedule lists upcoming notifications)."""
+        """A started plan whose workflow has loaded it (its schedule lists upcoming notifications) and whose kickoff's
+        delivery is back: a cancel that withdraws a delivery in the very moment it completes trips the time-skipping
+        test server (ACTIVITY_UNKNOWN, the workflow task never completes; seen in CI), which the real server takes."""
         plan_id = await self.started_plan()
         await wait_for(lambda: self.upcoming(plan_id))
+
+        async def kickoff_done() -> bool:
+            status = await self.stack.plans.status(plan_id)
+            return status.sent + status.skipped >= 1
+
+        await wait_for(kickoff_done)
         return plan_id
 
     async def upcoming(self, plan_id: int) -> list[dict[str, Any]]:

@@ -468,11 +468,18 @@ async def test_racing_preference_changes_leave_the_workflow_with_what_the_databa
     assert most == 1
 
 
+async def _kickoff_done(stack: Stack, plan_id: int) -> bool:
+    status = await stack.plans.status(plan_id)
+    return status.sent + status.skipped >= 1
+
+
 async def test_updates_on_a_completed_plan_still_finishing_raise_plan_ended(stack: Stack) -> None:
     day = await _today(stack) + timedelta(days=2)
     plan_id = await make_plan(stack, NY, [(day, "08:00")])
     handle = await stack.plans.start_plan(plan_id)
     await wait_for(lambda: _upcoming(stack, plan_id))
+    # As in the cancelled-plan test below: the kickoff's delivery is back before the plan closes (ACTIVITY_UNKNOWN).
+    await wait_for(lambda: _kickoff_done(stack, plan_id))
     (session,) = await _sessions(stack, plan_id)
     await stack.plans.complete(plan_id)
     # The workflow waits a grace period for the last ruck: it is running, but the plan is closed.
@@ -496,13 +503,9 @@ async def test_updates_on_a_cancelled_plan(stack: Stack) -> None:
     handle = await stack.plans.start_plan(plan_id)
     await wait_for(lambda: _upcoming(stack, plan_id))
 
-    async def kickoff_done() -> bool:
-        status = await stack.plans.status(plan_id)
-        return status.sent + status.skipped >= 1
-
     # The kickoff's delivery is back in the workflow before the cancel: a cancel that withdraws a delivery in the very
     # moment it completes trips the time-skipping test server (ACTIVITY_UNKNOWN, the workflow task never completes).
-    await wait_for(kickoff_done)
+    await wait_for(lambda: _kickoff_done(stack, plan_id))
     (session,) = await _sessions(stack, plan_id)
     await stack.plans.cancel(plan_id)
     # Right after the signal the workflow is usually still running (the validator refuses: the plan is closed);
