@@ -82,6 +82,7 @@ class CoachingPlanWorkflow(PlanChanges, PlanEnding):
             if self._state.status is PlanStatus.CANCELLED:
                 break
             if self._state.status is PlanStatus.COMPLETED:
+                # The last ruck's celebration and milestone are still due: a short grace period, then the end.
                 if await self._completion_grace(snapshot, evaluation):
                     continue
                 break
@@ -98,7 +99,7 @@ class CoachingPlanWorkflow(PlanChanges, PlanEnding):
             await self._publish_schedule(snapshot, evaluation)
             await self._continue_as_new_when_long(snapshot)
             if not await self._sleep_until_next(snapshot, evaluation):
-                break
+                break  # robust-plans: the plan is over, nothing left to send
         return await self._end()
 
     def _begin(self, input: PlanWorkflowInput) -> None:
