@@ -75,12 +75,11 @@ async def dev_server() -> AsyncIterator[Any]:
     from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
-    from starter.sandbox import temporal_binary
-    from starter.temporal import search_attribute_keys
+    from starter.temporal import find_binary, search_attribute_keys
 
     env = await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
-        dev_server_existing_path=temporal_binary("temporal"),
+        dev_server_existing_path=find_binary("temporal"),
         search_attributes=search_attribute_keys(),
         dev_server_log_level="never",  # an overloaded dev server logs every timeout it hits: the figures say it
     )

@@ -31,10 +31,6 @@ from starter.settings import Settings
 from starter.temporal import find_binary, search_attribute_keys
 
 
-def temporal_binary(name: str) -> str:
-    return find_binary(name)
-
-
 async def start_environment(
     time_skipping: bool, data_converter: DataConverter = pydantic_data_converter
 ) -> WorkflowEnvironment:
@@ -43,11 +39,11 @@ async def start_environment(
     if time_skipping:
         return await WorkflowEnvironment.start_time_skipping(
             data_converter=data_converter,
-            test_server_existing_path=temporal_binary("temporal-test-server"),
+            test_server_existing_path=find_binary("temporal-test-server"),
         )
     return await WorkflowEnvironment.start_local(
         data_converter=data_converter,
-        dev_server_existing_path=temporal_binary("temporal"),
+        dev_server_existing_path=find_binary("temporal"),
         search_attributes=search_attribute_keys(),
     )
 
