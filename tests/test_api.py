@@ -24,6 +24,7 @@ from activities.store import Store
 from coaching.timeutil import to_local
 from starter.api import create_app, make_server, openapi_document
 from starter.sandbox import Stack, local_stack, wait_for
+from tests.test_workflow import _kickoff_done
 
 NY = "America/New_York"
 TOKEN = "test-service-token-0123456789abcdef"
@@ -84,12 +85,7 @@ class Api:
         test server (ACTIVITY_UNKNOWN, the workflow task never completes; seen in CI), which the real server takes."""
         plan_id = await self.started_plan()
         await wait_for(lambda: self.upcoming(plan_id))
-
-        async def kickoff_done() -> bool:
-            status = await self.stack.plans.status(plan_id)
-            return status.sent + status.skipped >= 1
-
-        await wait_for(kickoff_done)
+        await wait_for(lambda: _kickoff_done(self.stack, plan_id))
         return plan_id
 
     async def upcoming(self, plan_id: int) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ from coaching.preferences import ChangeRejected
 from coaching.timeutil import local_minute, local_to_utc, to_local
 from starter.client import PlanEndedError, PlanNotFoundError
 from starter.sandbox import Stack, local_stack, wait_for
-from tests.test_workflow import NY, _has, _status_is, _upcoming, by_type, make_plan, next_transition
+from tests.test_workflow import NY, _has, _kickoff_done, _status_is, _upcoming, by_type, make_plan, next_transition
 
 BRIEF = "plan_evening_brief"
 HYPE = "plan_morning_hype"
@@ -466,11 +466,6 @@ async def test_racing_preference_changes_leave_the_workflow_with_what_the_databa
         elif event.HasField("activity_task_completed_event_attributes"):
             in_flight.discard(event.activity_task_completed_event_attributes.scheduled_event_id)
     assert most == 1
-
-
-async def _kickoff_done(stack: Stack, plan_id: int) -> bool:
-    status = await stack.plans.status(plan_id)
-    return status.sent + status.skipped >= 1
 
 
 async def test_updates_on_a_completed_plan_still_finishing_raise_plan_ended(stack: Stack) -> None:
